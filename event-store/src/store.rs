@@ -1,0 +1,602 @@
+use std::fs;
+use std::io::Write;
+use std::panic::{catch_unwind, AssertUnwindSafe};
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+use std::thread::JoinHandle;
+
+use chrono::{DateTime, Utc};
+use clock::{SharedClock, SystemClock};
+use serde::de::DeserializeOwned;
+use serde::{Deserialize, Serialize};
+use serde_json::Value;
+use sha2::{Digest, Sha256};
+use tokio::sync::{mpsc, oneshot, watch};
+
+use crate::error::{Result, StoreError};
+use crate::keys;
+use crate::model::{validate_command_id, AppendOutcome, AppendRequest, RecordedEvent, StreamId};
+use crate::read_model::ReadModel;
+use crate::subscription::Subscription;
+use crate::upcast::Upcasters;
+use crate::writer::{Job, Writer};
+use crate::Trees;
+
+/// The file that marks a directory as a fulfil store, and its format.
+pub const MARKER_FILE: &str = "FULFIL-STORE";
+const FORMAT: &str = "fulfil-event-store/1";
+
+/// How a [`Store`] is opened.
+#[derive(Debug, Clone)]
+pub struct StoreConfig {
+    /// sled's page cache, in bytes (sled's own default is 1 GiB).
+    pub cache_capacity_bytes: u64,
+    /// The largest encoded event accepted.
+    pub max_event_bytes: usize,
+    /// The most events one group commit takes.
+    pub max_batch_events: usize,
+    /// Appends that may wait for the writer before appenders are held back.
+    pub queue_depth: usize,
+    /// The time source for `recorded_at` and default business time.
+    pub clock: SharedClock,
+    /// Payload migrations applied on read.
+    pub upcasters: Upcasters,
+}
+
+impl Default for StoreConfig {
+    fn default() -> Self {
+        Self {
+            cache_capacity_bytes: 64 * 1024 * 1024,
+            max_event_bytes: 256 * 1024,
+            max_batch_events: 4096,
+            queue_depth: 8192,
+            clock: Arc::new(SystemClock),
+            upcasters: Upcasters::new(),
+        }
+    }
+}
+
+/// The durable event log: the system's source of truth.
+///
+/// **An acknowledged append** (an `Ok` from [`Store::append`]) has been
+/// written, together with its stream-index entry, its idempotency record and
+/// its outbox entry, in one sled transaction that was flushed to disk before
+/// the answer was sent: it survives `kill -9` and power loss (as far as the
+/// disk honours fsync). Its events have gapless stream versions and gapless
+/// global positions, and every reader sees them in that order.
+///
+/// **Not guaranteed**: an append that returned an error other than a
+/// rejection (`Failed`, `Storage`) may or may not be on disk; retry it with
+/// the same command id to find out. Outbox "published" marks and read-model
+/// checkpoints are not flushed on each write: after a crash some events may be
+/// published again, so consumers deduplicate by position.
+///
+/// Concurrent appenders are group-committed by one writer thread: all appends
+/// waiting when the writer is free go into the same transaction and flush.
+///
+/// ```
+/// use event_store::{AppendRequest, ExpectedVersion, NewEvent, Store, StoreConfig, StreamId};
+/// # fn main() -> Result<(), Box<dyn std::error::Error>> {
+/// let dir = tempfile::tempdir()?;
+/// let store = Store::open(dir.path(), StoreConfig::default())?;
+/// let sku = StreamId::new("inventory-SKU1@WH1")?;
+/// let received = NewEvent::new("StockReceived", serde_json::json!({"qty": 10}));
+/// let outcome = store.append_blocking(
+///     AppendRequest::new(sku.clone(), ExpectedVersion::NoStream, vec![received]).command_id("cmd-1"),
+/// )?;
+/// assert_eq!((outcome.first_version, outcome.first_position), (1, 1));
+/// assert_eq!(store.read_stream(&sku, 1)?.len(), 1);
+/// # Ok(()) }
+/// ```
+#[derive(Debug, Clone)]
+pub struct Store {
+    inner: Arc<Inner>,
+}
+
+#[derive(Debug)]
+struct Inner {
+    path: PathBuf,
+    trees: Trees,
+    jobs: Option<mpsc::Sender<Job>>,
+    writer: Option<JoinHandle<()>>,
+    head: watch::Receiver<u64>,
+    max_event_bytes: usize,
+    upcasters: Upcasters,
+}
+
+impl Drop for Inner {
+    fn drop(&mut self) {
+        // Closing the channel stops the writer after it answers what it holds.
+        self.jobs.take();
+        if let Some(writer) = self.writer.take() {
+            if writer.join().is_err() {
+                tracing::error!("event-store writer panicked");
+            }
+        }
+    }
+}
+
+impl Store {
+    /// Opens the store in `dir`, creating it when `dir` is missing or empty.
+    ///
+    /// A directory that holds other files, one locked by a running process,
+    /// or one whose data cannot be read gives an error, never a panic.
+    pub fn open(dir: impl AsRef<Path>, config: StoreConfig) -> Result<Self> {
+        let dir = dir.as_ref().to_path_buf();
+        claim_directory(&dir)?;
+        let db = open_sled(&dir, config.cache_capacity_bytes)?;
+        let trees = Trees::open(db)?;
+        let (next_position, last_recorded_at) = recover_tail(&dir, &trees)?;
+        let (head_tx, head_rx) = watch::channel(next_position - 1);
+        let (jobs_tx, jobs_rx) = mpsc::channel(config.queue_depth.max(1));
+        let writer = Writer {
+            trees: trees.clone(),
+            clock: config.clock.clone(),
+            max_batch_events: config.max_batch_events.max(1),
+            next_position,
+            last_recorded_at,
+            head: Arc::new(head_tx),
+            heads: Default::default(),
+        };
+        let handle = std::thread::Builder::new()
+            .name("event-store-writer".into())
+            .spawn(move || writer.run(jobs_rx))
+            .map_err(|source| StoreError::Io {
+                path: dir.clone(),
+                source,
+            })?;
+        tracing::debug!(path = %dir.display(), next_position, "event store open");
+        Ok(Self {
+            inner: Arc::new(Inner {
+                path: dir,
+                trees,
+                jobs: Some(jobs_tx),
+                writer: Some(handle),
+                head: head_rx,
+                max_event_bytes: config.max_event_bytes,
+                upcasters: config.upcasters,
+            }),
+        })
+    }
+
+    /// The data directory.
+    pub fn path(&self) -> &Path {
+        &self.inner.path
+    }
+
+    /// Appends atomically and durably; see the type's docs for the guarantee.
+    pub async fn append(&self, request: AppendRequest) -> Result<AppendOutcome> {
+        let (job, answer) = self.job(request)?;
+        self.sender()?
+            .send(job)
+            .await
+            .map_err(|_| StoreError::Closed)?;
+        answer.await.map_err(|_| StoreError::Closed)?
+    }
+
+    /// [`Store::append`] for threads outside an async runtime.
+    pub fn append_blocking(&self, request: AppendRequest) -> Result<AppendOutcome> {
+        let (job, answer) = self.job(request)?;
+        self.sender()?
+            .blocking_send(job)
+            .map_err(|_| StoreError::Closed)?;
+        answer.blocking_recv().map_err(|_| StoreError::Closed)?
+    }
+
+    fn sender(&self) -> Result<&mpsc::Sender<Job>> {
+        self.inner.jobs.as_ref().ok_or(StoreError::Closed)
+    }
+
+    /// Validates outside the writer, so bad input never reaches a batch.
+    fn job(
+        &self,
+        request: AppendRequest,
+    ) -> Result<(Job, oneshot::Receiver<Result<AppendOutcome>>)> {
+        if request.events.is_empty() {
+            return Err(StoreError::EmptyAppend);
+        }
+        for event in &request.events {
+            if event.event_type.is_empty() || event.event_type.len() > 128 {
+                return Err(StoreError::InvalidEventType {
+                    event_type: event.event_type.clone(),
+                    reason: "it must have 1 to 128 bytes",
+                });
+            }
+            let size = serde_json::to_vec(event).map_err(StoreError::Encode)?.len();
+            if size > self.inner.max_event_bytes {
+                return Err(StoreError::EventTooLarge {
+                    size,
+                    limit: self.inner.max_event_bytes,
+                });
+            }
+        }
+        let fingerprint = match &request.command_id {
+            Some(id) => {
+                validate_command_id(id)?;
+                Some(fingerprint(&request)?)
+            }
+            None => None,
+        };
+        let (reply, answer) = oneshot::channel();
+        Ok((
+            Job {
+                request,
+                fingerprint,
+                reply,
+            },
+            answer,
+        ))
+    }
+
+    /// The position of the last acknowledged event (0 for an empty log).
+    pub fn head_position(&self) -> u64 {
+        *self.inner.head.borrow()
+    }
+
+    /// The stream's current version (0 when it does not exist).
+    pub fn stream_version(&self, stream: &StreamId) -> Result<u64> {
+        stream_version_in(&self.inner.trees.streams, stream)
+    }
+
+    /// Up to `limit` events of the whole log from `from_position` on, in log order.
+    pub fn read_all(&self, from_position: u64, limit: usize) -> Result<Vec<RecordedEvent>> {
+        let mut out = Vec::new();
+        if limit == 0 {
+            return Ok(out);
+        }
+        self.scan(from_position, |e| {
+            out.push(e);
+            out.len() < limit
+        })?;
+        out.into_iter()
+            .map(|e| self.inner.upcasters.apply(e))
+            .collect()
+    }
+
+    /// The stream's events from `from_version` on, in order.
+    pub fn read_stream(&self, stream: &StreamId, from_version: u64) -> Result<Vec<RecordedEvent>> {
+        let streams = &self.inner.trees.streams;
+        let from_key = keys::stream_entry(stream, from_version.max(1));
+        // The entry holding `from_version` starts at or before it.
+        let start = match streams
+            .range(keys::stream_prefix(stream)..=from_key.clone())
+            .next_back()
+        {
+            Some(found) => found?.0.to_vec(),
+            None => from_key,
+        };
+        let mut out = Vec::new();
+        for item in streams.range(start..keys::stream_end(stream)) {
+            let (k, v) = item?;
+            let entry =
+                keys::decode_index(&k, &v).ok_or_else(|| self.corrupt("stream index entry"))?;
+            let mut left = entry.count;
+            self.scan(entry.first_position, |e| {
+                left -= 1;
+                if e.version >= from_version {
+                    out.push(e);
+                }
+                left > 0
+            })?;
+        }
+        out.into_iter()
+            .map(|e| self.inner.upcasters.apply(e))
+            .collect()
+    }
+
+    /// Visits stored events from `from` on, as stored (not upcast), until `visit` says stop.
+    fn scan(&self, from: u64, mut visit: impl FnMut(RecordedEvent) -> bool) -> Result<()> {
+        let events = &self.inner.trees.events;
+        let start = match events.range(..=keys::position(from)).next_back() {
+            Some(found) => found?.0.to_vec(),
+            None => keys::position(0).to_vec(),
+        };
+        for item in events.range(start..) {
+            let (k, v) = item?;
+            for event in decode_segment(&k, &v)? {
+                if event.position >= from && !visit(event) {
+                    return Ok(());
+                }
+            }
+        }
+        Ok(())
+    }
+
+    /// Up to `limit` events that are in the outbox, not yet marked published, in log order.
+    pub fn outbox_pending(&self, limit: usize) -> Result<Vec<RecordedEvent>> {
+        let mut out = Vec::new();
+        for item in self.inner.trees.outbox.iter() {
+            if out.len() >= limit {
+                break;
+            }
+            let (k, v) = item?;
+            let (first, last) = outbox_entry(&k, &v).ok_or_else(|| self.corrupt("outbox entry"))?;
+            self.scan(first, |e| {
+                if e.position > last {
+                    return false;
+                }
+                let more = e.position < last;
+                out.push(e);
+                more && out.len() < limit
+            })?;
+        }
+        out.into_iter()
+            .map(|e| self.inner.upcasters.apply(e))
+            .collect()
+    }
+
+    /// How many events wait in the outbox.
+    pub fn outbox_len(&self) -> Result<u64> {
+        let mut n = 0;
+        for item in self.inner.trees.outbox.iter() {
+            let (k, v) = item?;
+            let (first, last) = outbox_entry(&k, &v).ok_or_else(|| self.corrupt("outbox entry"))?;
+            n += last - first + 1;
+        }
+        Ok(n)
+    }
+
+    /// Marks every outbox event up to `position` as published (the relay
+    /// publishes in log order). Not flushed: after a crash a few may be
+    /// published again.
+    pub fn mark_published(&self, position: u64) -> Result<()> {
+        let outbox = &self.inner.trees.outbox;
+        let mut batch = sled::Batch::default();
+        for item in outbox.range(..=keys::position(position)) {
+            let (k, v) = item?;
+            let (_, last) = outbox_entry(&k, &v).ok_or_else(|| self.corrupt("outbox entry"))?;
+            batch.remove(k);
+            if last > position {
+                batch.insert(&keys::position(position + 1)[..], &keys::position(last)[..]);
+            }
+        }
+        outbox.apply_batch(batch)?;
+        Ok(())
+    }
+
+    /// Follows the log from `from_position`: history first, then live events.
+    pub fn subscribe(&self, from_position: u64) -> Subscription {
+        Subscription::new(self.clone(), from_position, self.inner.head.clone())
+    }
+
+    /// A checkpointed read model kept in the store's own database.
+    pub fn read_model(&self, name: &str) -> Result<ReadModel> {
+        ReadModel::open(&self.inner.trees.db, name)
+    }
+
+    /// Caches an aggregate's state at `version`. `schema_hash` names the
+    /// state's shape; a later build with another shape ignores the snapshot.
+    pub fn save_snapshot<S: Serialize>(
+        &self,
+        stream: &StreamId,
+        version: u64,
+        schema_hash: &str,
+        state: &S,
+    ) -> Result<()> {
+        let record = SnapshotRecord {
+            version,
+            schema_hash: schema_hash.to_owned(),
+            state: serde_json::to_value(state).map_err(StoreError::Encode)?,
+        };
+        let bytes = serde_json::to_vec(&record).map_err(StoreError::Encode)?;
+        self.inner
+            .trees
+            .snapshots
+            .insert(stream.as_str().as_bytes(), bytes)?;
+        Ok(())
+    }
+
+    /// Rebuilds a stream's state: from a matching snapshot plus the events
+    /// after it, or, when there is no snapshot, its schema hash differs or it
+    /// does not decode, by replaying the whole stream from `S::default()`.
+    pub fn load_state<S, F>(
+        &self,
+        stream: &StreamId,
+        schema_hash: &str,
+        mut evolve: F,
+    ) -> Result<Loaded<S>>
+    where
+        S: DeserializeOwned + Default,
+        F: FnMut(S, &RecordedEvent) -> Result<S, serde_json::Error>,
+    {
+        let (mut state, mut version, from_snapshot) = match self.snapshot(stream, schema_hash) {
+            Some((state, version)) => (state, version, true),
+            None => (S::default(), 0, false),
+        };
+        for event in self.read_stream(stream, version + 1)? {
+            state = evolve(state, &event).map_err(|source| StoreError::Decode {
+                what: format!("{} v{} of {}", event.event_type, event.version, stream),
+                source,
+            })?;
+            version = event.version;
+        }
+        Ok(Loaded {
+            state,
+            version,
+            from_snapshot,
+        })
+    }
+
+    fn snapshot<S: DeserializeOwned>(
+        &self,
+        stream: &StreamId,
+        schema_hash: &str,
+    ) -> Option<(S, u64)> {
+        let raw = match self.inner.trees.snapshots.get(stream.as_str().as_bytes()) {
+            Ok(Some(raw)) => raw,
+            Ok(None) => return None,
+            Err(e) => {
+                tracing::warn!(%stream, error = %e, "snapshot unreadable; replaying");
+                return None;
+            }
+        };
+        let record: SnapshotRecord = match serde_json::from_slice(&raw) {
+            Ok(r) => r,
+            Err(e) => {
+                tracing::warn!(%stream, error = %e, "snapshot does not decode; replaying");
+                return None;
+            }
+        };
+        if record.schema_hash != schema_hash {
+            tracing::debug!(%stream, "snapshot from another state schema; replaying");
+            return None;
+        }
+        match serde_json::from_value(record.state) {
+            Ok(state) => Some((state, record.version)),
+            Err(e) => {
+                tracing::warn!(%stream, error = %e, "snapshot state does not decode; replaying");
+                None
+            }
+        }
+    }
+
+    fn corrupt(&self, what: &str) -> StoreError {
+        StoreError::Corrupt {
+            path: self.inner.path.clone(),
+            detail: format!("malformed {what}"),
+        }
+    }
+}
+
+/// A state rebuilt by [`Store::load_state`].
+#[derive(Debug, Clone, PartialEq)]
+pub struct Loaded<S> {
+    /// The state after the stream's last event.
+    pub state: S,
+    /// The stream version the state reflects.
+    pub version: u64,
+    /// Whether a snapshot was used.
+    pub from_snapshot: bool,
+}
+
+#[derive(Serialize, Deserialize)]
+struct SnapshotRecord {
+    version: u64,
+    schema_hash: String,
+    state: Value,
+}
+
+/// The request body that a retry must repeat exactly: everything but the command id.
+fn fingerprint(request: &AppendRequest) -> Result<String> {
+    let body = serde_json::to_vec(&(
+        request.stream.as_str(),
+        request.expected,
+        &request.events,
+        &request.correlation_id,
+    ))
+    .map_err(StoreError::Encode)?;
+    let digest = Sha256::digest(&body);
+    Ok(digest.iter().map(|b| format!("{b:02x}")).collect())
+}
+
+pub(crate) fn stream_version_in(streams: &sled::Tree, stream: &StreamId) -> Result<u64> {
+    match streams
+        .range(keys::stream_prefix(stream)..keys::stream_end(stream))
+        .next_back()
+    {
+        None => Ok(0),
+        Some(item) => {
+            let (k, v) = item?;
+            keys::decode_index(&k, &v)
+                .map(|e| e.last_version())
+                .ok_or_else(|| StoreError::Corrupt {
+                    path: PathBuf::new(),
+                    detail: format!("malformed stream index entry for {stream}"),
+                })
+        }
+    }
+}
+
+fn outbox_entry(k: &[u8], v: &[u8]) -> Option<(u64, u64)> {
+    Some((keys::read_u64(k)?, keys::read_u64(v)?))
+}
+
+fn decode_segment(key: &[u8], value: &[u8]) -> Result<Vec<RecordedEvent>> {
+    serde_json::from_slice(value).map_err(|source| StoreError::Decode {
+        what: format!("log segment at position {:?}", keys::read_u64(key)),
+        source,
+    })
+}
+
+/// Makes sure `dir` is ours: a new or empty directory gets the marker; a
+/// directory with other files and no marker is refused.
+fn claim_directory(dir: &Path) -> Result<()> {
+    let io = |source| StoreError::Io {
+        path: dir.to_path_buf(),
+        source,
+    };
+    fs::create_dir_all(dir).map_err(io)?;
+    let marker = dir.join(MARKER_FILE);
+    match fs::read_to_string(&marker) {
+        Ok(found) if found.trim() == FORMAT => Ok(()),
+        Ok(found) => Err(StoreError::UnsupportedFormat {
+            path: dir.to_path_buf(),
+            found: found.trim().chars().take(80).collect(),
+            expected: FORMAT,
+        }),
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
+            if fs::read_dir(dir).map_err(io)?.next().is_some() {
+                return Err(StoreError::ForeignDirectory {
+                    path: dir.to_path_buf(),
+                    marker: MARKER_FILE,
+                });
+            }
+            let mut f = fs::File::create(&marker).map_err(io)?;
+            f.write_all(format!("{FORMAT}\n").as_bytes()).map_err(io)?;
+            f.sync_all().map_err(io)
+        }
+        Err(e) => Err(io(e)),
+    }
+}
+
+fn open_sled(dir: &Path, cache_capacity: u64) -> Result<sled::Db> {
+    let config = sled::Config::new()
+        .path(dir.join("log"))
+        .cache_capacity(cache_capacity);
+    // sled 0.34 can panic on some damaged files instead of returning an error.
+    let opened = catch_unwind(AssertUnwindSafe(|| config.open())).map_err(|panic| {
+        let detail = panic
+            .downcast_ref::<String>()
+            .cloned()
+            .or_else(|| panic.downcast_ref::<&str>().map(|s| s.to_string()))
+            .unwrap_or_else(|| "sled panicked while opening".into());
+        StoreError::Corrupt {
+            path: dir.to_path_buf(),
+            detail,
+        }
+    })?;
+    opened.map_err(|e| match e {
+        sled::Error::Io(io) if io.to_string().contains("could not acquire lock") => {
+            StoreError::Locked {
+                path: dir.to_path_buf(),
+            }
+        }
+        sled::Error::Corruption { .. }
+        | sled::Error::Unsupported(_)
+        | sled::Error::ReportableBug(_) => StoreError::Corrupt {
+            path: dir.to_path_buf(),
+            detail: e.to_string(),
+        },
+        other => StoreError::Storage(other),
+    })
+}
+
+/// Finds the next global position and the last `recorded_at` from the last segment.
+fn recover_tail(dir: &Path, trees: &Trees) -> Result<(u64, DateTime<Utc>)> {
+    let Some(last) = trees.events.last()? else {
+        return Ok((1, DateTime::<Utc>::MIN_UTC));
+    };
+    let (k, v) = last;
+    let events = decode_segment(&k, &v).map_err(|e| StoreError::Corrupt {
+        path: dir.to_path_buf(),
+        detail: e.to_string(),
+    })?;
+    let first_ok = events.first().map(|e| e.position) == keys::read_u64(&k);
+    match events.last() {
+        Some(tail) if first_ok => Ok((tail.position + 1, tail.recorded_at)),
+        _ => Err(StoreError::Corrupt {
+            path: dir.to_path_buf(),
+            detail: "last log segment does not match its key".into(),
+        }),
+    }
+}

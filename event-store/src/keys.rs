@@ -38,28 +38,41 @@ pub(crate) fn stream_entry(stream: &StreamId, first_version: u64) -> Vec<u8> {
 }
 
 /// An index entry: the append's events sit at positions `first_position ..
-/// first_position + count` (one append's events are contiguous in the log).
-pub(crate) fn index_value(first_position: u64, count: u64) -> [u8; 16] {
-    let mut v = [0u8; 16];
-    v[..8].copy_from_slice(&first_position.to_be_bytes());
-    v[8..].copy_from_slice(&count.to_be_bytes());
+/// first_position + count` (one append's events are contiguous in the log),
+/// in the segment keyed `segment`, at bytes `start..end` of its value
+/// (an append never spans two segments).
+pub(crate) fn index_value(entry: &IndexEntry) -> [u8; 32] {
+    let mut v = [0u8; 32];
+    v[..8].copy_from_slice(&entry.first_position.to_be_bytes());
+    v[8..16].copy_from_slice(&entry.count.to_be_bytes());
+    v[16..24].copy_from_slice(&entry.segment.to_be_bytes());
+    v[24..28].copy_from_slice(&entry.start.to_be_bytes());
+    v[28..].copy_from_slice(&entry.end.to_be_bytes());
     v
 }
 
 pub(crate) fn decode_index(key: &[u8], value: &[u8]) -> Option<IndexEntry> {
     let first_version = read_u64(key.get(key.len().checked_sub(8)?..)?)?;
+    let u32_at = |at: usize| Some(u32::from_be_bytes(value.get(at..at + 4)?.try_into().ok()?));
     Some(IndexEntry {
         first_version,
         first_position: read_u64(value)?,
         count: read_u64(value.get(8..)?)?,
+        segment: read_u64(value.get(16..)?)?,
+        start: u32_at(24)?,
+        end: u32_at(28)?,
     })
 }
 
+/// Where one append's events are.
 #[derive(Debug, Clone, Copy)]
 pub(crate) struct IndexEntry {
     pub first_version: u64,
     pub first_position: u64,
     pub count: u64,
+    pub segment: u64,
+    pub start: u32,
+    pub end: u32,
 }
 
 impl IndexEntry {

@@ -266,22 +266,36 @@ impl Store {
             None => from_key,
         };
         let mut out = Vec::new();
+        let mut segment: Option<(u64, sled::IVec)> = None;
         for item in streams.range(start..keys::stream_end(stream)) {
             let (k, v) = item?;
             let entry =
                 keys::decode_index(&k, &v).ok_or_else(|| self.corrupt("stream index entry"))?;
-            let mut left = entry.count;
-            self.scan(entry.first_position, |e| {
-                left -= 1;
-                if e.version >= from_version {
-                    out.push(e);
+            if entry.last_version() < from_version {
+                continue;
+            }
+            // Consecutive entries of a stream often share a segment.
+            if segment.as_ref().map(|s| s.0) != Some(entry.segment) {
+                let bytes = self
+                    .inner
+                    .trees
+                    .events
+                    .get(keys::position(entry.segment))?
+                    .ok_or_else(|| self.corrupt("stream index pointing to a missing segment"))?;
+                segment = Some((entry.segment, bytes));
+            }
+            let bytes = segment
+                .as_ref()
+                .and_then(|(_, b)| b.get(entry.start as usize..entry.end as usize))
+                .ok_or_else(|| self.corrupt("stream index pointing past its segment"))?;
+            for line in bytes.split(|b| *b == b'\n') {
+                let event = decode_event(line, entry.first_position)?;
+                if event.version >= from_version {
+                    out.push(self.inner.upcasters.apply(event)?);
                 }
-                left > 0
-            })?;
+            }
         }
-        out.into_iter()
-            .map(|e| self.inner.upcasters.apply(e))
-            .collect()
+        Ok(out)
     }
 
     /// Visits stored events from `from` on, as stored (not upcast), until `visit` says stop.
@@ -293,8 +307,12 @@ impl Store {
         };
         for item in events.range(start..) {
             let (k, v) = item?;
-            for event in decode_segment(&k, &v)? {
-                if event.position >= from && !visit(event) {
+            let segment = Segment::new(&k, v)?;
+            for position in from.max(segment.first)..segment.end() {
+                let Some(event) = segment.event(position)? else {
+                    return Ok(());
+                };
+                if !visit(event) {
                     return Ok(());
                 }
             }
@@ -304,22 +322,31 @@ impl Store {
 
     /// Up to `limit` events that are in the outbox, not yet marked published, in log order.
     pub fn outbox_pending(&self, limit: usize) -> Result<Vec<RecordedEvent>> {
-        let mut out = Vec::new();
+        let mut ranges = Vec::new();
         for item in self.inner.trees.outbox.iter() {
-            if out.len() >= limit {
-                break;
-            }
             let (k, v) = item?;
-            let (first, last) = outbox_entry(&k, &v).ok_or_else(|| self.corrupt("outbox entry"))?;
-            self.scan(first, |e| {
-                if e.position > last {
-                    return false;
-                }
-                let more = e.position < last;
-                out.push(e);
-                more && out.len() < limit
-            })?;
+            ranges.push(outbox_entry(&k, &v).ok_or_else(|| self.corrupt("outbox entry"))?);
         }
+        let mut out = Vec::new();
+        let mut ranges = ranges.into_iter().peekable();
+        let Some(&(from, _)) = ranges.peek() else {
+            return Ok(out);
+        };
+        // One pass over the log; the ranges are in log order and usually adjacent.
+        self.scan(from, |e| {
+            while ranges.peek().is_some_and(|&(_, last)| e.position > last) {
+                ranges.next();
+            }
+            match ranges.peek() {
+                None => false,
+                Some(&(first, _)) => {
+                    if e.position >= first {
+                        out.push(e);
+                    }
+                    out.len() < limit
+                }
+            }
+        })?;
         out.into_iter()
             .map(|e| self.inner.upcasters.apply(e))
             .collect()
@@ -511,11 +538,61 @@ fn outbox_entry(k: &[u8], v: &[u8]) -> Option<(u64, u64)> {
     Some((keys::read_u64(k)?, keys::read_u64(v)?))
 }
 
-fn decode_segment(key: &[u8], value: &[u8]) -> Result<Vec<RecordedEvent>> {
-    serde_json::from_slice(value).map_err(|source| StoreError::Decode {
-        what: format!("log segment at position {:?}", keys::read_u64(key)),
+fn decode_event(bytes: &[u8], near_position: u64) -> Result<RecordedEvent> {
+    serde_json::from_slice(bytes).map_err(|source| StoreError::Decode {
+        what: format!("event near position {near_position}"),
         source,
     })
+}
+
+/// One packed value of the events tree: the events at positions
+/// `first .. first + len`, as JSON lines. Only the events asked for are decoded.
+struct Segment {
+    first: u64,
+    bytes: sled::IVec,
+    /// Byte ranges of the lines.
+    spans: Vec<(usize, usize)>,
+}
+
+impl Segment {
+    fn new(key: &[u8], bytes: sled::IVec) -> Result<Self> {
+        let first = keys::read_u64(key).ok_or_else(|| StoreError::Decode {
+            what: "log segment key".into(),
+            source: serde::de::Error::custom("key is not a position"),
+        })?;
+        let mut spans = Vec::new();
+        let mut start = 0;
+        for (i, b) in bytes.iter().enumerate() {
+            if *b == b'\n' {
+                spans.push((start, i));
+                start = i + 1;
+            }
+        }
+        spans.push((start, bytes.len()));
+        Ok(Self {
+            first,
+            bytes,
+            spans,
+        })
+    }
+
+    fn end(&self) -> u64 {
+        self.first + self.spans.len() as u64
+    }
+
+    fn event(&self, position: u64) -> Result<Option<RecordedEvent>> {
+        let Some(&(start, end)) = position
+            .checked_sub(self.first)
+            .and_then(|i| self.spans.get(usize::try_from(i).ok()?))
+        else {
+            return Ok(None);
+        };
+        decode_event(&self.bytes[start..end], position).map(Some)
+    }
+
+    fn last(&self) -> Result<Option<RecordedEvent>> {
+        self.event(self.end().saturating_sub(1))
+    }
 }
 
 /// Makes sure `dir` is ours: a new or empty directory gets the marker; a
@@ -587,16 +664,13 @@ fn recover_tail(dir: &Path, trees: &Trees) -> Result<(u64, DateTime<Utc>)> {
         return Ok((1, DateTime::<Utc>::MIN_UTC));
     };
     let (k, v) = last;
-    let events = decode_segment(&k, &v).map_err(|e| StoreError::Corrupt {
+    let corrupt = |detail: String| StoreError::Corrupt {
         path: dir.to_path_buf(),
-        detail: e.to_string(),
-    })?;
-    let first_ok = events.first().map(|e| e.position) == keys::read_u64(&k);
-    match events.last() {
-        Some(tail) if first_ok => Ok((tail.position + 1, tail.recorded_at)),
-        _ => Err(StoreError::Corrupt {
-            path: dir.to_path_buf(),
-            detail: "last log segment does not match its key".into(),
-        }),
+        detail,
+    };
+    let segment = Segment::new(&k, v).map_err(|e| corrupt(e.to_string()))?;
+    match segment.last().map_err(|e| corrupt(e.to_string()))? {
+        Some(tail) if tail.position + 1 == segment.end() => Ok((segment.end(), tail.recorded_at)),
+        _ => Err(corrupt("last log segment does not match its key".into())),
     }
 }

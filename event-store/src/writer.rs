@@ -7,9 +7,10 @@
 //! and outbox trees, flushes (fsync) and only then answers every appender.
 //!
 //! To stay at least as fast as raw per-key sled writes, a batch is packed:
-//! its events go into a few segment values (keyed by their first position)
-//! rather than one key each, each append adds one stream-index entry, and the
-//! batch adds one outbox entry.
+//! its events go into a few segment values (JSON lines keyed by their first
+//! position, cut only between appends) rather than one key each, each append
+//! adds one stream-index entry pointing at its bytes, and the batch adds one
+//! outbox entry.
 
 use std::collections::HashMap;
 use std::sync::Arc;
@@ -227,10 +228,12 @@ impl Writer {
             };
             let p = &planned[*i];
             let req = &job.request;
-            index.push((
-                keys::stream_entry(&p.stream, p.outcome.first_version),
-                keys::index_value(p.outcome.first_position, req.events.len() as u64),
-            ));
+            if segment.is_empty() {
+                segment_first = p.outcome.first_position;
+            } else {
+                segment.push(b'\n');
+            }
+            let start = segment.len();
             if let (Some(id), Some(fp)) = (&req.command_id, &job.fingerprint) {
                 let record = CommandRecord {
                     fingerprint: fp.clone(),
@@ -243,12 +246,11 @@ impl Writer {
                 ));
             }
             for (k, event) in req.events.iter().enumerate() {
-                let position = p.outcome.first_position + k as u64;
                 let recorded = RecordedEvent {
                     event_id: event_id(now),
                     stream: p.stream.clone(),
                     version: p.outcome.first_version + k as u64,
-                    position,
+                    position: p.outcome.first_position + k as u64,
                     event_type: event.event_type.clone(),
                     schema_version: event.schema_version,
                     recorded_at: now,
@@ -258,21 +260,30 @@ impl Writer {
                     metadata: event.metadata.clone(),
                     payload: event.payload.clone(),
                 };
-                if segment.is_empty() {
-                    segment_first = position;
-                    segment.push(b'[');
-                } else {
-                    segment.push(b',');
+                if k > 0 {
+                    segment.push(b'\n');
                 }
+                // serde_json escapes newlines inside strings, so '\n' only separates events.
                 serde_json::to_writer(&mut segment, &recorded).map_err(StoreError::Encode)?;
-                if segment.len() >= SEGMENT_BYTES {
-                    segment.push(b']');
-                    segments.push((segment_first, std::mem::take(&mut segment)));
-                }
+            }
+            let entry = keys::IndexEntry {
+                first_version: p.outcome.first_version,
+                first_position: p.outcome.first_position,
+                count: req.events.len() as u64,
+                segment: segment_first,
+                start: segment_offset(start)?,
+                end: segment_offset(segment.len())?,
+            };
+            index.push((
+                keys::stream_entry(&p.stream, p.outcome.first_version),
+                keys::index_value(&entry),
+            ));
+            // Cut only between appends, so an index entry names one segment.
+            if segment.len() >= SEGMENT_BYTES {
+                segments.push((segment_first, std::mem::take(&mut segment)));
             }
         }
         if !segment.is_empty() {
-            segment.push(b']');
             segments.push((segment_first, segment));
         }
         let first = planned.first().map(|p| p.outcome.first_position);
@@ -312,6 +323,10 @@ impl Writer {
         self.last_recorded_at = now;
         Ok(())
     }
+}
+
+fn segment_offset(n: usize) -> Result<u32> {
+    u32::try_from(n).map_err(|_| StoreError::Failed("log segment above 4 GiB".into()))
 }
 
 /// A UUID v7 whose time part comes from the store's clock, so ids sort with the log.

@@ -65,7 +65,7 @@ pub(crate) fn decode_index(key: &[u8], value: &[u8]) -> Option<IndexEntry> {
 }
 
 /// Where one append's events are.
-#[derive(Debug, Clone, Copy)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 pub(crate) struct IndexEntry {
     pub first_version: u64,
     pub first_position: u64,
@@ -78,5 +78,15 @@ pub(crate) struct IndexEntry {
 impl IndexEntry {
     pub fn last_version(&self) -> u64 {
         self.first_version + self.count - 1
+    }
+
+    pub fn outcome(&self) -> crate::model::AppendOutcome {
+        crate::model::AppendOutcome {
+            first_version: self.first_version,
+            last_version: self.last_version(),
+            first_position: self.first_position,
+            last_position: self.first_position + self.count - 1,
+            duplicate: false,
+        }
     }
 }

@@ -270,3 +270,24 @@ pub struct RecordedEvent {
     /// The event's body.
     pub payload: Value,
 }
+
+/// [`RecordedEvent`] borrowed from the request, so the writer encodes without
+/// copying payloads. Field names and skips must match `RecordedEvent`.
+#[derive(Serialize)]
+pub(crate) struct RecordedEventRef<'a> {
+    pub event_id: Uuid,
+    pub stream: &'a StreamId,
+    pub version: u64,
+    pub position: u64,
+    pub event_type: &'a str,
+    pub schema_version: u32,
+    pub recorded_at: DateTime<Utc>,
+    pub at: DateTime<Utc>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub correlation_id: Option<&'a str>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub causation_id: Option<&'a str>,
+    #[serde(skip_serializing_if = "Map::is_empty")]
+    pub metadata: &'a Map<String, Value>,
+    pub payload: &'a Value,
+}

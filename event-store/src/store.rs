@@ -14,9 +14,11 @@ use sha2::{Digest, Sha256};
 use tokio::sync::{mpsc, oneshot, watch};
 
 use crate::error::{Result, StoreError};
+use crate::index::Index;
 use crate::keys;
 use crate::model::{validate_command_id, AppendOutcome, AppendRequest, RecordedEvent, StreamId};
 use crate::read_model::ReadModel;
+use crate::segment::{decode_event, Segment};
 use crate::subscription::Subscription;
 use crate::upcast::Upcasters;
 use crate::writer::{Job, Writer};
@@ -25,6 +27,7 @@ use crate::Trees;
 /// The file that marks a directory as a fulfil store, and its format.
 pub const MARKER_FILE: &str = "FULFIL-STORE";
 const FORMAT: &str = "fulfil-event-store/1";
+const PUBLISHED: &[u8] = b"published";
 
 /// How a [`Store`] is opened.
 #[derive(Debug, Clone)]
@@ -59,20 +62,20 @@ impl Default for StoreConfig {
 /// The durable event log: the system's source of truth.
 ///
 /// **An acknowledged append** (an `Ok` from [`Store::append`]) has been
-/// written, together with its stream-index entry, its idempotency record and
-/// its outbox entry, in one sled transaction that was flushed to disk before
-/// the answer was sent: it survives `kill -9` and power loss (as far as the
-/// disk honours fsync). Its events have gapless stream versions and gapless
-/// global positions, and every reader sees them in that order.
+/// written with everything needed to index it, deduplicate its command and
+/// publish it, and flushed to disk before the answer was sent: it survives
+/// `kill -9` and power loss (as far as the disk honours fsync). Its events
+/// have gapless stream versions and gapless global positions, every reader
+/// sees them in that order, and each is in the outbox until marked published.
 ///
 /// **Not guaranteed**: an append that returned an error other than a
-/// rejection (`Failed`, `Storage`) may or may not be on disk; retry it with
-/// the same command id to find out. Outbox "published" marks and read-model
+/// rejection (`Failed`, `Storage`) may or may not be on disk, whole; retry it
+/// with the same command id to find out. The published mark and read-model
 /// checkpoints are not flushed on each write: after a crash some events may be
 /// published again, so consumers deduplicate by position.
 ///
 /// Concurrent appenders are group-committed by one writer thread: all appends
-/// waiting when the writer is free go into the same transaction and flush.
+/// waiting when the writer is free are written together and share one flush.
 ///
 /// ```
 /// use event_store::{AppendRequest, ExpectedVersion, NewEvent, Store, StoreConfig, StreamId};
@@ -97,6 +100,7 @@ pub struct Store {
 struct Inner {
     path: PathBuf,
     trees: Trees,
+    index: Arc<Index>,
     jobs: Option<mpsc::Sender<Job>>,
     writer: Option<JoinHandle<()>>,
     head: watch::Receiver<u64>,
@@ -126,17 +130,21 @@ impl Store {
         claim_directory(&dir)?;
         let db = open_sled(&dir, config.cache_capacity_bytes)?;
         let trees = Trees::open(db)?;
+        let index = Arc::new(Index::new(&trees.db)?);
+        let reindexed = index.recover(&trees.events)?;
         let (next_position, last_recorded_at) = recover_tail(&dir, &trees)?;
         let (head_tx, head_rx) = watch::channel(next_position - 1);
         let (jobs_tx, jobs_rx) = mpsc::channel(config.queue_depth.max(1));
         let writer = Writer {
             trees: trees.clone(),
+            index: index.clone(),
             clock: config.clock.clone(),
             max_batch_events: config.max_batch_events.max(1),
             next_position,
             last_recorded_at,
-            head: Arc::new(head_tx),
+            head: head_tx,
             heads: Default::default(),
+            ids: crate::writer::EventIds::new(),
         };
         let handle = std::thread::Builder::new()
             .name("event-store-writer".into())
@@ -145,11 +153,12 @@ impl Store {
                 path: dir.clone(),
                 source,
             })?;
-        tracing::debug!(path = %dir.display(), next_position, "event store open");
+        tracing::debug!(path = %dir.display(), next_position, reindexed, "event store open");
         Ok(Self {
             inner: Arc::new(Inner {
                 path: dir,
                 trees,
+                index,
                 jobs: Some(jobs_tx),
                 writer: Some(handle),
                 head: head_rx,
@@ -235,7 +244,7 @@ impl Store {
 
     /// The stream's current version (0 when it does not exist).
     pub fn stream_version(&self, stream: &StreamId) -> Result<u64> {
-        stream_version_in(&self.inner.trees.streams, stream)
+        self.inner.index.stream_version(stream)
     }
 
     /// Up to `limit` events of the whole log from `from_position` on, in log order.
@@ -255,25 +264,9 @@ impl Store {
 
     /// The stream's events from `from_version` on, in order.
     pub fn read_stream(&self, stream: &StreamId, from_version: u64) -> Result<Vec<RecordedEvent>> {
-        let streams = &self.inner.trees.streams;
-        let from_key = keys::stream_entry(stream, from_version.max(1));
-        // The entry holding `from_version` starts at or before it.
-        let start = match streams
-            .range(keys::stream_prefix(stream)..=from_key.clone())
-            .next_back()
-        {
-            Some(found) => found?.0.to_vec(),
-            None => from_key,
-        };
         let mut out = Vec::new();
         let mut segment: Option<(u64, sled::IVec)> = None;
-        for item in streams.range(start..keys::stream_end(stream)) {
-            let (k, v) = item?;
-            let entry =
-                keys::decode_index(&k, &v).ok_or_else(|| self.corrupt("stream index entry"))?;
-            if entry.last_version() < from_version {
-                continue;
-            }
+        for entry in self.inner.index.entries(stream, from_version)? {
             // Consecutive entries of a stream often share a segment.
             if segment.as_ref().map(|s| s.0) != Some(entry.segment) {
                 let bytes = self
@@ -321,63 +314,38 @@ impl Store {
     }
 
     /// Up to `limit` events that are in the outbox, not yet marked published, in log order.
+    ///
+    /// The outbox is the suffix of the log above the published mark: an event
+    /// is queued by the very write that appends it, so the two cannot disagree.
     pub fn outbox_pending(&self, limit: usize) -> Result<Vec<RecordedEvent>> {
-        let mut ranges = Vec::new();
-        for item in self.inner.trees.outbox.iter() {
-            let (k, v) = item?;
-            ranges.push(outbox_entry(&k, &v).ok_or_else(|| self.corrupt("outbox entry"))?);
-        }
-        let mut out = Vec::new();
-        let mut ranges = ranges.into_iter().peekable();
-        let Some(&(from, _)) = ranges.peek() else {
-            return Ok(out);
-        };
-        // One pass over the log; the ranges are in log order and usually adjacent.
-        self.scan(from, |e| {
-            while ranges.peek().is_some_and(|&(_, last)| e.position > last) {
-                ranges.next();
-            }
-            match ranges.peek() {
-                None => false,
-                Some(&(first, _)) => {
-                    if e.position >= first {
-                        out.push(e);
-                    }
-                    out.len() < limit
-                }
-            }
-        })?;
-        out.into_iter()
-            .map(|e| self.inner.upcasters.apply(e))
-            .collect()
+        self.read_all(self.published()? + 1, limit)
     }
 
     /// How many events wait in the outbox.
     pub fn outbox_len(&self) -> Result<u64> {
-        let mut n = 0;
-        for item in self.inner.trees.outbox.iter() {
-            let (k, v) = item?;
-            let (first, last) = outbox_entry(&k, &v).ok_or_else(|| self.corrupt("outbox entry"))?;
-            n += last - first + 1;
-        }
-        Ok(n)
+        Ok(self.head_position().saturating_sub(self.published()?))
     }
 
-    /// Marks every outbox event up to `position` as published (the relay
-    /// publishes in log order). Not flushed: after a crash a few may be
-    /// published again.
+    /// The position up to which the relay has published.
+    pub fn published(&self) -> Result<u64> {
+        Ok(self
+            .inner
+            .trees
+            .outbox
+            .get(PUBLISHED)?
+            .and_then(|v| keys::read_u64(&v))
+            .unwrap_or(0))
+    }
+
+    /// Marks every event up to `position` as published (the relay publishes
+    /// in log order). The mark never moves back and never passes the head.
+    /// Not flushed: after a crash a few events may be published again.
     pub fn mark_published(&self, position: u64) -> Result<()> {
-        let outbox = &self.inner.trees.outbox;
-        let mut batch = sled::Batch::default();
-        for item in outbox.range(..=keys::position(position)) {
-            let (k, v) = item?;
-            let (_, last) = outbox_entry(&k, &v).ok_or_else(|| self.corrupt("outbox entry"))?;
-            batch.remove(k);
-            if last > position {
-                batch.insert(&keys::position(position + 1)[..], &keys::position(last)[..]);
-            }
-        }
-        outbox.apply_batch(batch)?;
+        let target = position.min(self.head_position());
+        self.inner.trees.outbox.fetch_and_update(PUBLISHED, |old| {
+            let old = old.and_then(keys::read_u64).unwrap_or(0);
+            Some(keys::position(old.max(target)).to_vec())
+        })?;
         Ok(())
     }
 
@@ -512,87 +480,14 @@ fn fingerprint(request: &AppendRequest) -> Result<String> {
         &request.correlation_id,
     ))
     .map_err(StoreError::Encode)?;
+    // 128 bits of SHA-256 tell bodies apart; hex keeps the record printable.
     let digest = Sha256::digest(&body);
-    Ok(digest.iter().map(|b| format!("{b:02x}")).collect())
-}
-
-pub(crate) fn stream_version_in(streams: &sled::Tree, stream: &StreamId) -> Result<u64> {
-    match streams
-        .range(keys::stream_prefix(stream)..keys::stream_end(stream))
-        .next_back()
-    {
-        None => Ok(0),
-        Some(item) => {
-            let (k, v) = item?;
-            keys::decode_index(&k, &v)
-                .map(|e| e.last_version())
-                .ok_or_else(|| StoreError::Corrupt {
-                    path: PathBuf::new(),
-                    detail: format!("malformed stream index entry for {stream}"),
-                })
-        }
+    let mut hex = String::with_capacity(32);
+    for b in &digest[..16] {
+        hex.push(char::from_digit(u32::from(b >> 4), 16).unwrap_or('0'));
+        hex.push(char::from_digit(u32::from(b & 0xf), 16).unwrap_or('0'));
     }
-}
-
-fn outbox_entry(k: &[u8], v: &[u8]) -> Option<(u64, u64)> {
-    Some((keys::read_u64(k)?, keys::read_u64(v)?))
-}
-
-fn decode_event(bytes: &[u8], near_position: u64) -> Result<RecordedEvent> {
-    serde_json::from_slice(bytes).map_err(|source| StoreError::Decode {
-        what: format!("event near position {near_position}"),
-        source,
-    })
-}
-
-/// One packed value of the events tree: the events at positions
-/// `first .. first + len`, as JSON lines. Only the events asked for are decoded.
-struct Segment {
-    first: u64,
-    bytes: sled::IVec,
-    /// Byte ranges of the lines.
-    spans: Vec<(usize, usize)>,
-}
-
-impl Segment {
-    fn new(key: &[u8], bytes: sled::IVec) -> Result<Self> {
-        let first = keys::read_u64(key).ok_or_else(|| StoreError::Decode {
-            what: "log segment key".into(),
-            source: serde::de::Error::custom("key is not a position"),
-        })?;
-        let mut spans = Vec::new();
-        let mut start = 0;
-        for (i, b) in bytes.iter().enumerate() {
-            if *b == b'\n' {
-                spans.push((start, i));
-                start = i + 1;
-            }
-        }
-        spans.push((start, bytes.len()));
-        Ok(Self {
-            first,
-            bytes,
-            spans,
-        })
-    }
-
-    fn end(&self) -> u64 {
-        self.first + self.spans.len() as u64
-    }
-
-    fn event(&self, position: u64) -> Result<Option<RecordedEvent>> {
-        let Some(&(start, end)) = position
-            .checked_sub(self.first)
-            .and_then(|i| self.spans.get(usize::try_from(i).ok()?))
-        else {
-            return Ok(None);
-        };
-        decode_event(&self.bytes[start..end], position).map(Some)
-    }
-
-    fn last(&self) -> Result<Option<RecordedEvent>> {
-        self.event(self.end().saturating_sub(1))
-    }
+    Ok(hex)
 }
 
 /// Makes sure `dir` is ours: a new or empty directory gets the marker; a

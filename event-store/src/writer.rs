@@ -3,29 +3,31 @@
 //! Appends arrive on a channel. The writer takes every append that is
 //! waiting (up to a batch limit), checks idempotency and expected versions in
 //! arrival order, assigns stream versions and gapless global positions, writes
-//! the whole batch in one sled transaction over the events, streams, commands
-//! and outbox trees, flushes (fsync) and only then answers every appender.
+//! the whole batch in one sled transaction, flushes (fsync) and only then
+//! answers every appender.
 //!
-//! To stay at least as fast as raw per-key sled writes, a batch is packed:
-//! its events go into a few segment values (JSON lines keyed by their first
-//! position, cut only between appends) rather than one key each, each append
-//! adds one stream-index entry pointing at its bytes, and the batch adds one
-//! outbox entry.
+//! To be at least as fast as raw per-key sled writes, a commit writes a few
+//! keys however many events it holds: its segments (see `segment`), each one
+//! plain insert, which sled applies atomically. No sled transaction is
+//! needed: sled recovers its log as an ordered prefix, so after a crash a
+//! commit is either whole or cut between two segments, and a commit is only
+//! acknowledged after the flush that makes all of it durable. The outbox is
+//! the log above the published mark, so appending queues. The per-stream and
+//! per-command index keys are written afterwards by the indexer thread, off
+//! the acknowledgement path.
 
 use std::collections::HashMap;
-use std::sync::Arc;
+use std::sync::{mpsc as std_mpsc, Arc};
 
 use chrono::{DateTime, Utc};
 use clock::SharedClock;
-use serde::{Deserialize, Serialize};
-use sled::transaction::{ConflictableTransactionError, TransactionError};
-use sled::Transactional;
 use tokio::sync::{mpsc, oneshot, watch};
-use uuid::{NoContext, Timestamp, Uuid};
+use uuid::Uuid;
 
 use crate::error::{Result, StoreError};
-use crate::keys;
-use crate::model::{AppendOutcome, AppendRequest, RecordedEvent, StreamId};
+use crate::index::{run_indexer, AppendIndex, Index, SegmentIndex};
+use crate::keys::{self, IndexEntry};
+use crate::model::{AppendOutcome, AppendRequest, RecordedEventRef, StreamId};
 use crate::Trees;
 
 /// Segments are cut at this size so a packed value stays far below sled's
@@ -33,6 +35,8 @@ use crate::Trees;
 const SEGMENT_BYTES: usize = 32 * 1024;
 /// Bound on the stream-version cache; it is cleared when it grows past this.
 const HEAD_CACHE_ENTRIES: usize = 200_000;
+/// Committed batches the indexer may lag behind before the writer waits for it.
+const INDEXER_LAG_BATCHES: usize = 64;
 
 pub(crate) struct Job {
     pub request: AppendRequest,
@@ -41,38 +45,32 @@ pub(crate) struct Job {
     pub reply: oneshot::Sender<Result<AppendOutcome>>,
 }
 
-/// What the commands tree stores per command id.
-#[derive(Serialize, Deserialize)]
-struct CommandRecord {
-    fingerprint: String,
-    stream: StreamId,
-    outcome: AppendOutcome,
-}
-
 pub(crate) struct Writer {
     pub trees: Trees,
+    pub index: Arc<Index>,
     pub clock: SharedClock,
     pub max_batch_events: usize,
     pub next_position: u64,
     pub last_recorded_at: DateTime<Utc>,
-    pub head: Arc<watch::Sender<u64>>,
+    pub head: watch::Sender<u64>,
     pub heads: HashMap<StreamId, u64>,
+    pub ids: EventIds,
 }
 
 enum Decision {
-    Append(usize),
+    Append(AppendOutcome),
     Reply(Result<AppendOutcome>),
     /// A retry of a command whose original is earlier in this batch.
     SameAs(usize),
 }
 
-struct Planned {
-    stream: StreamId,
-    outcome: AppendOutcome,
-}
-
 impl Writer {
     pub fn run(mut self, mut rx: mpsc::Receiver<Job>) {
+        let (to_indexer, records) = std_mpsc::sync_channel(INDEXER_LAG_BATCHES);
+        let index = self.index.clone();
+        let indexer = std::thread::Builder::new()
+            .name("event-store-indexer".into())
+            .spawn(move || run_indexer(index, records));
         let mut failed: Option<String> = None;
         while let Some(first) = rx.blocking_recv() {
             let mut jobs = vec![first];
@@ -92,14 +90,32 @@ impl Writer {
                 }
                 continue;
             }
-            if let Err(e) = self.commit(jobs) {
-                tracing::error!(error = %e, "group commit failed; the store refuses appends until reopened");
-                failed = Some(e.to_string());
-                self.heads.clear();
+            match self.commit(jobs) {
+                Ok(segments) if !segments.is_empty() => {
+                    if indexer.is_ok() && to_indexer.send(segments).is_err() {
+                        tracing::error!(
+                            "indexer stopped; unindexed records wait for the next open"
+                        );
+                    }
+                }
+                Ok(_) => {}
+                Err(e) => {
+                    tracing::error!(error = %e, "group commit failed; the store refuses appends until reopened");
+                    failed = Some(e.to_string());
+                    self.heads.clear();
+                }
             }
         }
-        // Every sender is gone: nothing more can be acknowledged. Flush what
-        // sled holds anyway (read-model writes share the database).
+        drop(to_indexer);
+        match indexer {
+            Ok(handle) => {
+                if handle.join().is_err() {
+                    tracing::error!("event-store indexer panicked");
+                }
+            }
+            Err(e) => tracing::error!(error = %e, "indexer thread did not start"),
+        }
+        // Every appender is gone; flush the index and read-model writes too.
         if let Err(e) = self.trees.db.flush() {
             tracing::warn!(error = %e, "final flush failed");
         }
@@ -109,7 +125,7 @@ impl Writer {
         if let Some(v) = self.heads.get(stream) {
             return Ok(*v);
         }
-        let v = crate::store::stream_version_in(&self.trees.streams, stream)?;
+        let v = self.index.stream_version(stream)?;
         if self.heads.len() >= HEAD_CACHE_ENTRIES {
             self.heads.clear();
         }
@@ -117,21 +133,21 @@ impl Writer {
         Ok(v)
     }
 
-    /// Decides, writes, flushes and answers one batch. An error here means the
-    /// durable state is unknown: every job in the batch gets the error.
-    fn commit(&mut self, jobs: Vec<Job>) -> Result<()> {
+    /// Decides, writes, flushes and answers one batch; returns the records
+    /// for the indexer. An error means the durable state is unknown: every
+    /// job in the batch gets it.
+    fn commit(&mut self, jobs: Vec<Job>) -> Result<Vec<(u64, SegmentIndex)>> {
         let mut decisions = Vec::with_capacity(jobs.len());
-        let mut planned: Vec<Planned> = Vec::new();
         let mut batch_commands: HashMap<&str, (&str, usize)> = HashMap::new();
         let mut versions: HashMap<StreamId, u64> = HashMap::new();
         let mut position = self.next_position;
 
-        for job in &jobs {
+        for (i, job) in jobs.iter().enumerate() {
             let req = &job.request;
             if let (Some(id), Some(fp)) = (req.command_id.as_deref(), job.fingerprint.as_deref()) {
-                if let Some((seen_fp, idx)) = batch_commands.get(id) {
+                if let Some((seen_fp, first)) = batch_commands.get(id) {
                     decisions.push(if *seen_fp == fp {
-                        Decision::SameAs(*idx)
+                        Decision::SameAs(*first)
                     } else {
                         Decision::Reply(Err(StoreError::IdempotencyConflict {
                             command_id: id.to_owned(),
@@ -139,12 +155,7 @@ impl Writer {
                     });
                     continue;
                 }
-                if let Some(raw) = self.trees.commands.get(id.as_bytes())? {
-                    let record: CommandRecord =
-                        serde_json::from_slice(&raw).map_err(|source| StoreError::Decode {
-                            what: format!("command {id}"),
-                            source,
-                        })?;
+                if let Some(record) = self.index.command(id)? {
                     decisions.push(Decision::Reply(if record.fingerprint == fp {
                         Ok(AppendOutcome {
                             duplicate: true,
@@ -181,147 +192,125 @@ impl Writer {
             position += count;
             versions.insert(req.stream.clone(), outcome.last_version);
             if let (Some(id), Some(fp)) = (req.command_id.as_deref(), job.fingerprint.as_deref()) {
-                batch_commands.insert(id, (fp, planned.len()));
+                batch_commands.insert(id, (fp, i));
             }
-            decisions.push(Decision::Append(planned.len()));
-            planned.push(Planned {
-                stream: req.stream.clone(),
-                outcome,
-            });
+            decisions.push(Decision::Append(outcome));
         }
 
-        if !planned.is_empty() {
-            self.write(&jobs, &decisions, &planned)?;
+        let mut segments = Vec::new();
+        if position > self.next_position {
+            segments = self.write(&jobs, &decisions)?;
             self.next_position = position;
             for (stream, v) in versions {
                 self.heads.insert(stream, v);
             }
+            // Readers must find the new events in the index before they hear of them.
+            self.index.stage(&segments);
             self.head.send_replace(position - 1);
         }
 
+        let outcomes: Vec<Option<AppendOutcome>> = decisions
+            .iter()
+            .map(|d| match d {
+                Decision::Append(o) => Some(*o),
+                _ => None,
+            })
+            .collect();
         for (job, decision) in jobs.into_iter().zip(decisions) {
             let answer = match decision {
-                Decision::Append(i) => Ok(planned[i].outcome),
-                Decision::SameAs(i) => Ok(AppendOutcome {
-                    duplicate: true,
-                    ..planned[i].outcome
-                }),
+                Decision::Append(o) => Ok(o),
+                Decision::SameAs(i) => outcomes[i]
+                    .map(|o| AppendOutcome {
+                        duplicate: true,
+                        ..o
+                    })
+                    .ok_or(StoreError::Failed(
+                        "duplicate of an append that was not made".into(),
+                    )),
                 Decision::Reply(r) => r,
             };
             // An appender that gave up waiting is not an error of the store.
             let _ = job.reply.send(answer);
         }
-        Ok(())
+        Ok(segments)
     }
 
-    fn write(&mut self, jobs: &[Job], decisions: &[Decision], planned: &[Planned]) -> Result<()> {
+    fn write(&mut self, jobs: &[Job], decisions: &[Decision]) -> Result<Vec<(u64, SegmentIndex)>> {
         let now = self.clock.now().max(self.last_recorded_at);
-        let mut segments: Vec<(u64, Vec<u8>)> = Vec::new();
-        let mut segment = Vec::with_capacity(SEGMENT_BYTES + 1024);
+        let mut segments: Vec<(u64, Vec<u8>, SegmentIndex)> = Vec::new();
+        let mut bytes = Vec::with_capacity(SEGMENT_BYTES + 1024);
+        let mut index = SegmentIndex::default();
         let mut segment_first = 0;
-        let mut index = Vec::with_capacity(planned.len());
-        let mut commands = Vec::new();
 
         for (job, decision) in jobs.iter().zip(decisions) {
-            let Decision::Append(i) = decision else {
+            let Decision::Append(outcome) = decision else {
                 continue;
             };
-            let p = &planned[*i];
             let req = &job.request;
-            if segment.is_empty() {
-                segment_first = p.outcome.first_position;
+            if bytes.is_empty() {
+                segment_first = outcome.first_position;
             } else {
-                segment.push(b'\n');
+                bytes.push(b'\n');
             }
-            let start = segment.len();
-            if let (Some(id), Some(fp)) = (&req.command_id, &job.fingerprint) {
-                let record = CommandRecord {
-                    fingerprint: fp.clone(),
-                    stream: p.stream.clone(),
-                    outcome: p.outcome,
-                };
-                commands.push((
-                    id.as_bytes().to_vec(),
-                    serde_json::to_vec(&record).map_err(StoreError::Encode)?,
-                ));
-            }
+            let start = bytes.len();
             for (k, event) in req.events.iter().enumerate() {
-                let recorded = RecordedEvent {
-                    event_id: event_id(now),
-                    stream: p.stream.clone(),
-                    version: p.outcome.first_version + k as u64,
-                    position: p.outcome.first_position + k as u64,
-                    event_type: event.event_type.clone(),
+                let recorded = RecordedEventRef {
+                    event_id: self.ids.next(now),
+                    stream: &req.stream,
+                    version: outcome.first_version + k as u64,
+                    position: outcome.first_position + k as u64,
+                    event_type: &event.event_type,
                     schema_version: event.schema_version,
                     recorded_at: now,
                     at: event.at.unwrap_or(now),
-                    correlation_id: req.correlation_id.clone(),
-                    causation_id: req.command_id.clone(),
-                    metadata: event.metadata.clone(),
-                    payload: event.payload.clone(),
+                    correlation_id: req.correlation_id.as_deref(),
+                    causation_id: req.command_id.as_deref(),
+                    metadata: &event.metadata,
+                    payload: &event.payload,
                 };
                 if k > 0 {
-                    segment.push(b'\n');
+                    bytes.push(b'\n');
                 }
                 // serde_json escapes newlines inside strings, so '\n' only separates events.
-                serde_json::to_writer(&mut segment, &recorded).map_err(StoreError::Encode)?;
+                serde_json::to_writer(&mut bytes, &recorded).map_err(StoreError::Encode)?;
             }
-            let entry = keys::IndexEntry {
-                first_version: p.outcome.first_version,
-                first_position: p.outcome.first_position,
-                count: req.events.len() as u64,
-                segment: segment_first,
-                start: segment_offset(start)?,
-                end: segment_offset(segment.len())?,
-            };
-            index.push((
-                keys::stream_entry(&p.stream, p.outcome.first_version),
-                keys::index_value(&entry),
-            ));
-            // Cut only between appends, so an index entry names one segment.
-            if segment.len() >= SEGMENT_BYTES {
-                segments.push((segment_first, std::mem::take(&mut segment)));
-            }
-        }
-        if !segment.is_empty() {
-            segments.push((segment_first, segment));
-        }
-        let first = planned.first().map(|p| p.outcome.first_position);
-        let last = planned.last().map(|p| p.outcome.last_position);
-        let outbox = match (first, last) {
-            (Some(f), Some(l)) => Some((keys::position(f), keys::position(l))),
-            _ => None,
-        };
-
-        let t = &self.trees;
-        let result: Result<(), TransactionError<()>> =
-            (&t.events, &t.streams, &t.commands, &t.outbox).transaction(
-                |(events, streams, cmds, outbox_tree)| {
-                    for (first, bytes) in &segments {
-                        events.insert(&keys::position(*first)[..], bytes.as_slice())?;
-                    }
-                    for (k, v) in &index {
-                        streams.insert(k.as_slice(), &v[..])?;
-                    }
-                    for (k, v) in &commands {
-                        cmds.insert(k.as_slice(), v.as_slice())?;
-                    }
-                    if let Some((f, l)) = &outbox {
-                        outbox_tree.insert(&f[..], &l[..])?;
-                    }
-                    Ok::<(), ConflictableTransactionError<()>>(())
+            index.appends.push(AppendIndex {
+                stream: req.stream.clone(),
+                entry: IndexEntry {
+                    first_version: outcome.first_version,
+                    first_position: outcome.first_position,
+                    count: req.events.len() as u64,
+                    segment: segment_first,
+                    start: segment_offset(start)?,
+                    end: segment_offset(bytes.len())?,
                 },
-            );
-        match result {
-            Ok(()) => {}
-            Err(TransactionError::Storage(e)) => return Err(e.into()),
-            Err(TransactionError::Abort(())) => {
-                return Err(StoreError::Failed("transaction aborted".into()))
+                command: req.command_id.clone().zip(job.fingerprint.clone()),
+            });
+            // Cut only between appends, so an index entry names one segment.
+            if bytes.len() >= SEGMENT_BYTES {
+                segments.push((
+                    segment_first,
+                    std::mem::take(&mut bytes),
+                    std::mem::take(&mut index),
+                ));
             }
+        }
+        if !bytes.is_empty() {
+            segments.push((segment_first, bytes, index));
+        }
+        for (first, bytes, index) in &mut segments {
+            bytes.push(b'\n');
+            serde_json::to_writer(&mut *bytes, index).map_err(StoreError::Encode)?;
+            self.trees
+                .events
+                .insert(keys::position(*first), bytes.as_slice())?;
         }
         self.trees.db.flush()?;
         self.last_recorded_at = now;
-        Ok(())
+        Ok(segments
+            .into_iter()
+            .map(|(first, _, index)| (first, index))
+            .collect())
     }
 }
 
@@ -329,12 +318,31 @@ fn segment_offset(n: usize) -> Result<u32> {
     u32::try_from(n).map_err(|_| StoreError::Failed("log segment above 4 GiB".into()))
 }
 
-/// A UUID v7 whose time part comes from the store's clock, so ids sort with the log.
-fn event_id(now: DateTime<Utc>) -> Uuid {
-    let secs = u64::try_from(now.timestamp()).unwrap_or(0);
-    Uuid::new_v7(Timestamp::from_unix(
-        NoContext,
-        secs,
-        now.timestamp_subsec_nanos(),
-    ))
+/// Makes UUID v7 event ids whose time part comes from the store's clock, so
+/// ids sort with the log. The 74 other bits come from a generator seeded once
+/// from the OS (a syscall per event cost more than encoding the event).
+pub(crate) struct EventIds(u64);
+
+impl EventIds {
+    pub fn new() -> Self {
+        let seed = Uuid::now_v7().as_u64_pair();
+        Self(seed.0 ^ seed.1.rotate_left(17))
+    }
+
+    fn next_u64(&mut self) -> u64 {
+        // splitmix64
+        self.0 = self.0.wrapping_add(0x9E37_79B9_7F4A_7C15);
+        let mut z = self.0;
+        z = (z ^ (z >> 30)).wrapping_mul(0xBF58_476D_1CE4_E5B9);
+        z = (z ^ (z >> 27)).wrapping_mul(0x94D0_49BB_1331_11EB);
+        z ^ (z >> 31)
+    }
+
+    fn next(&mut self, now: DateTime<Utc>) -> Uuid {
+        let millis = u64::try_from(now.timestamp_millis()).unwrap_or(0);
+        let mut bytes = [0u8; 10];
+        bytes[..8].copy_from_slice(&self.next_u64().to_le_bytes());
+        bytes[8..].copy_from_slice(&self.next_u64().to_le_bytes()[..2]);
+        uuid::Builder::from_unix_timestamp_millis(millis, &bytes).into_uuid()
+    }
 }

@@ -196,6 +196,10 @@ pub struct AppendRequest {
     pub command_id: Option<String>,
     /// Ties together everything one business flow caused.
     pub correlation_id: Option<String>,
+    /// The command as received. When present, idempotency compares this
+    /// instead of the events: a retried command decided against newer state
+    /// may produce other events or another expected version, yet is the same.
+    pub command_body: Option<Value>,
 }
 
 impl AppendRequest {
@@ -207,6 +211,7 @@ impl AppendRequest {
             events,
             command_id: None,
             correlation_id: None,
+            command_body: None,
         }
     }
 
@@ -219,6 +224,12 @@ impl AppendRequest {
     /// Sets the correlation id.
     pub fn correlation_id(mut self, id: impl Into<String>) -> Self {
         self.correlation_id = Some(id.into());
+        self
+    }
+
+    /// Sets the command body that idempotency compares (see the field).
+    pub fn command_body(mut self, body: Value) -> Self {
+        self.command_body = Some(body);
         self
     }
 }

@@ -237,6 +237,25 @@ impl Store {
         ))
     }
 
+    /// What an earlier append with `command_id` produced, if there was one.
+    /// `body` is the command as received now: if it differs from the one
+    /// recorded, the answer is [`StoreError::IdempotencyConflict`].
+    pub fn command_outcome(&self, command_id: &str, body: &Value) -> Result<Option<AppendOutcome>> {
+        let Some(record) = self.inner.index.command(command_id)? else {
+            return Ok(None);
+        };
+        let now = hash_hex(&serde_json::to_vec(body).map_err(StoreError::Encode)?);
+        if record.fingerprint != now {
+            return Err(StoreError::IdempotencyConflict {
+                command_id: command_id.to_owned(),
+            });
+        }
+        Ok(Some(AppendOutcome {
+            duplicate: true,
+            ..record.outcome
+        }))
+    }
+
     /// The position of the last acknowledged event (0 for an empty log).
     pub fn head_position(&self) -> u64 {
         *self.inner.head.borrow()
@@ -473,13 +492,20 @@ struct SnapshotRecord {
 
 /// The request body that a retry must repeat exactly: everything but the command id.
 fn fingerprint(request: &AppendRequest) -> Result<String> {
-    let body = serde_json::to_vec(&(
-        request.stream.as_str(),
-        request.expected,
-        &request.events,
-        &request.correlation_id,
-    ))
+    let body = match &request.command_body {
+        Some(command) => serde_json::to_vec(command),
+        None => serde_json::to_vec(&(
+            request.stream.as_str(),
+            request.expected,
+            &request.events,
+            &request.correlation_id,
+        )),
+    }
     .map_err(StoreError::Encode)?;
+    Ok(hash_hex(&body))
+}
+
+fn hash_hex(body: &[u8]) -> String {
     // 128 bits of SHA-256 tell bodies apart; hex keeps the record printable.
     let digest = Sha256::digest(&body);
     let mut hex = String::with_capacity(32);
@@ -487,7 +513,7 @@ fn fingerprint(request: &AppendRequest) -> Result<String> {
         hex.push(char::from_digit(u32::from(b >> 4), 16).unwrap_or('0'));
         hex.push(char::from_digit(u32::from(b & 0xf), 16).unwrap_or('0'));
     }
-    Ok(hex)
+    hex
 }
 
 /// Makes sure `dir` is ours: a new or empty directory gets the marker; a

@@ -525,3 +525,48 @@ fn a_read_model_applies_each_position_once_with_its_checkpoint() {
     assert_eq!(model.checkpoint().unwrap(), None);
     assert!(model.tree().is_empty());
 }
+
+#[test]
+fn idempotency_by_command_body_survives_a_redecided_retry() {
+    let dir = tempfile::tempdir().unwrap();
+    let store = open(dir.path());
+    let body = json!({ "type": "ReserveStock", "qty": 2 });
+    assert_eq!(store.command_outcome("cmd-r", &body).unwrap(), None);
+    let first = store
+        .append_blocking(
+            AppendRequest::new(
+                stream("sku-R@WH1"),
+                ExpectedVersion::NoStream,
+                vec![received(2)],
+            )
+            .command_id("cmd-r")
+            .command_body(body.clone()),
+        )
+        .unwrap();
+    append(&store, "sku-R@WH1", ExpectedVersion::Any, vec![received(9)]).unwrap();
+    // The retry is decided against newer state: another expected version, same command.
+    let retry = store
+        .append_blocking(
+            AppendRequest::new(
+                stream("sku-R@WH1"),
+                ExpectedVersion::Exact(2),
+                vec![received(2)],
+            )
+            .command_id("cmd-r")
+            .command_body(body.clone()),
+        )
+        .unwrap();
+    assert!(retry.duplicate);
+    assert_eq!(retry.first_position, first.first_position);
+    let known = store.command_outcome("cmd-r", &body).unwrap().unwrap();
+    assert_eq!(
+        (known.first_position, known.duplicate),
+        (first.first_position, true)
+    );
+    let other = json!({ "type": "ReserveStock", "qty": 3 });
+    assert!(matches!(
+        store.command_outcome("cmd-r", &other),
+        Err(StoreError::IdempotencyConflict { .. })
+    ));
+    assert_eq!(store.head_position(), 2);
+}

@@ -1,1 +1,138 @@
-fn main() {}
+//! `fulfil`: the service and CLI. It parses arguments and wires the crates
+//! together; the business rules live in the aggregates.
+
+mod demo;
+mod handler;
+
+use std::io::{BufRead, Write};
+use std::path::PathBuf;
+
+use anyhow::Context;
+use clap::{Parser, Subcommand};
+use event_store::{Store, StoreConfig, StreamId};
+
+use crate::handler::{CommandHandler, CommandResult};
+
+#[derive(Parser)]
+#[command(
+    name = "fulfil",
+    version,
+    about = "Event-sourced order and inventory management"
+)]
+struct Cli {
+    /// The data directory of the embedded store.
+    #[arg(long, global = true, default_value = "./data", env = "FULFIL_DATA_DIR")]
+    data_dir: PathBuf,
+    /// sled page cache size in MiB.
+    #[arg(long, global = true, default_value_t = 64, env = "FULFIL_CACHE_MB")]
+    cache_mb: u64,
+    #[command(subcommand)]
+    command: Cmd,
+}
+
+#[derive(Subcommand)]
+enum Cmd {
+    /// Runs the end-to-end demonstration on a fresh store under the data directory.
+    Demo,
+    /// Applies JSON-lines commands from FILE (or - for stdin); prints one JSON result per line.
+    Submit {
+        /// The file of commands, one JSON object per line; - reads stdin.
+        file: String,
+    },
+    /// Prints the event log as JSON lines.
+    Events {
+        /// Only this stream (for example inventory-SKU-1@WH1).
+        #[arg(long)]
+        stream: Option<String>,
+        /// The first global position (or, with --stream, the first version).
+        #[arg(long, default_value_t = 1)]
+        from: u64,
+        /// At most this many events.
+        #[arg(long)]
+        limit: Option<usize>,
+    },
+}
+
+fn main() -> anyhow::Result<()> {
+    tracing_subscriber::fmt()
+        .with_env_filter(
+            tracing_subscriber::EnvFilter::try_from_default_env().unwrap_or_else(|_| "warn".into()),
+        )
+        .with_writer(std::io::stderr)
+        .init();
+    let cli = Cli::parse();
+    let config = StoreConfig {
+        cache_capacity_bytes: cli.cache_mb * 1024 * 1024,
+        ..StoreConfig::default()
+    };
+    match cli.command {
+        Cmd::Demo => demo::run(&cli.data_dir, config),
+        Cmd::Submit { file } => submit(&open(&cli.data_dir, config)?, &file),
+        Cmd::Events {
+            stream,
+            from,
+            limit,
+        } => events(&open(&cli.data_dir, config)?, stream, from, limit),
+    }
+}
+
+fn open(dir: &std::path::Path, config: StoreConfig) -> anyhow::Result<Store> {
+    Store::open(dir, config).with_context(|| format!("opening the store in {}", dir.display()))
+}
+
+fn submit(store: &Store, file: &str) -> anyhow::Result<()> {
+    let input: Box<dyn BufRead> = if file == "-" {
+        Box::new(std::io::stdin().lock())
+    } else {
+        Box::new(std::io::BufReader::new(
+            std::fs::File::open(file).with_context(|| format!("reading {file}"))?,
+        ))
+    };
+    let handler = CommandHandler::new(store.clone());
+    let mut out = std::io::stdout().lock();
+    let (mut accepted, mut rejected, mut invalid) = (0, 0, 0);
+    for (n, line) in input.lines().enumerate() {
+        let line = line.with_context(|| format!("reading line {}", n + 1))?;
+        if line.trim().is_empty() {
+            continue;
+        }
+        let result = match schemas::parse_command(&line) {
+            Ok(envelope) => handler.handle(&envelope)?,
+            Err(e) => CommandResult::invalid(Some(n + 1), &e),
+        };
+        match &result {
+            CommandResult::Accepted { .. } => accepted += 1,
+            CommandResult::Rejected { .. } => rejected += 1,
+            CommandResult::Invalid { .. } => invalid += 1,
+        }
+        serde_json::to_writer(&mut out, &result)?;
+        out.write_all(b"\n")?;
+    }
+    out.flush()?;
+    eprintln!("{accepted} accepted, {rejected} rejected, {invalid} invalid");
+    Ok(())
+}
+
+fn events(
+    store: &Store,
+    stream: Option<String>,
+    from: u64,
+    limit: Option<usize>,
+) -> anyhow::Result<()> {
+    let limit = limit.unwrap_or(usize::MAX);
+    let events = match stream {
+        Some(s) => {
+            let mut e = store.read_stream(&StreamId::new(s)?, from)?;
+            e.truncate(limit);
+            e
+        }
+        None => store.read_all(from, limit)?,
+    };
+    let mut out = std::io::stdout().lock();
+    for e in events {
+        serde_json::to_writer(&mut out, &e)?;
+        out.write_all(b"\n")?;
+    }
+    out.flush()?;
+    Ok(())
+}

@@ -1,1 +1,231 @@
-pub fn x() {}
+//! The wire contract of fulfil: the commands upstream systems send (as JSON,
+//! on Kafka topics or through `fulfil submit`) and the events aggregates
+//! record. Changing a type here changes what other systems read and write.
+//!
+//! - `inventory`: commands and events of one SKU at one location.
+
+pub mod inventory;
+
+use chrono::{DateTime, Utc};
+use serde::Deserialize;
+use serde_json::Value;
+
+pub use inventory::{InventoryCommand, InventoryEvent};
+
+/// Quantities above this are taken for a typing error, not an order.
+pub const MAX_QTY: u64 = 1_000_000;
+
+/// A command as received: the routing and tracing fields, and the command itself.
+///
+/// On the wire it is one flat JSON object, for example
+/// `{"command_id":"c-1","type":"ReceiveStock","sku":"SKU-1","location":"WH1","qty":10}`.
+#[derive(Debug, Clone, PartialEq)]
+pub struct CommandEnvelope {
+    /// Unique per command; a retry with the same id is applied once.
+    pub command_id: String,
+    /// Business time; absent means "now" by the service's clock.
+    pub at: Option<DateTime<Utc>>,
+    /// Ties together everything one business flow caused.
+    pub correlation_id: Option<String>,
+    /// The command.
+    pub command: Command,
+    /// The object as received, for idempotency checks.
+    pub body: Value,
+}
+
+/// Every command the system knows, by the aggregate that decides it.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Command {
+    /// A command for one SKU at one location.
+    Inventory(InventoryCommand),
+}
+
+/// Why a message is not a command.
+#[derive(Debug, Clone, PartialEq, thiserror::Error)]
+pub enum InvalidCommand {
+    /// Not JSON, or not an object.
+    #[error("not a JSON object: {0}")]
+    NotJson(String),
+    /// A field every command needs is missing or of the wrong kind.
+    #[error("field {field}: {problem}")]
+    Envelope {
+        field: &'static str,
+        problem: &'static str,
+    },
+    /// The `type` names no command.
+    #[error("unknown command type {0:?}")]
+    UnknownType(String),
+    /// The fields do not fit the command's schema.
+    #[error("{command_type}: {detail}")]
+    Fields {
+        command_type: String,
+        detail: String,
+    },
+}
+
+impl InvalidCommand {
+    /// A stable, machine-readable reason code.
+    pub fn code(&self) -> &'static str {
+        match self {
+            Self::NotJson(_) => "malformed_json",
+            Self::Envelope { .. } => "invalid_envelope",
+            Self::UnknownType(_) => "unknown_command_type",
+            Self::Fields { .. } => "invalid_fields",
+        }
+    }
+}
+
+#[derive(Deserialize)]
+struct EnvelopeFields {
+    command_id: Option<Value>,
+    #[serde(default)]
+    at: Option<Value>,
+    #[serde(default)]
+    correlation_id: Option<Value>,
+    #[serde(rename = "type")]
+    command_type: Option<Value>,
+}
+
+/// Parses one JSON command.
+pub fn parse_command(text: &str) -> Result<CommandEnvelope, InvalidCommand> {
+    let body: Value =
+        serde_json::from_str(text).map_err(|e| InvalidCommand::NotJson(e.to_string()))?;
+    if !body.is_object() {
+        return Err(InvalidCommand::NotJson("expected an object".into()));
+    }
+    let fields: EnvelopeFields =
+        serde_json::from_value(body.clone()).map_err(|e| InvalidCommand::NotJson(e.to_string()))?;
+    let command_id = match fields.command_id {
+        Some(Value::String(s)) if !s.trim().is_empty() && s.len() <= 128 => s,
+        Some(Value::String(_)) => {
+            return Err(InvalidCommand::Envelope {
+                field: "command_id",
+                problem: "must have 1 to 128 characters",
+            })
+        }
+        Some(_) => {
+            return Err(InvalidCommand::Envelope {
+                field: "command_id",
+                problem: "must be a string",
+            })
+        }
+        None => {
+            return Err(InvalidCommand::Envelope {
+                field: "command_id",
+                problem: "is required",
+            })
+        }
+    };
+    let at = match fields.at {
+        None | Some(Value::Null) => None,
+        Some(Value::String(s)) => Some(
+            DateTime::parse_from_rfc3339(&s)
+                .map_err(|_| InvalidCommand::Envelope {
+                    field: "at",
+                    problem: "must be an RFC 3339 time such as 2026-03-01T09:30:00Z",
+                })?
+                .with_timezone(&Utc),
+        ),
+        Some(_) => {
+            return Err(InvalidCommand::Envelope {
+                field: "at",
+                problem: "must be an RFC 3339 time string",
+            })
+        }
+    };
+    let correlation_id = match fields.correlation_id {
+        None | Some(Value::Null) => None,
+        Some(Value::String(s)) => Some(s),
+        Some(_) => {
+            return Err(InvalidCommand::Envelope {
+                field: "correlation_id",
+                problem: "must be a string",
+            })
+        }
+    };
+    let command_type = match fields.command_type {
+        Some(Value::String(s)) => s,
+        _ => {
+            return Err(InvalidCommand::Envelope {
+                field: "type",
+                problem: "is required and must be a string",
+            })
+        }
+    };
+    let command = if InventoryCommand::TYPES.contains(&command_type.as_str()) {
+        Command::Inventory(serde_json::from_value(body.clone()).map_err(|e| {
+            InvalidCommand::Fields {
+                command_type: command_type.clone(),
+                detail: e.to_string(),
+            }
+        })?)
+    } else {
+        return Err(InvalidCommand::UnknownType(command_type));
+    };
+    Ok(CommandEnvelope {
+        command_id,
+        at,
+        correlation_id,
+        command,
+        body,
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_flat_json_command_parses_into_its_envelope_and_command() {
+        let env = parse_command(
+            r#"{"command_id":"c-1","at":"2026-03-01T09:30:00Z","type":"ReceiveStock","sku":"SKU-1","location":"WH1","qty":10}"#,
+        )
+        .unwrap();
+        assert_eq!(env.command_id, "c-1");
+        assert_eq!(env.at.unwrap().to_rfc3339(), "2026-03-01T09:30:00+00:00");
+        assert_eq!(
+            env.command,
+            Command::Inventory(InventoryCommand::ReceiveStock {
+                sku: "SKU-1".into(),
+                location: "WH1".into(),
+                qty: 10,
+                reference: None,
+            })
+        );
+    }
+
+    #[test]
+    fn bad_messages_say_what_is_wrong_with_a_reason_code() {
+        let cases = [
+            ("not json", "malformed_json"),
+            ("[1,2]", "malformed_json"),
+            (r#"{"type":"ReceiveStock"}"#, "invalid_envelope"),
+            (
+                r#"{"command_id":7,"type":"ReceiveStock"}"#,
+                "invalid_envelope",
+            ),
+            (
+                r#"{"command_id":"c","at":"yesterday","type":"ReceiveStock"}"#,
+                "invalid_envelope",
+            ),
+            (r#"{"command_id":"c"}"#, "invalid_envelope"),
+            (
+                r#"{"command_id":"c","type":"LaunchRocket"}"#,
+                "unknown_command_type",
+            ),
+            (
+                r#"{"command_id":"c","type":"ReceiveStock","sku":"S","location":"L","qty":-5}"#,
+                "invalid_fields",
+            ),
+            (
+                r#"{"command_id":"c","type":"ReserveStock","sku":"S","location":"L"}"#,
+                "invalid_fields",
+            ),
+        ];
+        for (text, code) in cases {
+            let err = parse_command(text).unwrap_err();
+            assert_eq!(err.code(), code, "{text}: {err}");
+            assert!(!err.to_string().is_empty());
+        }
+    }
+}

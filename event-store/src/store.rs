@@ -507,7 +507,7 @@ fn fingerprint(request: &AppendRequest) -> Result<String> {
 
 fn hash_hex(body: &[u8]) -> String {
     // 128 bits of SHA-256 tell bodies apart; hex keeps the record printable.
-    let digest = Sha256::digest(&body);
+    let digest = Sha256::digest(body);
     let mut hex = String::with_capacity(32);
     for b in &digest[..16] {
         hex.push(char::from_digit(u32::from(b >> 4), 16).unwrap_or('0'));

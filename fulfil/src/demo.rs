@@ -66,9 +66,10 @@ pub fn run(data_dir: &Path, config: StoreConfig) -> anyhow::Result<()> {
             .map_err(|_| anyhow::anyhow!("a racing client panicked"))??
         {
             CommandResult::Accepted { .. } => won += 1,
-            CommandResult::Rejected { reason, .. } if reason == "insufficient_stock" => {
-                refused += 1
-            }
+            CommandResult::Rejected {
+                reason: "insufficient_stock",
+                ..
+            } => refused += 1,
             other => anyhow::bail!("unexpected result in the race: {other:?}"),
         }
     }

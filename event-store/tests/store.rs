@@ -570,3 +570,46 @@ fn idempotency_by_command_body_survives_a_redecided_retry() {
     ));
     assert_eq!(store.head_position(), 2);
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn big_group_commits_never_spill_into_sled_blob_files() {
+    // A sled node above 128 KiB is written as a separate file with its own
+    // fsync; segments are sized so that a leaf of them never is.
+    let dir = tempfile::tempdir().unwrap();
+    let store = open(dir.path());
+    let tasks: Vec<_> = (0..128)
+        .map(|a| {
+            let store = store.clone();
+            tokio::spawn(async move {
+                for n in 0..40 {
+                    let event = NewEvent::new(
+                        "StockReserved",
+                        json!({ "order_id": format!("ORD-{a}-{n}"), "note": "x".repeat(300) }),
+                    );
+                    store
+                        .append(
+                            AppendRequest::new(
+                                stream(&format!("s-{a}")),
+                                ExpectedVersion::Any,
+                                vec![event],
+                            )
+                            .command_id(format!("{a}-{n}")),
+                        )
+                        .await
+                        .unwrap();
+                }
+            })
+        })
+        .collect();
+    for t in tasks {
+        t.await.unwrap();
+    }
+    drop(store);
+    let blobs = std::fs::read_dir(dir.path().join("log/blobs"))
+        .map(|d| d.count())
+        .unwrap_or(0);
+    assert_eq!(blobs, 0);
+    let store = open(dir.path());
+    assert_eq!(store.read_all(1, usize::MAX).unwrap().len(), 128 * 40);
+    assert_eq!(store.read_stream(&stream("s-7"), 1).unwrap().len(), 40);
+}

@@ -112,14 +112,7 @@ fn append(c: &mut Criterion) {
             },
         );
 
-        let raw_dir = bench_dir();
-        let db = sled::Config::new()
-            .path(raw_dir.path())
-            .cache_capacity(64 << 20)
-            .open()
-            .expect("raw sled");
-        let value = vec![b'x'; value_len];
-        let mut key = 0u64;
+        let raw = RawSled::new(value_len);
         group.bench_with_input(
             BenchmarkId::new("raw-sled-insert-flush", appenders),
             &appenders,
@@ -127,12 +120,7 @@ fn append(c: &mut Criterion) {
                 b.iter_custom(|iters| {
                     let start = Instant::now();
                     for _ in 0..iters {
-                        for _ in 0..batch {
-                            key += 1;
-                            db.insert(key.to_be_bytes(), value.as_slice())
-                                .expect("insert");
-                        }
-                        db.flush().expect("flush");
+                        raw.batch(batch);
                     }
                     start.elapsed()
                 })
@@ -154,24 +142,15 @@ fn append(c: &mut Criterion) {
         lat.sort();
         let events = (appenders as u64 * rounds) as f64;
 
-        let raw_dir = bench_dir();
-        let db = sled::Config::new()
-            .path(raw_dir.path())
-            .cache_capacity(64 << 20)
-            .open()
-            .expect("raw sled");
-        let value = vec![b'x'; value_len];
-        let mut batches = Vec::new();
+        let raw = RawSled::new(value_len);
         let raw_start = Instant::now();
-        for r in 0..rounds {
-            let t = Instant::now();
-            for k in 0..appenders as u64 {
-                db.insert((r * appenders as u64 + k).to_be_bytes(), value.as_slice())
-                    .expect("insert");
-            }
-            db.flush().expect("flush");
-            batches.push(t.elapsed());
-        }
+        let mut batches: Vec<Duration> = (0..rounds)
+            .map(|_| {
+                let t = Instant::now();
+                raw.batch(appenders);
+                t.elapsed()
+            })
+            .collect();
         let raw_elapsed = raw_start.elapsed();
         batches.sort();
         println!(
@@ -182,6 +161,42 @@ fn append(c: &mut Criterion) {
             events / raw_elapsed.as_secs_f64(),
             ms(batches[batches.len() * 99 / 100]),
         );
+    }
+}
+
+/// The limit: raw sled, one key per event, the same bytes, one flush per batch.
+struct RawSled {
+    _dir: tempfile::TempDir,
+    db: sled::Db,
+    value: Vec<u8>,
+    next_key: std::cell::Cell<u64>,
+}
+
+impl RawSled {
+    fn new(value_len: usize) -> Self {
+        let dir = bench_dir();
+        let db = sled::Config::new()
+            .path(dir.path())
+            .cache_capacity(64 << 20)
+            .open()
+            .expect("raw sled");
+        Self {
+            _dir: dir,
+            db,
+            value: vec![b'x'; value_len],
+            next_key: std::cell::Cell::new(0),
+        }
+    }
+
+    fn batch(&self, events: usize) {
+        for _ in 0..events {
+            let key = self.next_key.get() + 1;
+            self.next_key.set(key);
+            self.db
+                .insert(key.to_be_bytes(), self.value.as_slice())
+                .expect("insert");
+        }
+        self.db.flush().expect("flush");
     }
 }
 

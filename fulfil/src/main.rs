@@ -119,19 +119,33 @@ fn events(
     from: u64,
     limit: Option<usize>,
 ) -> anyhow::Result<()> {
-    let limit = limit.unwrap_or(usize::MAX);
-    let events = match stream {
-        Some(s) => {
-            let mut e = store.read_stream(&StreamId::new(s)?, from)?;
-            e.truncate(limit);
-            e
-        }
-        None => store.read_all(from, limit)?,
-    };
+    const PAGE: usize = 1024;
     let mut out = std::io::stdout().lock();
-    for e in events {
-        serde_json::to_writer(&mut out, &e)?;
-        out.write_all(b"\n")?;
+    let mut left = limit.unwrap_or(usize::MAX);
+    let mut print = |events: Vec<event_store::RecordedEvent>| -> anyhow::Result<()> {
+        for e in events {
+            serde_json::to_writer(&mut out, &e)?;
+            out.write_all(b"\n")?;
+        }
+        Ok(())
+    };
+    match stream {
+        Some(s) => {
+            let mut events = store.read_stream(&StreamId::new(s)?, from)?;
+            events.truncate(left);
+            print(events)?;
+        }
+        // The whole log may not fit in memory: page through it.
+        None => {
+            let mut next = from;
+            while left > 0 {
+                let page = store.read_all(next, left.min(PAGE))?;
+                let Some(last) = page.last() else { break };
+                next = last.position + 1;
+                left -= page.len();
+                print(page)?;
+            }
+        }
     }
     out.flush()?;
     Ok(())

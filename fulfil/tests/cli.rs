@@ -148,3 +148,31 @@ fn the_demo_runs_end_to_end_without_overselling() {
     assert!(out.contains("3 reservations made, 5 refused for insufficient stock: 9 of 10 promised, none oversold"), "{out}");
     assert!(out.contains("1 shortage(s) recorded"), "{out}");
 }
+
+#[test]
+fn events_pages_through_a_log_longer_than_one_page() {
+    let dir = tempfile::tempdir().unwrap();
+    let commands: String = (0..1100)
+        .map(|i| format!("{{\"command_id\":\"p-{i}\",\"type\":\"ReceiveStock\",\"sku\":\"SKU-{}\",\"location\":\"WH1\",\"qty\":1}}\n", i % 7))
+        .collect();
+    let (_, err, ok) = fulfil(dir.path(), &["submit", "-"], Some(&commands));
+    assert!(ok && err.contains("1100 accepted"), "{err}");
+
+    let (all, _, _) = fulfil(dir.path(), &["events"], None);
+    let positions: Vec<u64> = json_lines(&all)
+        .iter()
+        .map(|e| e["position"].as_u64().unwrap())
+        .collect();
+    assert_eq!(positions, (1..=1100).collect::<Vec<_>>());
+
+    let (some, _, _) = fulfil(
+        dir.path(),
+        &["events", "--from", "5", "--limit", "1050"],
+        None,
+    );
+    let positions: Vec<u64> = json_lines(&some)
+        .iter()
+        .map(|e| e["position"].as_u64().unwrap())
+        .collect();
+    assert_eq!(positions, (5..1055).collect::<Vec<_>>());
+}

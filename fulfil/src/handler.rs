@@ -3,7 +3,8 @@
 
 use decider::Decider;
 use event_store::{
-    AppendRequest, ExpectedVersion, NewEvent, RecordedEvent, Store, StoreError, StreamId,
+    AppendOutcome, AppendRequest, ExpectedVersion, NewEvent, RecordedEvent, Store, StoreError,
+    StreamId,
 };
 use inventory_aggregate::{check_id, InventoryItem, STATE_SCHEMA};
 use schemas::{Command, CommandEnvelope, InvalidCommand, InventoryCommand, InventoryEvent};
@@ -78,13 +79,7 @@ impl CommandHandler {
     pub fn handle(&self, envelope: &CommandEnvelope) -> Result<CommandResult, StoreError> {
         let id = envelope.command_id.as_str();
         match self.store.command_outcome(id, &envelope.body) {
-            Ok(Some(outcome)) => {
-                let events = self.store.read_all(
-                    outcome.first_position,
-                    (outcome.last_position - outcome.first_position + 1) as usize,
-                )?;
-                return Ok(accepted(id, &events, outcome.last_version, true));
-            }
+            Ok(Some(outcome)) => return self.recorded(id, outcome),
             Ok(None) => {}
             Err(e @ StoreError::IdempotencyConflict { .. }) => {
                 return Ok(CommandResult::rejected(id, "idempotency_conflict", e))
@@ -101,6 +96,18 @@ impl CommandHandler {
                 self.handle_inventory(envelope, &stream, command)
             }
         }
+    }
+
+    /// The result of an append made earlier, read back from the log.
+    fn recorded(&self, id: &str, outcome: AppendOutcome) -> Result<CommandResult, StoreError> {
+        let count = (outcome.last_position - outcome.first_position + 1) as usize;
+        let events = self.store.read_all(outcome.first_position, count)?;
+        let stream = events
+            .first()
+            .map(|e| e.stream.to_string())
+            .unwrap_or_default();
+        let types = events.into_iter().map(|e| e.event_type).collect();
+        Ok(accepted(id, &stream, types, outcome))
     }
 
     fn handle_inventory(
@@ -155,12 +162,15 @@ impl CommandHandler {
                             &state,
                         )?;
                     }
-                    let recorded = self.store.read_all(outcome.first_position, events.len())?;
+                    // A concurrent retry may have won: then report what it recorded.
+                    if outcome.duplicate {
+                        return self.recorded(id, outcome);
+                    }
                     return Ok(accepted(
                         id,
-                        &recorded,
-                        outcome.last_version,
-                        outcome.duplicate,
+                        stream.as_str(),
+                        events.iter().map(|e| e.event_type().to_owned()).collect(),
+                        outcome,
                     ));
                 }
                 // Someone else appended first: decide again on the new state.
@@ -181,20 +191,17 @@ impl CommandHandler {
 
 fn accepted(
     command_id: &str,
-    events: &[RecordedEvent],
-    version: u64,
-    duplicate: bool,
+    stream: &str,
+    events: Vec<String>,
+    outcome: AppendOutcome,
 ) -> CommandResult {
     CommandResult::Accepted {
         command_id: command_id.to_owned(),
-        stream: events
-            .first()
-            .map(|e| e.stream.to_string())
-            .unwrap_or_default(),
-        events: events.iter().map(|e| e.event_type.clone()).collect(),
-        first_position: events.first().map_or(0, |e| e.position),
-        last_position: events.last().map_or(0, |e| e.position),
-        version,
-        duplicate,
+        stream: stream.to_owned(),
+        events,
+        first_position: outcome.first_position,
+        last_position: outcome.last_position,
+        version: outcome.last_version,
+        duplicate: outcome.duplicate,
     }
 }

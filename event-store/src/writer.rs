@@ -3,8 +3,7 @@
 //! Appends arrive on a channel. The writer takes every append that is
 //! waiting (up to a batch limit), checks idempotency and expected versions in
 //! arrival order, assigns stream versions and gapless global positions, writes
-//! the whole batch in one sled transaction, flushes (fsync) and only then
-//! answers every appender.
+//! the whole batch, flushes (fsync) and only then answers every appender.
 //!
 //! To be at least as fast as raw per-key sled writes, a commit writes a few
 //! keys however many events it holds: its segments (see `segment`), each one
@@ -59,11 +58,12 @@ pub(crate) struct Writer {
     pub ids: EventIds,
 }
 
+/// Each job's answer, in order, and the segments' records for the indexer.
+type Committed = (Vec<Result<AppendOutcome>>, Vec<(u64, SegmentIndex)>);
+
 enum Decision {
     Append(AppendOutcome),
     Reply(Result<AppendOutcome>),
-    /// A retry of a command whose original is earlier in this batch.
-    SameAs(usize),
 }
 
 impl Writer {
@@ -92,18 +92,26 @@ impl Writer {
                 }
                 continue;
             }
-            match self.commit(jobs) {
-                Ok(segments) if !segments.is_empty() => {
-                    if indexer.is_ok() && to_indexer.send(segments).is_err() {
+            match self.commit(&jobs) {
+                Ok((answers, segments)) => {
+                    for (job, answer) in jobs.into_iter().zip(answers) {
+                        // An appender that gave up waiting is not an error of the store.
+                        let _ = job.reply.send(answer);
+                    }
+                    if !segments.is_empty() && indexer.is_ok() && to_indexer.send(segments).is_err()
+                    {
                         tracing::error!(
                             "indexer stopped; unindexed records wait for the next open"
                         );
                     }
                 }
-                Ok(_) => {}
                 Err(e) => {
                     tracing::error!(error = %e, "group commit failed; the store refuses appends until reopened");
-                    failed = Some(e.to_string());
+                    let why = e.to_string();
+                    for job in jobs {
+                        let _ = job.reply.send(Err(StoreError::Failed(why.clone())));
+                    }
+                    failed = Some(why);
                     self.heads.clear();
                 }
             }
@@ -135,21 +143,25 @@ impl Writer {
         Ok(v)
     }
 
-    /// Decides, writes, flushes and answers one batch; returns the records
-    /// for the indexer. An error means the durable state is unknown: every
-    /// job in the batch gets it.
-    fn commit(&mut self, jobs: Vec<Job>) -> Result<Vec<(u64, SegmentIndex)>> {
+    /// Decides, writes and flushes one batch; returns each job's answer and
+    /// the records for the indexer. An error means the durable state is
+    /// unknown: the caller gives it to every job in the batch.
+    fn commit(&mut self, jobs: &[Job]) -> Result<Committed> {
         let mut decisions = Vec::with_capacity(jobs.len());
-        let mut batch_commands: HashMap<&str, (&str, usize)> = HashMap::new();
+        // Command ids appended earlier in this batch: their body hash and outcome.
+        let mut batch_commands: HashMap<&str, (&str, AppendOutcome)> = HashMap::new();
         let mut versions: HashMap<StreamId, u64> = HashMap::new();
         let mut position = self.next_position;
 
-        for (i, job) in jobs.iter().enumerate() {
+        for job in jobs {
             let req = &job.request;
             if let (Some(id), Some(fp)) = (req.command_id.as_deref(), job.fingerprint.as_deref()) {
-                if let Some((seen_fp, first)) = batch_commands.get(id) {
+                if let Some((seen_fp, original)) = batch_commands.get(id) {
                     decisions.push(if *seen_fp == fp {
-                        Decision::SameAs(*first)
+                        Decision::Reply(Ok(AppendOutcome {
+                            duplicate: true,
+                            ..*original
+                        }))
                     } else {
                         Decision::Reply(Err(StoreError::IdempotencyConflict {
                             command_id: id.to_owned(),
@@ -194,14 +206,14 @@ impl Writer {
             position += count;
             versions.insert(req.stream.clone(), outcome.last_version);
             if let (Some(id), Some(fp)) = (req.command_id.as_deref(), job.fingerprint.as_deref()) {
-                batch_commands.insert(id, (fp, i));
+                batch_commands.insert(id, (fp, outcome));
             }
             decisions.push(Decision::Append(outcome));
         }
 
         let mut segments = Vec::new();
         if position > self.next_position {
-            segments = self.write(&jobs, &decisions)?;
+            segments = self.write(jobs, &decisions)?;
             self.next_position = position;
             for (stream, v) in versions {
                 self.heads.insert(stream, v);
@@ -211,30 +223,14 @@ impl Writer {
             self.head.send_replace(position - 1);
         }
 
-        let outcomes: Vec<Option<AppendOutcome>> = decisions
-            .iter()
+        let answers = decisions
+            .into_iter()
             .map(|d| match d {
-                Decision::Append(o) => Some(*o),
-                _ => None,
+                Decision::Append(o) => Ok(o),
+                Decision::Reply(r) => r,
             })
             .collect();
-        for (job, decision) in jobs.into_iter().zip(decisions) {
-            let answer = match decision {
-                Decision::Append(o) => Ok(o),
-                Decision::SameAs(i) => outcomes[i]
-                    .map(|o| AppendOutcome {
-                        duplicate: true,
-                        ..o
-                    })
-                    .ok_or(StoreError::Failed(
-                        "duplicate of an append that was not made".into(),
-                    )),
-                Decision::Reply(r) => r,
-            };
-            // An appender that gave up waiting is not an error of the store.
-            let _ = job.reply.send(answer);
-        }
-        Ok(segments)
+        Ok((answers, segments))
     }
 
     fn write(&mut self, jobs: &[Job], decisions: &[Decision]) -> Result<Vec<(u64, SegmentIndex)>> {

@@ -4,7 +4,7 @@
 //! - `model`: stream ids, expected versions, new and recorded events (the envelope);
 //! - `store`: opening a data directory, appends, reads, outbox, snapshots;
 //! - `writer`: the single writer that group-commits appends;
-//! - `index`: the stream and command indexes, kept off the acknowledgement path;
+//! - `index`: the stream and command indexes: off the acknowledgement path, in sorted runs;
 //! - `subscription`: catch-up then live following of the log;
 //! - `read_model`: a consumer's tree and checkpoint, written in one transaction;
 //! - `upcast`: migrations of old event payloads on read;

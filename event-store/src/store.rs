@@ -11,7 +11,7 @@ use serde::de::DeserializeOwned;
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
 use sha2::{Digest, Sha256};
-use tokio::sync::{mpsc, oneshot, watch};
+use tokio::sync::{oneshot, watch};
 
 use crate::error::{Result, StoreError};
 use crate::index::Index;
@@ -40,6 +40,9 @@ pub struct StoreConfig {
     pub max_batch_events: usize,
     /// Appends that may wait for the writer before appenders are held back.
     pub queue_depth: usize,
+    /// Appends the in-memory index holds before it is written as a sorted
+    /// run; also bounds what an open re-reads after a crash.
+    pub index_spill_appends: usize,
     /// The time source for `recorded_at` and default business time.
     pub clock: SharedClock,
     /// Payload migrations applied on read.
@@ -53,6 +56,7 @@ impl Default for StoreConfig {
             max_event_bytes: 256 * 1024,
             max_batch_events: 4096,
             queue_depth: 8192,
+            index_spill_appends: 65_536,
             clock: Arc::new(SystemClock),
             upcasters: Upcasters::new(),
         }
@@ -101,7 +105,7 @@ struct Inner {
     path: PathBuf,
     trees: Trees,
     index: Arc<Index>,
-    jobs: Option<mpsc::Sender<Job>>,
+    jobs: Option<flume::Sender<Job>>,
     writer: Option<JoinHandle<()>>,
     head: watch::Receiver<u64>,
     max_event_bytes: usize,
@@ -130,11 +134,11 @@ impl Store {
         claim_directory(&dir)?;
         let db = open_sled(&dir, config.cache_capacity_bytes)?;
         let trees = Trees::open(db)?;
-        let index = Arc::new(Index::new(&trees.db)?);
+        let index = Arc::new(Index::open(&trees.db, config.index_spill_appends)?);
         let reindexed = index.recover(&trees.events)?;
         let (next_position, last_recorded_at) = recover_tail(&dir, &trees)?;
         let (head_tx, head_rx) = watch::channel(next_position - 1);
-        let (jobs_tx, jobs_rx) = mpsc::channel(config.queue_depth.max(1));
+        let (jobs_tx, jobs_rx) = flume::bounded(config.queue_depth.max(1));
         let writer = Writer {
             trees: trees.clone(),
             index: index.clone(),
@@ -177,7 +181,7 @@ impl Store {
     pub async fn append(&self, request: AppendRequest) -> Result<AppendOutcome> {
         let (job, answer) = self.job(request)?;
         self.sender()?
-            .send(job)
+            .send_async(job)
             .await
             .map_err(|_| StoreError::Closed)?;
         answer.await.map_err(|_| StoreError::Closed)?
@@ -186,13 +190,11 @@ impl Store {
     /// [`Store::append`] for threads outside an async runtime.
     pub fn append_blocking(&self, request: AppendRequest) -> Result<AppendOutcome> {
         let (job, answer) = self.job(request)?;
-        self.sender()?
-            .blocking_send(job)
-            .map_err(|_| StoreError::Closed)?;
+        self.sender()?.send(job).map_err(|_| StoreError::Closed)?;
         answer.blocking_recv().map_err(|_| StoreError::Closed)?
     }
 
-    fn sender(&self) -> Result<&mpsc::Sender<Job>> {
+    fn sender(&self) -> Result<&flume::Sender<Job>> {
         self.inner.jobs.as_ref().ok_or(StoreError::Closed)
     }
 
@@ -259,6 +261,12 @@ impl Store {
     /// The position of the last acknowledged event (0 for an empty log).
     pub fn head_position(&self) -> u64 {
         *self.inner.head.borrow()
+    }
+
+    /// How many sorted runs the index holds on disk: about log2 of
+    /// appends / `index_spill_appends` (an operating figure).
+    pub fn index_runs(&self) -> usize {
+        self.inner.index.run_count()
     }
 
     /// The stream's current version (0 when it does not exist).

@@ -17,10 +17,11 @@
 
 use std::collections::HashMap;
 use std::sync::{mpsc as std_mpsc, Arc};
+use std::time::{Duration, Instant};
 
 use chrono::{DateTime, Utc};
 use clock::SharedClock;
-use tokio::sync::{mpsc, oneshot, watch};
+use tokio::sync::{oneshot, watch};
 use uuid::Uuid;
 
 use crate::error::{Result, StoreError};
@@ -34,10 +35,10 @@ use crate::Trees;
 /// blob file with its own fsync; 16 segments of about 4 KiB stay well below.
 /// (At 32 KiB a 256-appender run wrote 76 blob files per 570 segments.)
 const SEGMENT_BYTES: usize = 4 * 1024;
+/// The longest a commit waits for the appenders of the last one to return.
+const MAX_GATHER: Duration = Duration::from_micros(500);
 /// Bound on the stream-version cache; it is cleared when it grows past this.
 const HEAD_CACHE_ENTRIES: usize = 200_000;
-/// Committed batches the indexer may lag behind before the writer waits for it.
-const INDEXER_LAG_BATCHES: usize = 64;
 
 pub(crate) struct Job {
     pub request: AppendRequest,
@@ -58,8 +59,8 @@ pub(crate) struct Writer {
     pub ids: EventIds,
 }
 
-/// Each job's answer, in order, and the segments' records for the indexer.
-type Committed = (Vec<Result<AppendOutcome>>, Vec<(u64, SegmentIndex)>);
+/// Each job's answer, in order, and whether an index run is due.
+type Committed = (Vec<Result<AppendOutcome>>, bool);
 
 enum Decision {
     Append(AppendOutcome),
@@ -67,25 +68,34 @@ enum Decision {
 }
 
 impl Writer {
-    pub fn run(mut self, mut rx: mpsc::Receiver<Job>) {
-        let (to_indexer, records) = std_mpsc::sync_channel(INDEXER_LAG_BATCHES);
+    pub fn run(mut self, rx: flume::Receiver<Job>) {
+        let (to_indexer, due) = std_mpsc::sync_channel(1);
         let index = self.index.clone();
         let indexer = std::thread::Builder::new()
             .name("event-store-indexer".into())
-            .spawn(move || run_indexer(index, records));
+            .spawn(move || run_indexer(index, due));
         let mut failed: Option<String> = None;
-        while let Some(first) = rx.blocking_recv() {
+        let mut last_jobs = 0;
+        let mut last_commit = Duration::ZERO;
+        while let Ok(first) = rx.recv() {
             let mut jobs = vec![first];
             let mut events = jobs[0].request.events.len();
+            // Appenders answered by the last commit come back together, but
+            // not at once: wait a little for them, so that one flush serves
+            // them all instead of the first few.
+            let gather_until = Instant::now() + (last_commit / 2).min(MAX_GATHER);
             while events < self.max_batch_events {
-                match rx.try_recv() {
-                    Ok(job) => {
-                        events += job.request.events.len();
-                        jobs.push(job);
-                    }
-                    Err(_) => break,
-                }
+                let next = if jobs.len() < last_jobs {
+                    rx.recv_deadline(gather_until).ok()
+                } else {
+                    rx.try_recv().ok()
+                };
+                let Some(job) = next else { break };
+                events += job.request.events.len();
+                jobs.push(job);
             }
+            last_jobs = jobs.len();
+            let started = Instant::now();
             if let Some(why) = &failed {
                 for job in jobs {
                     let _ = job.reply.send(Err(StoreError::Failed(why.clone())));
@@ -93,16 +103,21 @@ impl Writer {
                 continue;
             }
             match self.commit(&jobs) {
-                Ok((answers, segments)) => {
+                Ok((answers, run_due)) => {
                     for (job, answer) in jobs.into_iter().zip(answers) {
                         // An appender that gave up waiting is not an error of the store.
                         let _ = job.reply.send(answer);
                     }
-                    if !segments.is_empty() && indexer.is_ok() && to_indexer.send(segments).is_err()
-                    {
-                        tracing::error!(
-                            "indexer stopped; unindexed records wait for the next open"
-                        );
+                    last_commit = started.elapsed();
+                    if run_due && indexer.is_ok() {
+                        // Full means a run is already due; the indexer checks again after it.
+                        if let Err(std_mpsc::TrySendError::Disconnected(())) =
+                            to_indexer.try_send(())
+                        {
+                            tracing::error!(
+                                "indexer stopped; the index stays in memory until the next open"
+                            );
+                        }
                     }
                 }
                 Err(e) => {
@@ -211,15 +226,15 @@ impl Writer {
             decisions.push(Decision::Append(outcome));
         }
 
-        let mut segments = Vec::new();
+        let mut run_due = false;
         if position > self.next_position {
-            segments = self.write(jobs, &decisions)?;
+            let segments = self.write(jobs, &decisions)?;
             self.next_position = position;
             for (stream, v) in versions {
                 self.heads.insert(stream, v);
             }
             // Readers must find the new events in the index before they hear of them.
-            self.index.stage(&segments);
+            run_due = self.index.stage(&segments);
             self.head.send_replace(position - 1);
         }
 
@@ -230,7 +245,7 @@ impl Writer {
                 Decision::Reply(r) => r,
             })
             .collect();
-        Ok((answers, segments))
+        Ok((answers, run_due))
     }
 
     fn write(&mut self, jobs: &[Job], decisions: &[Decision]) -> Result<Vec<(u64, SegmentIndex)>> {

@@ -49,8 +49,16 @@ fn request(round: u64, thread: u64, n: u64) -> AppendRequest {
         .command_id(format!("c-{round}-{thread}-{n}"))
 }
 
+/// Small index runs, so kills also land in the middle of spills and merges.
+fn config() -> StoreConfig {
+    StoreConfig {
+        index_spill_appends: 64,
+        ..StoreConfig::default()
+    }
+}
+
 fn child(dir: &str, round: u64) {
-    let store = Store::open(dir, StoreConfig::default()).expect("child opens the store");
+    let store = Store::open(dir, config()).expect("child opens the store");
     let threads: Vec<_> = (0..THREADS)
         .map(|thread| {
             let store = store.clone();
@@ -130,7 +138,7 @@ fn main() {
 }
 
 fn verify(dir: &std::path::Path, acked: &[(u64, u64, u64, u64, u64)], round: u64) {
-    let store = Store::open(dir, StoreConfig::default()).expect("reopen after kill");
+    let store = Store::open(dir, config()).expect("reopen after kill");
     let head = store.head_position();
     let log = store.read_all(1, usize::MAX).expect("read log");
     assert_eq!(

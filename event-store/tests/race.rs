@@ -40,7 +40,8 @@ proptest! {
     #[test]
     fn exactly_one_append_wins_each_version(plans in prop::collection::vec(prop::collection::vec(op(), 1..6), 2..7)) {
         let dir = tempfile::tempdir().unwrap();
-        let store = Store::open(dir.path(), StoreConfig::default()).unwrap();
+        // Index runs every 2 appends: version checks read through spills and merges.
+        let store = Store::open(dir.path(), StoreConfig { index_spill_appends: 2, ..StoreConfig::default() }).unwrap();
         let stream = StreamId::new("order-race").unwrap();
         let start = Arc::new(Barrier::new(plans.len()));
 

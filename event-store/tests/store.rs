@@ -31,8 +31,16 @@ fn append(
     store.append_blocking(AppendRequest::new(stream(s), expected, events))
 }
 
+/// A tiny spill threshold, so lookups cross the in-memory table, sorted runs and merges.
 fn open(dir: &std::path::Path) -> Store {
-    Store::open(dir, StoreConfig::default()).unwrap()
+    Store::open(
+        dir,
+        StoreConfig {
+            index_spill_appends: 3,
+            ..StoreConfig::default()
+        },
+    )
+    .unwrap()
 }
 
 #[test]
@@ -612,4 +620,55 @@ async fn big_group_commits_never_spill_into_sled_blob_files() {
     let store = open(dir.path());
     assert_eq!(store.read_all(1, usize::MAX).unwrap().len(), 128 * 40);
     assert_eq!(store.read_stream(&stream("s-7"), 1).unwrap().len(), 40);
+}
+
+#[test]
+fn the_index_spills_sorted_runs_merges_them_and_reads_stay_exact() {
+    let dir = tempfile::tempdir().unwrap();
+    let streams: u64 = 40;
+    let appends = 12;
+    let mut outcomes = Vec::new();
+    {
+        let store = open(dir.path());
+        for n in 0..appends {
+            for s in 0..streams {
+                let events = (0..1 + (s + n) % 3).map(|_| received(s)).collect();
+                let request =
+                    AppendRequest::new(stream(&format!("item-{s}")), ExpectedVersion::Any, events)
+                        .command_id(format!("cmd-{s}-{n}"));
+                outcomes.push((s, n, store.append_blocking(request).unwrap()));
+            }
+        }
+        // 480 appends spilled every 3: a binary counter of runs, not 160 of them.
+        let runs = store.index_runs();
+        assert!((1..=8).contains(&runs), "{runs} runs");
+    }
+    for reopened in [false, true] {
+        let store = open(dir.path());
+        for s in 0..streams {
+            let id = stream(&format!("item-{s}"));
+            let events = store.read_stream(&id, 1).unwrap();
+            let versions: Vec<u64> = events.iter().map(|e| e.version).collect();
+            assert_eq!(versions, (1..=versions.len() as u64).collect::<Vec<_>>());
+            assert_eq!(store.stream_version(&id).unwrap(), versions.len() as u64);
+            let mid = versions.len() as u64 / 2;
+            assert_eq!(
+                store.read_stream(&id, mid).unwrap()[0].version,
+                mid,
+                "reopened {reopened}"
+            );
+        }
+        for (s, n, outcome) in &outcomes {
+            let again = AppendRequest::new(
+                stream(&format!("item-{s}")),
+                ExpectedVersion::Any,
+                (0..1 + (s + n) % 3).map(|_| received(*s)).collect(),
+            )
+            .command_id(format!("cmd-{s}-{n}"));
+            let replay = store.append_blocking(again).unwrap();
+            assert!(replay.duplicate);
+            assert_eq!(replay.first_position, outcome.first_position);
+        }
+        assert_eq!(store.stream_version(&stream("item-unknown")).unwrap(), 0);
+    }
 }

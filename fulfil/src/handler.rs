@@ -6,9 +6,58 @@ use event_store::{
     AppendOutcome, AppendRequest, ExpectedVersion, NewEvent, RecordedEvent, Store, StoreError,
     StreamId,
 };
-use inventory_aggregate::{check_id, InventoryItem, STATE_SCHEMA};
-use schemas::{Command, CommandEnvelope, InvalidCommand, InventoryCommand, InventoryEvent};
+use inventory_aggregate::InventoryItem;
+use order_aggregate::Order;
+use schemas::{Command, CommandEnvelope, InvalidCommand};
+use serde::de::DeserializeOwned;
 use serde::Serialize;
+
+/// What the handler needs of an aggregate beyond its rules: how its state
+/// and events are stored, and how its rejections are reported.
+pub trait Aggregate: Decider<State = Self> + Default + Serialize + DeserializeOwned {
+    /// Names the state's shape for snapshots.
+    const STATE_SCHEMA: &'static str;
+    fn event_type(event: &Self::Event) -> &'static str;
+    fn reason(rejection: &Self::Rejection) -> (&'static str, String);
+}
+
+impl Aggregate for InventoryItem {
+    const STATE_SCHEMA: &'static str = inventory_aggregate::STATE_SCHEMA;
+    fn event_type(event: &Self::Event) -> &'static str {
+        event.event_type()
+    }
+    fn reason(rejection: &Self::Rejection) -> (&'static str, String) {
+        (rejection.code(), rejection.to_string())
+    }
+}
+
+impl Aggregate for Order {
+    const STATE_SCHEMA: &'static str = order_aggregate::STATE_SCHEMA;
+    fn event_type(event: &Self::Event) -> &'static str {
+        event.event_type()
+    }
+    fn reason(rejection: &Self::Rejection) -> (&'static str, String) {
+        (rejection.code(), rejection.to_string())
+    }
+}
+
+/// The stream of a command's aggregate, or why the command names none.
+fn stream_of(command: &Command) -> Result<StreamId, (&'static str, String)> {
+    let (field, id, name) = match command {
+        Command::Inventory(c) => {
+            let (sku, location) = c.item();
+            if let Some(problem) = schemas::id_problem(location) {
+                return Err(("invalid_id", format!("invalid location: {problem}")));
+            }
+            ("sku", sku, format!("inventory-{sku}@{location}"))
+        }
+        Command::Order(c) => ("order_id", c.order_id(), format!("order-{}", c.order_id())),
+    };
+    if let Some(problem) = schemas::id_problem(id) {
+        return Err(("invalid_id", format!("invalid {field}: {problem}")));
+    }
+    StreamId::new(name).map_err(|e| ("invalid_id", e.to_string()))
+}
 
 /// Appends lost to a concurrent writer are re-decided this many times.
 const MAX_ATTEMPTS: usize = 16;
@@ -86,15 +135,13 @@ impl CommandHandler {
             }
             Err(e) => return Err(e),
         }
+        let stream = match stream_of(&envelope.command) {
+            Ok(stream) => stream,
+            Err((reason, message)) => return Ok(CommandResult::rejected(id, reason, message)),
+        };
         match &envelope.command {
-            Command::Inventory(command) => {
-                let (sku, location) = command.item();
-                if let Err(r) = check_id("sku", sku).and_then(|()| check_id("location", location)) {
-                    return Ok(CommandResult::rejected(id, r.code(), r));
-                }
-                let stream = StreamId::new(format!("inventory-{sku}@{location}"))?;
-                self.handle_inventory(envelope, &stream, command)
-            }
+            Command::Inventory(command) => self.decide::<InventoryItem>(envelope, &stream, command),
+            Command::Order(command) => self.decide::<Order>(envelope, &stream, command),
         }
     }
 
@@ -110,32 +157,37 @@ impl CommandHandler {
         Ok(accepted(id, &stream, types, outcome))
     }
 
-    fn handle_inventory(
+    /// Loads the aggregate, decides, and appends at the version decided on;
+    /// decides again when another writer got there first.
+    fn decide<A>(
         &self,
         envelope: &CommandEnvelope,
         stream: &StreamId,
-        command: &InventoryCommand,
-    ) -> Result<CommandResult, StoreError> {
+        command: &A::Command,
+    ) -> Result<CommandResult, StoreError>
+    where
+        A: Aggregate,
+        A::Event: Serialize + DeserializeOwned,
+    {
         let id = envelope.command_id.as_str();
         for _ in 0..MAX_ATTEMPTS {
-            let loaded = self.store.load_state(
-                stream,
-                STATE_SCHEMA,
-                |state: InventoryItem, e: &RecordedEvent| {
-                    let event: InventoryEvent = serde_json::from_value(e.payload.clone())?;
-                    Ok(InventoryItem::evolve(state, &event))
-                },
-            )?;
-            let events = match InventoryItem::decide(&loaded.state, command) {
+            let loaded =
+                self.store
+                    .load_state(stream, A::STATE_SCHEMA, |state: A, e: &RecordedEvent| {
+                        let event: A::Event = serde_json::from_value(e.payload.clone())?;
+                        Ok(A::evolve(state, &event))
+                    })?;
+            let events = match A::decide(&loaded.state, command) {
                 Ok(events) => events,
                 Err(rejection) => {
-                    return Ok(CommandResult::rejected(id, rejection.code(), rejection))
+                    let (reason, message) = A::reason(&rejection);
+                    return Ok(CommandResult::rejected(id, reason, message));
                 }
             };
             let mut new_events = Vec::with_capacity(events.len());
             for event in &events {
                 let mut e = NewEvent::new(
-                    event.event_type(),
+                    A::event_type(event),
                     serde_json::to_value(event).map_err(StoreError::Encode)?,
                 );
                 e.at = envelope.at;
@@ -154,11 +206,11 @@ impl CommandHandler {
                     if !outcome.duplicate
                         && outcome.last_version / SNAPSHOT_EVERY > loaded.version / SNAPSHOT_EVERY
                     {
-                        let state = events.iter().fold(loaded.state, InventoryItem::evolve);
+                        let state = events.iter().fold(loaded.state, A::evolve);
                         self.store.save_snapshot(
                             stream,
                             outcome.last_version,
-                            STATE_SCHEMA,
+                            A::STATE_SCHEMA,
                             &state,
                         )?;
                     }
@@ -169,7 +221,7 @@ impl CommandHandler {
                     return Ok(accepted(
                         id,
                         stream.as_str(),
-                        events.iter().map(|e| e.event_type().to_owned()).collect(),
+                        events.iter().map(|e| A::event_type(e).to_owned()).collect(),
                         outcome,
                     ));
                 }

@@ -85,20 +85,9 @@ fn check_qty(qty: u64) -> Result<u64, Rejection> {
     Ok(qty)
 }
 
-/// Ids are short, printable and free of whitespace and of `@` and `#`,
-/// which the stream and reservation keys use as separators.
+/// Refuses an id the stream and reservation keys cannot carry (see [`schemas::id_problem`]).
 pub fn check_id(field: &'static str, id: &str) -> Result<(), Rejection> {
-    let problem = if id.is_empty() || id.len() > 64 {
-        Some("must have 1 to 64 characters")
-    } else if id
-        .chars()
-        .any(|c| c.is_whitespace() || c.is_control() || c == '@' || c == '#')
-    {
-        Some("must not contain whitespace, '@' or '#'")
-    } else {
-        None
-    };
-    problem.map_or(Ok(()), |problem| {
+    schemas::id_problem(id).map_or(Ok(()), |problem| {
         Err(Rejection::InvalidId { field, problem })
     })
 }

@@ -1,6 +1,394 @@
-//! The order as a pure decider: placement, payment, allocation, release,
-//! pick, pack, ship, deliver, cancel and returns.
+//! The customer order as a pure decider: placement, payment, allocation,
+//! release, pick, pack, ship, deliver, cancel and returns.
 //!
-//! Empty for now: issue 3 builds it on the `decider` crate, like
-//! `inventory-aggregate`. Nothing here is exported yet, so nothing can
-//! depend on a rule that does not exist.
+//! A line's units move through one pipeline: open → allocated (from stock
+//! at a location, or from an inbound PO) → released to the warehouse →
+//! picked → packed → shipped, with backorders marking open units that wait
+//! for supply. A short pick sends the missing units back to open: the
+//! order side sees the symptom, inventory owns the cause. Every step the
+//! customer can see also emits `CustomerNotified`.
+
+mod rules;
+
+use std::collections::BTreeMap;
+
+use chrono::NaiveDate;
+use schemas::order::{OrderEvent, ReturnCondition, SupplySource};
+use serde::{Deserialize, Serialize};
+
+pub use rules::Rejection;
+
+/// Names the shape of [`Order`] for snapshots; change it when the struct changes.
+pub const STATE_SCHEMA: &str = "order/1";
+
+/// Everything the order's rules need to know.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Order {
+    /// Absent until the order is placed.
+    pub header: Option<OrderHeader>,
+    pub payment: Payment,
+    pub lines: BTreeMap<u32, Line>,
+    pub cancelled: bool,
+    /// Shipment id → delivered yet.
+    pub shipments: BTreeMap<String, bool>,
+    pub returns: BTreeMap<String, Rma>,
+}
+
+/// The order's fixed facts, from `OrderPlaced`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct OrderHeader {
+    pub order_id: String,
+    pub customer_id: String,
+    pub channel: String,
+    pub ship_to: String,
+    pub requested_date: NaiveDate,
+    pub priority: u8,
+}
+
+/// Where the customer's money stands.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(tag = "status", rename_all = "snake_case")]
+pub enum Payment {
+    #[default]
+    Pending,
+    Authorized {
+        amount_cents: u64,
+    },
+    Captured {
+        amount_cents: u64,
+    },
+    Failed {
+        reason: String,
+    },
+}
+
+/// One order line and where its units are.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Line {
+    pub sku: String,
+    pub qty: u64,
+    pub unit_price_cents: u64,
+    /// Live allocations (not yet shipped) by source, with the promise date
+    /// of the latest allocation from each.
+    pub allocations: BTreeMap<SupplySource, Allocation>,
+    /// Open units waiting for supply.
+    pub backordered: u64,
+    /// Stock units released to the warehouse, not yet picked.
+    pub to_pick: u64,
+    pub picked: u64,
+    pub packed: u64,
+    /// Shipped units by the location they left from.
+    pub shipped: BTreeMap<String, u64>,
+    /// Units in return authorisations.
+    pub returned: u64,
+    pub cancelled: bool,
+}
+
+/// Units promised to a line from one source.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Allocation {
+    pub qty: u64,
+    pub promise_date: NaiveDate,
+}
+
+/// A return authorisation.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Rma {
+    pub lines: Vec<(u32, u64)>,
+    pub received: Option<ReturnCondition>,
+    pub refunded: bool,
+}
+
+impl Line {
+    pub fn allocated(&self) -> u64 {
+        self.allocations.values().map(|a| a.qty).sum()
+    }
+
+    /// Allocated units that are on hand (not inbound).
+    pub fn stock_allocated(&self) -> u64 {
+        self.allocations
+            .iter()
+            .filter(|(s, _)| matches!(s, SupplySource::Stock { .. }))
+            .map(|(_, a)| a.qty)
+            .sum()
+    }
+
+    pub fn shipped_total(&self) -> u64 {
+        self.shipped.values().sum()
+    }
+
+    /// Units in the warehouse's hands: released, picked or packed.
+    pub fn in_warehouse(&self) -> u64 {
+        self.to_pick + self.picked + self.packed
+    }
+
+    /// Units with no supply yet (0 once cancelled).
+    pub fn open(&self) -> u64 {
+        if self.cancelled {
+            return 0;
+        }
+        self.qty
+            .saturating_sub(self.shipped_total())
+            .saturating_sub(self.allocated())
+    }
+
+    /// Where the units at positions `skip .. skip + qty` of the line's stock
+    /// allocations are, taking sources in order. Units in the warehouse's
+    /// hands count first: packed and picked before the rest.
+    pub(crate) fn stock_locations(&self, skip: u64, qty: u64) -> Vec<(String, u64)> {
+        let (mut skip, mut qty) = (skip, qty);
+        let mut found = Vec::new();
+        for (source, allocation) in &self.allocations {
+            let SupplySource::Stock { location } = source else {
+                continue;
+            };
+            let here = allocation.qty.saturating_sub(skip);
+            skip = skip.saturating_sub(allocation.qty);
+            let n = here.min(qty);
+            if n > 0 {
+                found.push((location.clone(), n));
+                qty -= n;
+            }
+        }
+        found
+    }
+}
+
+impl Order {
+    /// The order total, in cents.
+    pub fn total_cents(&self) -> u64 {
+        self.lines
+            .values()
+            .map(|l| l.qty * l.unit_price_cents)
+            .sum()
+    }
+
+    /// Every unit of every live line has shipped.
+    pub fn fully_shipped(&self) -> bool {
+        self.lines
+            .values()
+            .filter(|l| !l.cancelled)
+            .all(|l| l.shipped_total() >= l.qty)
+    }
+}
+
+impl decider::Decider for Order {
+    type State = Order;
+    type Command = schemas::OrderCommand;
+    type Event = OrderEvent;
+    type Rejection = Rejection;
+
+    fn decide(state: &Self, command: &Self::Command) -> Result<Vec<OrderEvent>, Rejection> {
+        rules::decide(state, command)
+    }
+
+    fn evolve(state: Self, event: &OrderEvent) -> Self {
+        evolve(state, event)
+    }
+}
+
+fn evolve(mut state: Order, event: &OrderEvent) -> Order {
+    match event {
+        OrderEvent::OrderPlaced {
+            order_id,
+            customer_id,
+            lines,
+            ship_to,
+            channel,
+            requested_date,
+            priority,
+        } => {
+            state.header = Some(OrderHeader {
+                order_id: order_id.clone(),
+                customer_id: customer_id.clone(),
+                channel: channel.clone(),
+                ship_to: ship_to.clone(),
+                requested_date: *requested_date,
+                priority: *priority,
+            });
+            state.lines = lines
+                .iter()
+                .map(|l| {
+                    (
+                        l.line,
+                        Line {
+                            sku: l.sku.clone(),
+                            qty: l.qty,
+                            unit_price_cents: l.unit_price_cents,
+                            ..Line::default()
+                        },
+                    )
+                })
+                .collect();
+        }
+        OrderEvent::PaymentAuthorized { amount_cents, .. } => {
+            state.payment = Payment::Authorized {
+                amount_cents: *amount_cents,
+            }
+        }
+        OrderEvent::PaymentCaptured { amount_cents, .. } => {
+            state.payment = Payment::Captured {
+                amount_cents: *amount_cents,
+            }
+        }
+        OrderEvent::PaymentFailed { reason, .. } => {
+            state.payment = Payment::Failed {
+                reason: reason.clone(),
+            }
+        }
+        OrderEvent::LineAllocated {
+            line,
+            qty,
+            source,
+            promise_date,
+            ..
+        } => {
+            if let Some(l) = state.lines.get_mut(line) {
+                let a = l.allocations.entry(source.clone()).or_insert(Allocation {
+                    qty: 0,
+                    promise_date: *promise_date,
+                });
+                a.qty += qty;
+                a.promise_date = a.promise_date.max(*promise_date);
+                l.backordered = l.backordered.min(l.open());
+            }
+        }
+        OrderEvent::LineBackordered { line, qty, .. } => {
+            if let Some(l) = state.lines.get_mut(line) {
+                l.backordered += qty;
+            }
+        }
+        OrderEvent::InboundAllocationReceived {
+            line,
+            po_id,
+            location,
+            qty,
+            ..
+        } => {
+            if let Some(l) = state.lines.get_mut(line) {
+                let inbound = SupplySource::Inbound {
+                    po_id: po_id.clone(),
+                    location: location.clone(),
+                };
+                if let Some(a) = l.allocations.remove(&inbound) {
+                    let stock = l
+                        .allocations
+                        .entry(SupplySource::Stock {
+                            location: location.clone(),
+                        })
+                        .or_insert(Allocation {
+                            qty: 0,
+                            promise_date: a.promise_date,
+                        });
+                    stock.qty += qty;
+                }
+            }
+        }
+        OrderEvent::OrderReleased { lines, .. } => {
+            for lq in lines {
+                if let Some(l) = state.lines.get_mut(&lq.line) {
+                    l.to_pick += lq.qty;
+                }
+            }
+        }
+        OrderEvent::LinePicked { line, qty, .. } => {
+            if let Some(l) = state.lines.get_mut(line) {
+                l.to_pick -= (*qty).min(l.to_pick);
+                l.picked += qty;
+            }
+        }
+        OrderEvent::PickShort {
+            line,
+            location,
+            short,
+            ..
+        } => {
+            if let Some(l) = state.lines.get_mut(line) {
+                l.to_pick -= (*short).min(l.to_pick);
+                let source = SupplySource::Stock {
+                    location: location.clone(),
+                };
+                if let Some(a) = l.allocations.get_mut(&source) {
+                    a.qty -= (*short).min(a.qty);
+                }
+                l.allocations.retain(|_, a| a.qty > 0);
+            }
+        }
+        OrderEvent::OrderPacked { lines, .. } => {
+            for lq in lines {
+                if let Some(l) = state.lines.get_mut(&lq.line) {
+                    l.picked -= lq.qty.min(l.picked);
+                    l.packed += lq.qty;
+                }
+            }
+        }
+        OrderEvent::OrderShipped {
+            shipment_id, lines, ..
+        } => {
+            state.shipments.insert(shipment_id.clone(), false);
+            for sl in lines {
+                if let Some(l) = state.lines.get_mut(&sl.line) {
+                    l.packed -= sl.qty.min(l.packed);
+                    *l.shipped.entry(sl.location.clone()).or_default() += sl.qty;
+                    let source = SupplySource::Stock {
+                        location: sl.location.clone(),
+                    };
+                    if let Some(a) = l.allocations.get_mut(&source) {
+                        a.qty -= sl.qty.min(a.qty);
+                    }
+                    l.allocations.retain(|_, a| a.qty > 0);
+                }
+            }
+        }
+        OrderEvent::ShipmentDelivered { shipment_id, .. } => {
+            state.shipments.insert(shipment_id.clone(), true);
+        }
+        OrderEvent::OrderCancelled { .. } => {
+            state.cancelled = true;
+            for l in state.lines.values_mut() {
+                cancel_line(l);
+            }
+        }
+        OrderEvent::LineCancelled { line, .. } => {
+            if let Some(l) = state.lines.get_mut(line) {
+                cancel_line(l);
+            }
+        }
+        OrderEvent::ReturnRequested { rma_id, lines, .. } => {
+            for lq in lines {
+                if let Some(l) = state.lines.get_mut(&lq.line) {
+                    l.returned += lq.qty;
+                }
+            }
+            state.returns.insert(
+                rma_id.clone(),
+                Rma {
+                    lines: lines.iter().map(|lq| (lq.line, lq.qty)).collect(),
+                    received: None,
+                    refunded: false,
+                },
+            );
+        }
+        OrderEvent::ReturnReceived {
+            rma_id, condition, ..
+        } => {
+            if let Some(rma) = state.returns.get_mut(rma_id) {
+                rma.received = Some(*condition);
+            }
+        }
+        OrderEvent::ReturnRefunded { rma_id, .. } => {
+            if let Some(rma) = state.returns.get_mut(rma_id) {
+                rma.refunded = true;
+            }
+        }
+        OrderEvent::CustomerNotified { .. } => {}
+    }
+    state
+}
+
+fn cancel_line(l: &mut Line) {
+    l.cancelled = true;
+    l.allocations.clear();
+    l.backordered = 0;
+    l.to_pick = 0;
+}

@@ -2,18 +2,37 @@
 //! on Kafka topics or through `fulfil submit`) and the events aggregates
 //! record. Changing a type here changes what other systems read and write.
 //!
-//! - `inventory`: commands and events of one SKU at one location.
+//! - `inventory`: commands and events of one SKU at one location;
+//! - `order`: commands and events of a customer order.
 
 pub mod inventory;
+pub mod order;
 
 use chrono::{DateTime, Utc};
 use serde::Deserialize;
 use serde_json::Value;
 
 pub use inventory::{InventoryCommand, InventoryEvent};
+pub use order::{OrderCommand, OrderEvent};
 
 /// Quantities above this are taken for a typing error, not an order.
 pub const MAX_QTY: u64 = 1_000_000;
+
+/// What is wrong with an id (SKU, location, order, PO, shipment, RMA), if
+/// anything. Ids are short, printable and free of whitespace and of `@`
+/// and `#`, which stream and reservation keys use as separators.
+pub fn id_problem(id: &str) -> Option<&'static str> {
+    if id.is_empty() || id.len() > 64 {
+        Some("must have 1 to 64 characters")
+    } else if id
+        .chars()
+        .any(|c| c.is_whitespace() || c.is_control() || c == '@' || c == '#')
+    {
+        Some("must not contain whitespace, '@' or '#'")
+    } else {
+        None
+    }
+}
 
 /// A command as received: the routing and tracing fields, and the command itself.
 ///
@@ -38,6 +57,8 @@ pub struct CommandEnvelope {
 pub enum Command {
     /// A command for one SKU at one location.
     Inventory(InventoryCommand),
+    /// A command for one customer order.
+    Order(OrderCommand),
 }
 
 /// Why a message is not a command.
@@ -152,13 +173,14 @@ pub fn parse_command(text: &str) -> Result<CommandEnvelope, InvalidCommand> {
             })
         }
     };
+    let fields_error = |e: serde_json::Error| InvalidCommand::Fields {
+        command_type: command_type.clone(),
+        detail: e.to_string(),
+    };
     let command = if InventoryCommand::TYPES.contains(&command_type.as_str()) {
-        Command::Inventory(serde_json::from_value(body.clone()).map_err(|e| {
-            InvalidCommand::Fields {
-                command_type: command_type.clone(),
-                detail: e.to_string(),
-            }
-        })?)
+        Command::Inventory(serde_json::from_value(body.clone()).map_err(fields_error)?)
+    } else if OrderCommand::TYPES.contains(&command_type.as_str()) {
+        Command::Order(serde_json::from_value(body.clone()).map_err(fields_error)?)
     } else {
         return Err(InvalidCommand::UnknownType(command_type));
     };

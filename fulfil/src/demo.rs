@@ -15,6 +15,10 @@ use schemas::InventoryEvent;
 use crate::handler::{CommandHandler, CommandResult};
 
 const SCENARIO: &[&str] = &[
+    r#"{"command_id":"demo-m1","type":"DefineSku","sku":"TSHIRT-M","description":"T-shirt, medium","unit_of_measure":"each","standard_cost_cents":450}"#,
+    r#"{"command_id":"demo-m2","type":"DefineSku","sku":"MUG","description":"Enamel mug","unit_of_measure":"each","standard_cost_cents":320}"#,
+    r#"{"command_id":"demo-m3","type":"DefineLocation","location":"WH-EAST","name":"East warehouse","kind":"warehouse"}"#,
+    r#"{"command_id":"demo-m4","type":"DefineLocation","location":"WH-WEST","name":"West warehouse","kind":"warehouse"}"#,
     r#"{"command_id":"demo-1","at":"2026-03-02T08:00:00Z","type":"ReceiveStock","sku":"TSHIRT-M","location":"WH-EAST","qty":10,"reference":"PO-1001"}"#,
     r#"{"command_id":"demo-2","at":"2026-03-02T08:05:00Z","type":"ReceiveStock","sku":"TSHIRT-M","location":"WH-WEST","qty":4,"reference":"PO-1002"}"#,
     r#"{"command_id":"demo-3","at":"2026-03-02T09:12:00Z","type":"ReserveStock","sku":"TSHIRT-M","location":"WH-EAST","order_id":"SO-501","line":1,"qty":6}"#,

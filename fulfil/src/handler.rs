@@ -1,6 +1,7 @@
 //! Applies commands to the store: the one path every command takes,
 //! whether it came from `fulfil submit`, the demo or (later) Kafka.
 
+use catalog::CatalogEntry;
 use decider::Decider;
 use event_store::{
     AppendOutcome, AppendRequest, ExpectedVersion, NewEvent, RecordedEvent, Store, StoreError,
@@ -8,7 +9,8 @@ use event_store::{
 };
 use inventory_aggregate::InventoryItem;
 use order_aggregate::Order;
-use schemas::{Command, CommandEnvelope, InvalidCommand};
+use schemas::order::OrderCommand;
+use schemas::{CatalogCommand, Command, CommandEnvelope, InvalidCommand};
 use serde::de::DeserializeOwned;
 use serde::Serialize;
 
@@ -31,6 +33,16 @@ impl Aggregate for InventoryItem {
     }
 }
 
+impl Aggregate for CatalogEntry {
+    const STATE_SCHEMA: &'static str = catalog::STATE_SCHEMA;
+    fn event_type(event: &Self::Event) -> &'static str {
+        event.event_type()
+    }
+    fn reason(rejection: &Self::Rejection) -> (&'static str, String) {
+        (rejection.code(), rejection.to_string())
+    }
+}
+
 impl Aggregate for Order {
     const STATE_SCHEMA: &'static str = order_aggregate::STATE_SCHEMA;
     fn event_type(event: &Self::Event) -> &'static str {
@@ -44,6 +56,14 @@ impl Aggregate for Order {
 /// The stream of a command's aggregate, or why the command names none.
 fn stream_of(command: &Command) -> Result<StreamId, (&'static str, String)> {
     let (field, id, name) = match command {
+        Command::Catalog(CatalogCommand::DefineSku(d)) => {
+            ("sku", &*d.sku, catalog::sku_stream(&d.sku))
+        }
+        Command::Catalog(CatalogCommand::DefineLocation(d)) => (
+            "location",
+            &*d.location,
+            catalog::location_stream(&d.location),
+        ),
         Command::Inventory(c) => {
             let (sku, location) = c.item();
             if let Some(problem) = schemas::id_problem(location) {
@@ -57,6 +77,54 @@ fn stream_of(command: &Command) -> Result<StreamId, (&'static str, String)> {
         return Err(("invalid_id", format!("invalid {field}: {problem}")));
     }
     StreamId::new(name).map_err(|e| ("invalid_id", e.to_string()))
+}
+
+/// What the item master defines.
+#[derive(Debug, Clone, Copy)]
+enum Master {
+    Sku,
+    Location,
+}
+
+impl Master {
+    fn stream(self, id: &str) -> String {
+        match self {
+            Self::Sku => catalog::sku_stream(id),
+            Self::Location => catalog::location_stream(id),
+        }
+    }
+
+    fn unknown(self, id: &str) -> (&'static str, String) {
+        match self {
+            Self::Sku => (
+                "unknown_sku",
+                format!("SKU {id} is not defined in the item master"),
+            ),
+            Self::Location => (
+                "unknown_location",
+                format!("location {id} is not defined in the item master"),
+            ),
+        }
+    }
+}
+
+/// The SKUs and locations a command names, which the item master must define.
+fn references(command: &Command) -> Vec<(Master, &str)> {
+    match command {
+        Command::Catalog(_) => Vec::new(),
+        Command::Inventory(c) => {
+            let (sku, location) = c.item();
+            vec![(Master::Sku, sku), (Master::Location, location)]
+        }
+        Command::Order(OrderCommand::PlaceOrder { lines, .. }) => lines
+            .iter()
+            .map(|l| (Master::Sku, l.sku.as_str()))
+            .collect(),
+        Command::Order(OrderCommand::AllocateLine { source, .. }) => {
+            vec![(Master::Location, source.location())]
+        }
+        Command::Order(_) => Vec::new(),
+    }
 }
 
 /// Appends lost to a concurrent writer are re-decided this many times.
@@ -139,7 +207,19 @@ impl CommandHandler {
             Ok(stream) => stream,
             Err((reason, message)) => return Ok(CommandResult::rejected(id, reason, message)),
         };
+        for (master, name) in references(&envelope.command) {
+            if let Some(problem) = schemas::id_problem(name) {
+                let message = format!("invalid {master:?} id {name:?}: {problem}");
+                return Ok(CommandResult::rejected(id, "invalid_id", message));
+            }
+            let defined = StreamId::new(master.stream(name))?;
+            if self.store.stream_version(&defined)? == 0 {
+                let (reason, message) = master.unknown(name);
+                return Ok(CommandResult::rejected(id, reason, message));
+            }
+        }
         match &envelope.command {
+            Command::Catalog(command) => self.decide::<CatalogEntry>(envelope, &stream, command),
             Command::Inventory(command) => self.decide::<InventoryItem>(envelope, &stream, command),
             Command::Order(command) => self.decide::<Order>(envelope, &stream, command),
         }

@@ -32,6 +32,20 @@ fn fulfil(dir: &std::path::Path, args: &[&str], stdin: Option<&str>) -> (String,
     )
 }
 
+const ITEM_MASTER: &str = concat!(
+    env!("CARGO_MANIFEST_DIR"),
+    "/../scenarios/item-master.jsonl"
+);
+
+/// Defines the scenarios' SKUs and locations; returns how many events that wrote.
+fn define_item_master(dir: &std::path::Path) -> u64 {
+    let (out, err, ok) = fulfil(dir, &["submit", ITEM_MASTER], None);
+    assert!(ok, "{err}");
+    let results = json_lines(&out);
+    assert!(results.iter().all(|r| r["status"] == "accepted"), "{out}");
+    results.len() as u64
+}
+
 fn json_lines(text: &str) -> Vec<Value> {
     text.lines()
         .map(|l| serde_json::from_str(l).unwrap())
@@ -41,6 +55,7 @@ fn json_lines(text: &str) -> Vec<Value> {
 #[test]
 fn submitting_a_scenario_prints_one_result_per_command_and_keeps_going_past_bad_lines() {
     let dir = tempfile::tempdir().unwrap();
+    let base = define_item_master(dir.path());
     let scenario = concat!(
         env!("CARGO_MANIFEST_DIR"),
         "/../scenarios/inventory-basics.jsonl"
@@ -83,14 +98,15 @@ fn submitting_a_scenario_prints_one_result_per_command_and_keeps_going_past_bad_
     assert_eq!(results[7]["line"], 9, "line numbers count the blank line");
     assert!(err.contains("5 accepted, 2 rejected, 2 invalid"), "{err}");
 
-    let (log, _, ok) = fulfil(dir.path(), &["events"], None);
+    let from = (base + 1).to_string();
+    let (log, _, ok) = fulfil(dir.path(), &["events", "--from", &from], None);
     assert!(ok);
     let events = json_lines(&log);
     assert_eq!(events.len(), 5);
     assert_eq!(
         events
             .iter()
-            .map(|e| e["position"].as_u64().unwrap())
+            .map(|e| e["position"].as_u64().unwrap() - base)
             .collect::<Vec<_>>(),
         vec![1, 2, 3, 4, 5]
     );
@@ -120,8 +136,9 @@ fn submitting_a_scenario_prints_one_result_per_command_and_keeps_going_past_bad_
 #[test]
 fn submit_reads_stdin_and_a_second_process_is_refused_while_the_store_is_open() {
     let dir = tempfile::tempdir().unwrap();
+    define_item_master(dir.path());
     let line =
-        r#"{"command_id":"x-1","type":"ReceiveStock","sku":"SKU-9","location":"WH2","qty":3}"#;
+        r#"{"command_id":"x-1","type":"ReceiveStock","sku":"SKU-2","location":"WH2","qty":3}"#;
     let (out, _, ok) = fulfil(dir.path(), &["submit", "-"], Some(line));
     assert!(ok);
     assert_eq!(json_lines(&out)[0]["status"], "accepted");
@@ -152,8 +169,9 @@ fn the_demo_runs_end_to_end_without_overselling() {
 #[test]
 fn events_pages_through_a_log_longer_than_one_page() {
     let dir = tempfile::tempdir().unwrap();
+    let base = define_item_master(dir.path());
     let commands: String = (0..1100)
-        .map(|i| format!("{{\"command_id\":\"p-{i}\",\"type\":\"ReceiveStock\",\"sku\":\"SKU-{}\",\"location\":\"WH1\",\"qty\":1}}\n", i % 7))
+        .map(|i| format!("{{\"command_id\":\"p-{i}\",\"type\":\"ReceiveStock\",\"sku\":\"SKU-{}\",\"location\":\"WH1\",\"qty\":1}}\n", 1 + i % 3))
         .collect();
     let (_, err, ok) = fulfil(dir.path(), &["submit", "-"], Some(&commands));
     assert!(ok && err.contains("1100 accepted"), "{err}");
@@ -163,7 +181,7 @@ fn events_pages_through_a_log_longer_than_one_page() {
         .iter()
         .map(|e| e["position"].as_u64().unwrap())
         .collect();
-    assert_eq!(positions, (1..=1100).collect::<Vec<_>>());
+    assert_eq!(positions, (1..=1100 + base).collect::<Vec<_>>());
 
     let (some, _, _) = fulfil(
         dir.path(),

@@ -1,36 +1,81 @@
 //! An inventory item: one SKU at one location.
 //!
-//! It keeps the honest stock position: what is on hand, what is reserved for
-//! order lines, and so what is free to promise. Its one invariant: a
-//! reservation never exceeds free stock. When on-hand falls below what is
-//! reserved (damage, shrinkage, a count), the shortage is recorded as an
-//! event of its own, never hidden.
+//! It keeps the honest stock position: what is on hand, what is due on
+//! purchase orders and when, what is reserved for order lines (against
+//! on-hand or against a PO), and so what is free to promise. Its invariant:
+//! a reservation never exceeds what is free. When on-hand falls below what
+//! is reserved (damage, shrinkage, a count, a short pick) or a PO will not
+//! bring what was reserved on it, that is recorded as an event of its own,
+//! never hidden.
 
 use std::collections::BTreeMap;
 
+use chrono::NaiveDate;
 use decider::Decider;
-use schemas::inventory::{InventoryCommand, InventoryEvent};
+use schemas::inventory::{InventoryCommand, InventoryEvent, ReorderPolicy};
 use schemas::MAX_QTY;
 use serde::{Deserialize, Serialize};
+
+/// Names the shape of [`InventoryItem`] for snapshots; change it when the struct changes.
+pub const STATE_SCHEMA: &str = "inventory-item/2";
 
 /// The stock position of one SKU at one location.
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
 pub struct InventoryItem {
     /// Units physically held.
     pub on_hand: u64,
-    /// Live reservations by order line.
+    /// Reservations against on-hand, by order line (`order#line`).
     pub reservations: BTreeMap<String, u64>,
+    /// Units due, by purchase order.
+    pub inbound: BTreeMap<String, Inbound>,
+    /// Reservations against inbound units: PO → order line → units.
+    pub inbound_reservations: BTreeMap<String, BTreeMap<String, u64>>,
+    pub policy: Option<ReorderPolicy>,
+}
+
+/// Units due on one purchase order.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Inbound {
+    pub qty: u64,
+    pub expected_date: NaiveDate,
 }
 
 impl InventoryItem {
-    /// Units set aside for order lines.
+    /// Units set aside for order lines, from on-hand.
     pub fn reserved(&self) -> u64 {
         self.reservations.values().sum()
     }
 
-    /// Units that can still be promised.
+    /// Units that can still be promised from on-hand.
     pub fn free(&self) -> u64 {
         self.on_hand.saturating_sub(self.reserved())
+    }
+
+    /// Units reserved on a purchase order.
+    pub fn inbound_reserved(&self, po_id: &str) -> u64 {
+        self.inbound_reservations
+            .get(po_id)
+            .map_or(0, |r| r.values().sum())
+    }
+
+    /// Units due on a purchase order not yet promised.
+    pub fn inbound_free(&self, po_id: &str) -> u64 {
+        self.inbound
+            .get(po_id)
+            .map_or(0, |i| i.qty.saturating_sub(self.inbound_reserved(po_id)))
+    }
+
+    /// On hand + inbound − everything reserved: what reorder decisions use.
+    pub fn position(&self) -> i64 {
+        let inbound: u64 = self.inbound.values().map(|i| i.qty).sum();
+        let reserved = self.reserved()
+            + self
+                .inbound_reservations
+                .values()
+                .flat_map(|r| r.values())
+                .sum::<u64>();
+        i64::try_from(self.on_hand + inbound).unwrap_or(i64::MAX)
+            - i64::try_from(reserved).unwrap_or(i64::MAX)
     }
 }
 
@@ -50,12 +95,33 @@ pub enum Rejection {
     /// A removal larger than what is on hand.
     #[error("cannot remove {remove} with only {on_hand} on hand")]
     AdjustmentBelowZero { remove: u64, on_hand: u64 },
-    /// The order line already holds a reservation here.
-    #[error("order {order_id} line {line} already has a reservation")]
-    AlreadyReserved { order_id: String, line: u32 },
-    /// The order line holds no reservation here.
+    /// The order line holds no such reservation here.
     #[error("order {order_id} line {line} has no reservation")]
     UnknownReservation { order_id: String, line: u32 },
+    /// More shipped or short than the line has reserved.
+    #[error("order {order_id} line {line}: {qty} asked but {reserved} reserved")]
+    ExceedsReservation {
+        order_id: String,
+        line: u32,
+        qty: u64,
+        reserved: u64,
+    },
+    /// The reorder policy does not allow promising inbound units.
+    #[error("the policy does not allow reserving inbound units here")]
+    InboundNotAllowed,
+    /// Nothing is due on that purchase order here.
+    #[error("nothing is due on purchase order {po_id} here")]
+    UnknownInbound { po_id: String },
+    /// More asked of a purchase order than is due and unpromised.
+    #[error("{requested} requested but only {free} due and unpromised on {po_id}")]
+    InsufficientInbound {
+        po_id: String,
+        requested: u64,
+        free: u64,
+    },
+    /// A policy that cannot work (for example safety stock above the reorder point).
+    #[error("invalid policy: {0}")]
+    InvalidPolicy(&'static str),
     /// A SKU, location or order id that cannot be used.
     #[error("invalid {field}: {problem}")]
     InvalidId {
@@ -71,8 +137,12 @@ impl Rejection {
             Self::InsufficientStock { .. } => "insufficient_stock",
             Self::InvalidQuantity { .. } => "invalid_quantity",
             Self::AdjustmentBelowZero { .. } => "adjustment_below_zero",
-            Self::AlreadyReserved { .. } => "already_reserved",
             Self::UnknownReservation { .. } => "unknown_reservation",
+            Self::ExceedsReservation { .. } => "exceeds_reservation",
+            Self::InboundNotAllowed => "inbound_not_allowed",
+            Self::UnknownInbound { .. } => "unknown_inbound",
+            Self::InsufficientInbound { .. } => "insufficient_inbound",
+            Self::InvalidPolicy(_) => "invalid_policy",
             Self::InvalidId { .. } => "invalid_id",
         }
     }
@@ -102,121 +172,502 @@ impl Decider for InventoryItem {
         let (sku, location) = command.item();
         check_id("sku", sku)?;
         check_id("location", location)?;
-        let (sku, location) = (sku.to_owned(), location.to_owned());
-        match command {
-            InventoryCommand::ReceiveStock { qty, reference, .. } => {
-                Ok(vec![InventoryEvent::StockReceived {
-                    sku,
-                    location,
-                    qty: check_qty(*qty)?,
-                    reference: reference.clone(),
-                }])
-            }
-            InventoryCommand::AdjustStock { delta, reason, .. } => {
-                let size =
-                    check_qty(delta.unsigned_abs()).map_err(|_| Rejection::InvalidQuantity {
-                        qty: (*delta).into(),
-                    })?;
-                let on_hand = if *delta < 0 {
-                    state
-                        .on_hand
-                        .checked_sub(size)
-                        .ok_or(Rejection::AdjustmentBelowZero {
-                            remove: size,
-                            on_hand: state.on_hand,
-                        })?
-                } else {
-                    state.on_hand + size
-                };
-                let mut events = vec![InventoryEvent::StockAdjusted {
-                    sku: sku.clone(),
-                    location: location.clone(),
-                    delta: *delta,
-                    reason: *reason,
-                }];
-                let reserved = state.reserved();
-                if on_hand < reserved {
-                    events.push(InventoryEvent::ShortageRecorded {
-                        sku,
-                        location,
-                        on_hand,
-                        reserved,
-                        short: reserved - on_hand,
-                    });
-                }
-                Ok(events)
-            }
-            InventoryCommand::ReserveStock {
-                order_id,
-                line,
-                qty,
-                ..
-            } => {
-                check_id("order_id", order_id)?;
-                let qty = check_qty(*qty)?;
-                if state.reservations.contains_key(&line_key(order_id, *line)) {
-                    return Err(Rejection::AlreadyReserved {
-                        order_id: order_id.clone(),
-                        line: *line,
-                    });
-                }
-                if qty > state.free() {
-                    return Err(Rejection::InsufficientStock {
-                        requested: qty,
-                        free: state.free(),
-                    });
-                }
-                Ok(vec![InventoryEvent::StockReserved {
-                    sku,
-                    location,
-                    order_id: order_id.clone(),
-                    line: *line,
-                    qty,
-                }])
-            }
-            InventoryCommand::ReleaseReservation { order_id, line, .. } => {
-                let qty = state
-                    .reservations
-                    .get(&line_key(order_id, *line))
-                    .copied()
-                    .ok_or_else(|| Rejection::UnknownReservation {
-                        order_id: order_id.clone(),
-                        line: *line,
-                    })?;
-                Ok(vec![InventoryEvent::ReservationReleased {
-                    sku,
-                    location,
-                    order_id: order_id.clone(),
-                    line: *line,
-                    qty,
-                }])
+        let mut events = decide(state, command, sku.to_owned(), location.to_owned())?;
+        // Follow-on facts: a shortage, or the reorder point reached.
+        let after = events.iter().fold(state.clone(), Self::evolve);
+        let reserved = after.reserved();
+        let shortage_recorded = events
+            .iter()
+            .any(|e| matches!(e, InventoryEvent::ShortageRecorded { .. }));
+        if after.on_hand < reserved && after.on_hand < state.on_hand && !shortage_recorded {
+            events.push(InventoryEvent::ShortageRecorded {
+                sku: sku.to_owned(),
+                location: location.to_owned(),
+                on_hand: after.on_hand,
+                reserved,
+                short: reserved - after.on_hand,
+            });
+        }
+        if let Some(policy) = &after.policy {
+            let rop = i64::try_from(policy.reorder_point).unwrap_or(i64::MAX);
+            if after.position() <= rop && (state.position() > rop || state.policy.is_none()) {
+                events.push(InventoryEvent::ReorderPointReached {
+                    sku: sku.to_owned(),
+                    location: location.to_owned(),
+                    position: after.position(),
+                    reorder_point: policy.reorder_point,
+                    order_qty: policy.order_qty,
+                });
             }
         }
+        Ok(events)
     }
 
     fn evolve(mut state: Self, event: &InventoryEvent) -> Self {
         match event {
-            InventoryEvent::StockReceived { qty, .. } => state.on_hand += qty,
+            InventoryEvent::StockReceived { qty, po_id, .. } => {
+                state.on_hand += qty;
+                if let Some(po) = po_id {
+                    if let Some(inbound) = state.inbound.get_mut(po) {
+                        inbound.qty = inbound.qty.saturating_sub(*qty);
+                    }
+                }
+            }
             InventoryEvent::StockAdjusted { delta, .. } => {
                 state.on_hand = state.on_hand.saturating_add_signed(*delta);
             }
-            // The shortage is a fact to report; the stock position already moved.
-            InventoryEvent::ShortageRecorded { .. } => {}
+            InventoryEvent::StockCounted { counted, .. } => state.on_hand = *counted,
+            // Facts to report; the position already moved.
+            InventoryEvent::ShortageRecorded { .. }
+            | InventoryEvent::ReorderPointReached { .. } => {}
             InventoryEvent::StockReserved {
                 order_id,
                 line,
                 qty,
                 ..
             } => {
-                state.reservations.insert(line_key(order_id, *line), *qty);
+                *state
+                    .reservations
+                    .entry(line_key(order_id, *line))
+                    .or_default() += qty;
             }
-            InventoryEvent::ReservationReleased { order_id, line, .. } => {
-                state.reservations.remove(&line_key(order_id, *line));
+            InventoryEvent::InboundReserved {
+                order_id,
+                line,
+                qty,
+                po_id,
+                ..
+            } => {
+                *state
+                    .inbound_reservations
+                    .entry(po_id.clone())
+                    .or_default()
+                    .entry(line_key(order_id, *line))
+                    .or_default() += qty;
             }
+            InventoryEvent::ReservationReleased {
+                order_id,
+                line,
+                po_id,
+                ..
+            } => {
+                let key = line_key(order_id, *line);
+                match po_id {
+                    None => {
+                        state.reservations.remove(&key);
+                    }
+                    Some(po) => remove_inbound_reservation(&mut state, po, &key, u64::MAX),
+                }
+            }
+            InventoryEvent::ReservationMovedToStock {
+                order_id,
+                line,
+                qty,
+                po_id,
+                ..
+            } => {
+                let key = line_key(order_id, *line);
+                remove_inbound_reservation(&mut state, po_id, &key, *qty);
+                *state.reservations.entry(key).or_default() += qty;
+            }
+            InventoryEvent::InboundReservationLost {
+                order_id,
+                line,
+                qty,
+                po_id,
+                ..
+            } => remove_inbound_reservation(&mut state, po_id, &line_key(order_id, *line), *qty),
+            InventoryEvent::StockShipped {
+                order_id,
+                line,
+                qty,
+                ..
+            }
+            | InventoryEvent::PickShortRecorded {
+                order_id,
+                line,
+                short: qty,
+                ..
+            } => {
+                state.on_hand = state.on_hand.saturating_sub(*qty);
+                let key = line_key(order_id, *line);
+                if let Some(r) = state.reservations.get_mut(&key) {
+                    *r = r.saturating_sub(*qty);
+                    if *r == 0 {
+                        state.reservations.remove(&key);
+                    }
+                }
+            }
+            InventoryEvent::ReturnRestocked { qty, .. } => state.on_hand += qty,
+            InventoryEvent::InboundScheduled {
+                po_id,
+                qty,
+                expected_date,
+                ..
+            } => {
+                state.inbound.insert(
+                    po_id.clone(),
+                    Inbound {
+                        qty: *qty,
+                        expected_date: *expected_date,
+                    },
+                );
+            }
+            InventoryEvent::InboundCancelled { po_id, .. } => {
+                state.inbound.remove(po_id);
+                state.inbound_reservations.remove(po_id);
+            }
+            InventoryEvent::ReorderPolicySet { policy, .. } => state.policy = Some(policy.clone()),
         }
         state
     }
 }
 
-/// Names the shape of [`InventoryItem`] for snapshots; change it when the struct changes.
-pub const STATE_SCHEMA: &str = "inventory-item/1";
+fn remove_inbound_reservation(state: &mut InventoryItem, po: &str, key: &str, qty: u64) {
+    if let Some(lines) = state.inbound_reservations.get_mut(po) {
+        if let Some(r) = lines.get_mut(key) {
+            *r = r.saturating_sub(qty);
+            if *r == 0 {
+                lines.remove(key);
+            }
+        }
+        if lines.is_empty() {
+            state.inbound_reservations.remove(po);
+        }
+    }
+}
+
+/// The inbound reservations on `po_id` that `keep` units cannot cover,
+/// newest-keyed last, as `(order_id, line, qty)`.
+fn uncovered(state: &InventoryItem, po_id: &str, keep: u64) -> Vec<(String, u32, u64)> {
+    let mut room = keep;
+    let mut lost = Vec::new();
+    if let Some(lines) = state.inbound_reservations.get(po_id) {
+        for (key, qty) in lines {
+            let kept = (*qty).min(room);
+            room -= kept;
+            if kept < *qty {
+                if let Some((order, line)) = split_key(key) {
+                    lost.push((order, line, qty - kept));
+                }
+            }
+        }
+    }
+    lost
+}
+
+fn split_key(key: &str) -> Option<(String, u32)> {
+    let (order, line) = key.rsplit_once('#')?;
+    Some((order.to_owned(), line.parse().ok()?))
+}
+
+fn decide(
+    state: &InventoryItem,
+    command: &InventoryCommand,
+    sku: String,
+    location: String,
+) -> Result<Vec<InventoryEvent>, Rejection> {
+    use InventoryCommand as C;
+    use InventoryEvent as E;
+    match command {
+        C::ReceiveStock {
+            qty,
+            reference,
+            po_id,
+            ..
+        } => {
+            let qty = check_qty(*qty)?;
+            let mut events = vec![E::StockReceived {
+                sku: sku.clone(),
+                location: location.clone(),
+                qty,
+                reference: reference.clone(),
+                po_id: po_id.clone(),
+            }];
+            if let Some(po) = po_id {
+                check_id("po_id", po)?;
+                // Received units cover the PO's inbound reservations first.
+                let mut room = qty;
+                for (key, reserved) in state.inbound_reservations.get(po).into_iter().flatten() {
+                    let moved = (*reserved).min(room);
+                    room -= moved;
+                    if let (true, Some((order_id, line))) = (moved > 0, split_key(key)) {
+                        events.push(E::ReservationMovedToStock {
+                            sku: sku.clone(),
+                            location: location.clone(),
+                            order_id,
+                            line,
+                            qty: moved,
+                            po_id: po.clone(),
+                        });
+                    }
+                }
+            }
+            Ok(events)
+        }
+        C::AdjustStock { delta, reason, .. } => {
+            let size = check_qty(delta.unsigned_abs()).map_err(|_| Rejection::InvalidQuantity {
+                qty: (*delta).into(),
+            })?;
+            if *delta < 0 && size > state.on_hand {
+                return Err(Rejection::AdjustmentBelowZero {
+                    remove: size,
+                    on_hand: state.on_hand,
+                });
+            }
+            Ok(vec![E::StockAdjusted {
+                sku,
+                location,
+                delta: *delta,
+                reason: *reason,
+            }])
+        }
+        C::CountStock { counted, .. } => {
+            if *counted > MAX_QTY {
+                return Err(Rejection::InvalidQuantity {
+                    qty: (*counted).into(),
+                });
+            }
+            Ok(vec![E::StockCounted {
+                sku,
+                location,
+                expected: state.on_hand,
+                counted: *counted,
+                variance: i64::try_from(*counted).unwrap_or(i64::MAX)
+                    - i64::try_from(state.on_hand).unwrap_or(i64::MAX),
+            }])
+        }
+        C::ReserveStock {
+            order_id,
+            line,
+            qty,
+            ..
+        } => {
+            check_id("order_id", order_id)?;
+            let qty = check_qty(*qty)?;
+            if qty > state.free() {
+                return Err(Rejection::InsufficientStock {
+                    requested: qty,
+                    free: state.free(),
+                });
+            }
+            Ok(vec![E::StockReserved {
+                sku,
+                location,
+                order_id: order_id.clone(),
+                line: *line,
+                qty,
+            }])
+        }
+        C::ReserveInbound {
+            order_id,
+            line,
+            qty,
+            po_id,
+            ..
+        } => {
+            check_id("order_id", order_id)?;
+            let qty = check_qty(*qty)?;
+            if !state.policy.as_ref().is_some_and(|p| p.reserve_inbound) {
+                return Err(Rejection::InboundNotAllowed);
+            }
+            let inbound = state
+                .inbound
+                .get(po_id)
+                .ok_or_else(|| Rejection::UnknownInbound {
+                    po_id: po_id.clone(),
+                })?;
+            let free = state.inbound_free(po_id);
+            if qty > free {
+                return Err(Rejection::InsufficientInbound {
+                    po_id: po_id.clone(),
+                    requested: qty,
+                    free,
+                });
+            }
+            Ok(vec![E::InboundReserved {
+                sku,
+                location,
+                order_id: order_id.clone(),
+                line: *line,
+                qty,
+                po_id: po_id.clone(),
+                expected_date: inbound.expected_date,
+            }])
+        }
+        C::ReleaseReservation {
+            order_id,
+            line,
+            po_id,
+            ..
+        } => {
+            let key = line_key(order_id, *line);
+            let qty = match po_id {
+                None => state.reservations.get(&key).copied(),
+                Some(po) => state
+                    .inbound_reservations
+                    .get(po)
+                    .and_then(|r| r.get(&key))
+                    .copied(),
+            }
+            .ok_or_else(|| Rejection::UnknownReservation {
+                order_id: order_id.clone(),
+                line: *line,
+            })?;
+            Ok(vec![E::ReservationReleased {
+                sku,
+                location,
+                order_id: order_id.clone(),
+                line: *line,
+                qty,
+                po_id: po_id.clone(),
+            }])
+        }
+        C::ShipReserved {
+            order_id,
+            line,
+            qty,
+            ..
+        } => {
+            let qty = check_qty(*qty)?;
+            reservation(state, order_id, *line, qty)?;
+            if qty > state.on_hand {
+                return Err(Rejection::InsufficientStock {
+                    requested: qty,
+                    free: state.on_hand,
+                });
+            }
+            Ok(vec![E::StockShipped {
+                sku,
+                location,
+                order_id: order_id.clone(),
+                line: *line,
+                qty,
+            }])
+        }
+        C::ReportPickShort {
+            order_id,
+            line,
+            short,
+            ..
+        } => {
+            let short = check_qty(*short)?;
+            reservation(state, order_id, *line, short)?;
+            Ok(vec![E::PickShortRecorded {
+                sku,
+                location,
+                order_id: order_id.clone(),
+                line: *line,
+                short,
+            }])
+        }
+        C::RestockReturn { qty, rma_id, .. } => {
+            check_id("rma_id", rma_id)?;
+            Ok(vec![E::ReturnRestocked {
+                sku,
+                location,
+                qty: check_qty(*qty)?,
+                rma_id: rma_id.clone(),
+            }])
+        }
+        C::ScheduleInbound {
+            po_id,
+            qty,
+            expected_date,
+            ..
+        } => {
+            check_id("po_id", po_id)?;
+            let qty = check_qty(*qty)?;
+            let mut events = vec![E::InboundScheduled {
+                sku: sku.clone(),
+                location: location.clone(),
+                po_id: po_id.clone(),
+                qty,
+                expected_date: *expected_date,
+            }];
+            for (order_id, line, lost) in uncovered(state, po_id, qty) {
+                events.push(E::InboundReservationLost {
+                    sku: sku.clone(),
+                    location: location.clone(),
+                    order_id,
+                    line,
+                    qty: lost,
+                    po_id: po_id.clone(),
+                });
+            }
+            Ok(events)
+        }
+        C::CancelInbound { po_id, .. } => {
+            let inbound = state
+                .inbound
+                .get(po_id)
+                .ok_or_else(|| Rejection::UnknownInbound {
+                    po_id: po_id.clone(),
+                })?;
+            let mut events = Vec::new();
+            for (order_id, line, lost) in uncovered(state, po_id, 0) {
+                events.push(E::InboundReservationLost {
+                    sku: sku.clone(),
+                    location: location.clone(),
+                    order_id,
+                    line,
+                    qty: lost,
+                    po_id: po_id.clone(),
+                });
+            }
+            events.push(E::InboundCancelled {
+                sku,
+                location,
+                po_id: po_id.clone(),
+                qty: inbound.qty,
+            });
+            Ok(events)
+        }
+        C::SetReorderPolicy { policy, .. } => {
+            if policy.safety_stock > policy.reorder_point {
+                return Err(Rejection::InvalidPolicy(
+                    "safety stock is above the reorder point",
+                ));
+            }
+            if policy.order_qty == 0 || policy.order_qty > MAX_QTY {
+                return Err(Rejection::InvalidPolicy(
+                    "order quantity must be 1 to 1,000,000",
+                ));
+            }
+            if policy.service_level_bp > 10_000 {
+                return Err(Rejection::InvalidPolicy("service level is above 100 %"));
+            }
+            Ok(vec![E::ReorderPolicySet {
+                sku,
+                location,
+                policy: policy.clone(),
+            }])
+        }
+    }
+}
+
+/// The line's on-hand reservation, if it covers `qty`.
+fn reservation(
+    state: &InventoryItem,
+    order_id: &str,
+    line: u32,
+    qty: u64,
+) -> Result<(), Rejection> {
+    let reserved = state
+        .reservations
+        .get(&line_key(order_id, line))
+        .copied()
+        .ok_or_else(|| Rejection::UnknownReservation {
+            order_id: order_id.to_owned(),
+            line,
+        })?;
+    if qty > reserved {
+        return Err(Rejection::ExceedsReservation {
+            order_id: order_id.to_owned(),
+            line,
+            qty,
+            reserved,
+        });
+    }
+    Ok(())
+}

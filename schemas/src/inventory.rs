@@ -1,18 +1,23 @@
 //! Commands and events of an inventory item: one SKU at one location.
 
+use chrono::NaiveDate;
 use serde::{Deserialize, Serialize};
 
-/// What can be asked of an inventory item.
+/// What can be asked of an inventory item. Every command names the item
+/// by `sku` and `location`.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(tag = "type")]
 pub enum InventoryCommand {
-    /// Stock arrived (from a purchase order or otherwise).
+    /// Stock arrived, from purchase order `po_id` or otherwise. Inbound
+    /// reservations on that PO become on-hand reservations.
     ReceiveStock {
         sku: String,
         location: String,
         qty: u64,
         #[serde(default, skip_serializing_if = "Option::is_none")]
         reference: Option<String>,
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        po_id: Option<String>,
     },
     /// On-hand changes for a reason other than receipt or shipment.
     AdjustStock {
@@ -22,7 +27,14 @@ pub enum InventoryCommand {
         delta: i64,
         reason: AdjustmentReason,
     },
-    /// Set stock aside for an order line, against on-hand stock.
+    /// A cycle count: `counted` units were found.
+    CountStock {
+        sku: String,
+        location: String,
+        counted: u64,
+    },
+    /// Set stock aside for an order line, against on-hand stock (adds to
+    /// the line's reservation here, if it has one).
     ReserveStock {
         sku: String,
         location: String,
@@ -30,22 +42,99 @@ pub enum InventoryCommand {
         line: u32,
         qty: u64,
     },
-    /// Give back an order line's reservation.
+    /// Set aside units due on purchase order `po_id`, when the policy allows.
+    ReserveInbound {
+        sku: String,
+        location: String,
+        order_id: String,
+        line: u32,
+        qty: u64,
+        po_id: String,
+    },
+    /// Give back an order line's reservation: on hand, or on `po_id`.
     ReleaseReservation {
         sku: String,
         location: String,
         order_id: String,
         line: u32,
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        po_id: Option<String>,
     },
+    /// Reserved units left in a shipment.
+    ShipReserved {
+        sku: String,
+        location: String,
+        order_id: String,
+        line: u32,
+        qty: u64,
+    },
+    /// The warehouse could not find `short` reserved units of a line.
+    ReportPickShort {
+        sku: String,
+        location: String,
+        order_id: String,
+        line: u32,
+        short: u64,
+    },
+    /// A resellable return goes back on the shelf.
+    RestockReturn {
+        sku: String,
+        location: String,
+        qty: u64,
+        rma_id: String,
+    },
+    /// Units due on a PO line, by date (again to re-date or re-size it).
+    ScheduleInbound {
+        sku: String,
+        location: String,
+        po_id: String,
+        qty: u64,
+        expected_date: NaiveDate,
+    },
+    /// Units on `po_id` will not come.
+    CancelInbound {
+        sku: String,
+        location: String,
+        po_id: String,
+    },
+    SetReorderPolicy {
+        sku: String,
+        location: String,
+        #[serde(flatten)]
+        policy: ReorderPolicy,
+    },
+}
+
+/// When and how much to reorder, and whether inbound supply may be promised.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ReorderPolicy {
+    /// Reorder when the inventory position falls to this.
+    pub reorder_point: u64,
+    pub safety_stock: u64,
+    pub order_qty: u64,
+    pub lead_time_days: u32,
+    /// Target cycle service level, in basis points (9500 = 95 %).
+    pub service_level_bp: u16,
+    /// Whether order lines may reserve units still on purchase orders.
+    #[serde(default)]
+    pub reserve_inbound: bool,
 }
 
 impl InventoryCommand {
     /// The `type` values of these commands.
-    pub const TYPES: [&'static str; 4] = [
+    pub const TYPES: [&'static str; 12] = [
         "ReceiveStock",
         "AdjustStock",
+        "CountStock",
         "ReserveStock",
+        "ReserveInbound",
         "ReleaseReservation",
+        "ShipReserved",
+        "ReportPickShort",
+        "RestockReturn",
+        "ScheduleInbound",
+        "CancelInbound",
+        "SetReorderPolicy",
     ];
 
     /// The item the command is for: (sku, location).
@@ -53,8 +142,16 @@ impl InventoryCommand {
         match self {
             Self::ReceiveStock { sku, location, .. }
             | Self::AdjustStock { sku, location, .. }
+            | Self::CountStock { sku, location, .. }
             | Self::ReserveStock { sku, location, .. }
-            | Self::ReleaseReservation { sku, location, .. } => (sku, location),
+            | Self::ReserveInbound { sku, location, .. }
+            | Self::ReleaseReservation { sku, location, .. }
+            | Self::ShipReserved { sku, location, .. }
+            | Self::ReportPickShort { sku, location, .. }
+            | Self::RestockReturn { sku, location, .. }
+            | Self::ScheduleInbound { sku, location, .. }
+            | Self::CancelInbound { sku, location, .. }
+            | Self::SetReorderPolicy { sku, location, .. } => (sku, location),
         }
     }
 }
@@ -80,6 +177,8 @@ pub enum InventoryEvent {
         qty: u64,
         #[serde(default, skip_serializing_if = "Option::is_none")]
         reference: Option<String>,
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        po_id: Option<String>,
     },
     /// On-hand changed by `delta` for `reason`.
     StockAdjusted {
@@ -87,6 +186,15 @@ pub enum InventoryEvent {
         location: String,
         delta: i64,
         reason: AdjustmentReason,
+    },
+    /// A cycle count found `counted` where the records said `expected`;
+    /// on-hand is now `counted`.
+    StockCounted {
+        sku: String,
+        location: String,
+        expected: u64,
+        counted: u64,
+        variance: i64,
     },
     /// On-hand fell below what is reserved: `short` units promised to orders are not there.
     ShortageRecorded {
@@ -96,7 +204,7 @@ pub enum InventoryEvent {
         reserved: u64,
         short: u64,
     },
-    /// `qty` set aside for an order line.
+    /// `qty` more set aside for an order line, from on-hand.
     StockReserved {
         sku: String,
         location: String,
@@ -104,13 +212,95 @@ pub enum InventoryEvent {
         line: u32,
         qty: u64,
     },
-    /// An order line's reservation given back.
+    /// `qty` of purchase order `po_id` set aside for an order line.
+    InboundReserved {
+        sku: String,
+        location: String,
+        order_id: String,
+        line: u32,
+        qty: u64,
+        po_id: String,
+        expected_date: NaiveDate,
+    },
+    /// An order line's reservation given back (on `po_id` when inbound).
     ReservationReleased {
         sku: String,
         location: String,
         order_id: String,
         line: u32,
         qty: u64,
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        po_id: Option<String>,
+    },
+    /// PO units reserved for a line arrived: the reservation is now on hand.
+    ReservationMovedToStock {
+        sku: String,
+        location: String,
+        order_id: String,
+        line: u32,
+        qty: u64,
+        po_id: String,
+    },
+    /// A PO's units will not come (or fewer will): this reservation is gone.
+    InboundReservationLost {
+        sku: String,
+        location: String,
+        order_id: String,
+        line: u32,
+        qty: u64,
+        po_id: String,
+    },
+    /// Reserved units left: on-hand and the reservation fall by `qty`.
+    StockShipped {
+        sku: String,
+        location: String,
+        order_id: String,
+        line: u32,
+        qty: u64,
+    },
+    /// Reserved units were not found at pick: on-hand and the reservation
+    /// fall by `short`. A stock-accuracy signal.
+    PickShortRecorded {
+        sku: String,
+        location: String,
+        order_id: String,
+        line: u32,
+        short: u64,
+    },
+    ReturnRestocked {
+        sku: String,
+        location: String,
+        qty: u64,
+        rma_id: String,
+    },
+    /// `qty` units due on `po_id` by `expected_date` (replaces an earlier schedule).
+    InboundScheduled {
+        sku: String,
+        location: String,
+        po_id: String,
+        qty: u64,
+        expected_date: NaiveDate,
+    },
+    InboundCancelled {
+        sku: String,
+        location: String,
+        po_id: String,
+        qty: u64,
+    },
+    ReorderPolicySet {
+        sku: String,
+        location: String,
+        #[serde(flatten)]
+        policy: ReorderPolicy,
+    },
+    /// The inventory position (on hand + inbound − reserved) fell to the
+    /// reorder point: time to order `order_qty`.
+    ReorderPointReached {
+        sku: String,
+        location: String,
+        position: i64,
+        reorder_point: u64,
+        order_qty: u64,
     },
 }
 
@@ -120,9 +310,20 @@ impl InventoryEvent {
         match self {
             Self::StockReceived { .. } => "StockReceived",
             Self::StockAdjusted { .. } => "StockAdjusted",
+            Self::StockCounted { .. } => "StockCounted",
             Self::ShortageRecorded { .. } => "ShortageRecorded",
             Self::StockReserved { .. } => "StockReserved",
+            Self::InboundReserved { .. } => "InboundReserved",
             Self::ReservationReleased { .. } => "ReservationReleased",
+            Self::ReservationMovedToStock { .. } => "ReservationMovedToStock",
+            Self::InboundReservationLost { .. } => "InboundReservationLost",
+            Self::StockShipped { .. } => "StockShipped",
+            Self::PickShortRecorded { .. } => "PickShortRecorded",
+            Self::ReturnRestocked { .. } => "ReturnRestocked",
+            Self::InboundScheduled { .. } => "InboundScheduled",
+            Self::InboundCancelled { .. } => "InboundCancelled",
+            Self::ReorderPolicySet { .. } => "ReorderPolicySet",
+            Self::ReorderPointReached { .. } => "ReorderPointReached",
         }
     }
 }

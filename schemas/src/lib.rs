@@ -2,9 +2,11 @@
 //! on Kafka topics or through `fulfil submit`) and the events aggregates
 //! record. Changing a type here changes what other systems read and write.
 //!
+//! - `catalog`: the item master (SKUs and locations);
 //! - `inventory`: commands and events of one SKU at one location;
 //! - `order`: commands and events of a customer order.
 
+pub mod catalog;
 pub mod inventory;
 pub mod order;
 
@@ -12,6 +14,7 @@ use chrono::{DateTime, Utc};
 use serde::Deserialize;
 use serde_json::Value;
 
+pub use catalog::{CatalogCommand, CatalogEvent};
 pub use inventory::{InventoryCommand, InventoryEvent};
 pub use order::{OrderCommand, OrderEvent};
 
@@ -55,6 +58,8 @@ pub struct CommandEnvelope {
 /// Every command the system knows, by the aggregate that decides it.
 #[derive(Debug, Clone, PartialEq)]
 pub enum Command {
+    /// A definition in the item master.
+    Catalog(CatalogCommand),
     /// A command for one SKU at one location.
     Inventory(InventoryCommand),
     /// A command for one customer order.
@@ -177,7 +182,9 @@ pub fn parse_command(text: &str) -> Result<CommandEnvelope, InvalidCommand> {
         command_type: command_type.clone(),
         detail: e.to_string(),
     };
-    let command = if InventoryCommand::TYPES.contains(&command_type.as_str()) {
+    let command = if CatalogCommand::TYPES.contains(&command_type.as_str()) {
+        Command::Catalog(serde_json::from_value(body.clone()).map_err(fields_error)?)
+    } else if InventoryCommand::TYPES.contains(&command_type.as_str()) {
         Command::Inventory(serde_json::from_value(body.clone()).map_err(fields_error)?)
     } else if OrderCommand::TYPES.contains(&command_type.as_str()) {
         Command::Order(serde_json::from_value(body.clone()).map_err(fields_error)?)
@@ -212,6 +219,7 @@ mod tests {
                 location: "WH1".into(),
                 qty: 10,
                 reference: None,
+                po_id: None,
             })
         );
     }

@@ -1,0 +1,108 @@
+//! The item master: one stream per SKU and one per location. Orders,
+//! purchase orders and stock movements may only name what is defined here
+//! (the command handler checks), so a typo never creates phantom stock.
+
+use decider::Decider;
+use schemas::catalog::{CatalogCommand, CatalogEvent, LocationDefinition, SkuDefinition};
+use serde::{Deserialize, Serialize};
+
+/// Names the shape of [`CatalogEntry`] for snapshots.
+pub const STATE_SCHEMA: &str = "catalog-entry/1";
+
+/// One SKU's or one location's current definition.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub enum CatalogEntry {
+    #[default]
+    Undefined,
+    Sku(SkuDefinition),
+    Location(LocationDefinition),
+}
+
+/// Why a definition was refused. Nothing changes when one is.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum Rejection {
+    #[error("invalid {field}: {problem}")]
+    InvalidId {
+        field: &'static str,
+        problem: &'static str,
+    },
+    #[error("{field} must not be empty")]
+    Blank { field: &'static str },
+    /// The same definition again: nothing to revise.
+    #[error("already defined with these values")]
+    Unchanged,
+}
+
+impl Rejection {
+    /// A stable, machine-readable reason code.
+    pub fn code(&self) -> &'static str {
+        match self {
+            Self::InvalidId { .. } => "invalid_id",
+            Self::Blank { .. } => "invalid_fields",
+            Self::Unchanged => "unchanged",
+        }
+    }
+}
+
+fn check_id(field: &'static str, id: &str) -> Result<(), Rejection> {
+    schemas::id_problem(id).map_or(Ok(()), |problem| {
+        Err(Rejection::InvalidId { field, problem })
+    })
+}
+
+fn not_blank(field: &'static str, value: &str) -> Result<(), Rejection> {
+    if value.trim().is_empty() {
+        return Err(Rejection::Blank { field });
+    }
+    Ok(())
+}
+
+impl Decider for CatalogEntry {
+    type State = CatalogEntry;
+    type Command = CatalogCommand;
+    type Event = CatalogEvent;
+    type Rejection = Rejection;
+
+    fn decide(state: &Self, command: &CatalogCommand) -> Result<Vec<CatalogEvent>, Rejection> {
+        match command {
+            CatalogCommand::DefineSku(def) => {
+                check_id("sku", &def.sku)?;
+                not_blank("description", &def.description)?;
+                not_blank("unit_of_measure", &def.unit_of_measure)?;
+                match state {
+                    Self::Sku(current) if current == def => Err(Rejection::Unchanged),
+                    Self::Sku(_) => Ok(vec![CatalogEvent::SkuRevised(def.clone())]),
+                    _ => Ok(vec![CatalogEvent::SkuDefined(def.clone())]),
+                }
+            }
+            CatalogCommand::DefineLocation(def) => {
+                check_id("location", &def.location)?;
+                not_blank("name", &def.name)?;
+                match state {
+                    Self::Location(current) if current == def => Err(Rejection::Unchanged),
+                    Self::Location(_) => Ok(vec![CatalogEvent::LocationRevised(def.clone())]),
+                    _ => Ok(vec![CatalogEvent::LocationDefined(def.clone())]),
+                }
+            }
+        }
+    }
+
+    fn evolve(_state: Self, event: &CatalogEvent) -> Self {
+        match event {
+            CatalogEvent::SkuDefined(d) | CatalogEvent::SkuRevised(d) => Self::Sku(d.clone()),
+            CatalogEvent::LocationDefined(d) | CatalogEvent::LocationRevised(d) => {
+                Self::Location(d.clone())
+            }
+        }
+    }
+}
+
+/// The stream holding a SKU's definition.
+pub fn sku_stream(sku: &str) -> String {
+    format!("sku-{sku}")
+}
+
+/// The stream holding a location's definition.
+pub fn location_stream(location: &str) -> String {
+    format!("location-{location}")
+}

@@ -1,0 +1,66 @@
+//! The item master: SKUs and locations, defined before anything refers to them.
+
+use serde::{Deserialize, Serialize};
+
+/// What kind of place holds stock.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum LocationKind {
+    Warehouse,
+    Store,
+}
+
+/// A SKU's master data.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct SkuDefinition {
+    pub sku: String,
+    pub description: String,
+    /// Unit of measure, for example `each`, `box-12`, `kg`.
+    pub unit_of_measure: String,
+    /// Standard cost per unit, in cents.
+    pub standard_cost_cents: u64,
+}
+
+/// A location's master data.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct LocationDefinition {
+    pub location: String,
+    pub name: String,
+    pub kind: LocationKind,
+}
+
+/// What can be asked of the item master. Defining again with other
+/// values revises the definition.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(tag = "type")]
+pub enum CatalogCommand {
+    DefineSku(SkuDefinition),
+    DefineLocation(LocationDefinition),
+}
+
+impl CatalogCommand {
+    /// The `type` values of these commands.
+    pub const TYPES: [&'static str; 2] = ["DefineSku", "DefineLocation"];
+}
+
+/// What happened to the item master.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(tag = "type")]
+pub enum CatalogEvent {
+    SkuDefined(SkuDefinition),
+    SkuRevised(SkuDefinition),
+    LocationDefined(LocationDefinition),
+    LocationRevised(LocationDefinition),
+}
+
+impl CatalogEvent {
+    /// The event's type name, as stored and published.
+    pub fn event_type(&self) -> &'static str {
+        match self {
+            Self::SkuDefined(_) => "SkuDefined",
+            Self::SkuRevised(_) => "SkuRevised",
+            Self::LocationDefined(_) => "LocationDefined",
+            Self::LocationRevised(_) => "LocationRevised",
+        }
+    }
+}

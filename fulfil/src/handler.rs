@@ -9,7 +9,9 @@ use event_store::{
 };
 use inventory_aggregate::InventoryItem;
 use order_aggregate::Order;
+use purchase_order_aggregate::PurchaseOrder;
 use schemas::order::OrderCommand;
+use schemas::purchasing::PurchaseOrderCommand;
 use schemas::{CatalogCommand, Command, CommandEnvelope, InvalidCommand};
 use serde::de::DeserializeOwned;
 use serde::Serialize;
@@ -35,6 +37,16 @@ impl Aggregate for InventoryItem {
 
 impl Aggregate for CatalogEntry {
     const STATE_SCHEMA: &'static str = catalog::STATE_SCHEMA;
+    fn event_type(event: &Self::Event) -> &'static str {
+        event.event_type()
+    }
+    fn reason(rejection: &Self::Rejection) -> (&'static str, String) {
+        (rejection.code(), rejection.to_string())
+    }
+}
+
+impl Aggregate for PurchaseOrder {
+    const STATE_SCHEMA: &'static str = purchase_order_aggregate::STATE_SCHEMA;
     fn event_type(event: &Self::Event) -> &'static str {
         event.event_type()
     }
@@ -72,6 +84,7 @@ fn stream_of(command: &Command) -> Result<StreamId, (&'static str, String)> {
             ("sku", sku, format!("inventory-{sku}@{location}"))
         }
         Command::Order(c) => ("order_id", c.order_id(), format!("order-{}", c.order_id())),
+        Command::PurchaseOrder(c) => ("po_id", c.po_id(), format!("po-{}", c.po_id())),
     };
     if let Some(problem) = schemas::id_problem(id) {
         return Err(("invalid_id", format!("invalid {field}: {problem}")));
@@ -124,6 +137,16 @@ fn references(command: &Command) -> Vec<(Master, &str)> {
             vec![(Master::Location, source.location())]
         }
         Command::Order(_) => Vec::new(),
+        Command::PurchaseOrder(PurchaseOrderCommand::PlacePurchaseOrder { lines, .. }) => lines
+            .iter()
+            .flat_map(|l| {
+                [
+                    (Master::Sku, l.sku.as_str()),
+                    (Master::Location, l.location.as_str()),
+                ]
+            })
+            .collect(),
+        Command::PurchaseOrder(_) => Vec::new(),
     }
 }
 
@@ -222,6 +245,9 @@ impl CommandHandler {
             Command::Catalog(command) => self.decide::<CatalogEntry>(envelope, &stream, command),
             Command::Inventory(command) => self.decide::<InventoryItem>(envelope, &stream, command),
             Command::Order(command) => self.decide::<Order>(envelope, &stream, command),
+            Command::PurchaseOrder(command) => {
+                self.decide::<PurchaseOrder>(envelope, &stream, command)
+            }
         }
     }
 

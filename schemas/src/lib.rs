@@ -4,11 +4,13 @@
 //!
 //! - `catalog`: the item master (SKUs and locations);
 //! - `inventory`: commands and events of one SKU at one location;
-//! - `order`: commands and events of a customer order.
+//! - `order`: commands and events of a customer order;
+//! - `purchasing`: commands and events of a purchase order.
 
 pub mod catalog;
 pub mod inventory;
 pub mod order;
+pub mod purchasing;
 
 use chrono::{DateTime, Utc};
 use serde::Deserialize;
@@ -17,6 +19,7 @@ use serde_json::Value;
 pub use catalog::{CatalogCommand, CatalogEvent};
 pub use inventory::{InventoryCommand, InventoryEvent};
 pub use order::{OrderCommand, OrderEvent};
+pub use purchasing::{PurchaseOrderCommand, PurchaseOrderEvent};
 
 /// Quantities above this are taken for a typing error, not an order.
 pub const MAX_QTY: u64 = 1_000_000;
@@ -64,6 +67,8 @@ pub enum Command {
     Inventory(InventoryCommand),
     /// A command for one customer order.
     Order(OrderCommand),
+    /// A command for one purchase order.
+    PurchaseOrder(PurchaseOrderCommand),
 }
 
 /// Why a message is not a command.
@@ -188,6 +193,8 @@ pub fn parse_command(text: &str) -> Result<CommandEnvelope, InvalidCommand> {
         Command::Inventory(serde_json::from_value(body.clone()).map_err(fields_error)?)
     } else if OrderCommand::TYPES.contains(&command_type.as_str()) {
         Command::Order(serde_json::from_value(body.clone()).map_err(fields_error)?)
+    } else if PurchaseOrderCommand::TYPES.contains(&command_type.as_str()) {
+        Command::PurchaseOrder(serde_json::from_value(body.clone()).map_err(fields_error)?)
     } else {
         return Err(InvalidCommand::UnknownType(command_type));
     };

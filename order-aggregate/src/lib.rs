@@ -258,6 +258,16 @@ fn evolve(mut state: Order, event: &OrderEvent) -> Order {
                 l.backordered += qty;
             }
         }
+        OrderEvent::LineDeallocated {
+            line, source, qty, ..
+        } => {
+            if let Some(l) = state.lines.get_mut(line) {
+                if let Some(a) = l.allocations.get_mut(source) {
+                    a.qty -= (*qty).min(a.qty);
+                }
+                l.allocations.retain(|_, a| a.qty > 0);
+            }
+        }
         OrderEvent::InboundAllocationReceived {
             line,
             po_id,

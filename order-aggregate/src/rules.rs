@@ -38,6 +38,10 @@ pub enum Rejection {
         requested: u64,
         open: u64,
     },
+    #[error(
+        "line {line}: {qty} to deallocate but only {allocated} allocated and not in the warehouse"
+    )]
+    OverDeallocation { line: u32, qty: u64, allocated: u64 },
     #[error("line {line} has no allocation from purchase order {po_id} at {location}")]
     UnknownAllocation {
         line: u32,
@@ -109,6 +113,7 @@ impl Rejection {
             Self::UnknownLine { .. } => "unknown_line",
             Self::LineCancelled { .. } => "line_cancelled",
             Self::OverAllocation { .. } => "over_allocation",
+            Self::OverDeallocation { .. } => "over_deallocation",
             Self::UnknownAllocation { .. } => "unknown_allocation",
             Self::PaymentNotAuthorized => "payment_not_authorized",
             Self::PaymentFailed { .. } => "payment_failed",
@@ -376,6 +381,38 @@ pub(crate) fn decide(state: &Order, command: &OrderCommand) -> Result<Vec<OrderE
                     format!("{qty} × {} is backordered; we will confirm a date.", l.sku),
                 ),
             ])
+        }
+        OrderCommand::DeallocateLine {
+            line,
+            source,
+            qty,
+            reason,
+            ..
+        } => {
+            live(state)?;
+            let l = live_line(state, *line)?;
+            check_qty(*qty)?;
+            let held = l.allocations.get(source).map_or(0, |a| a.qty);
+            // Stock units in the warehouse's hands are settled by picking, not here.
+            let movable = match source {
+                SupplySource::Stock { .. } => held.saturating_sub(l.in_warehouse()),
+                SupplySource::Inbound { .. } => held,
+            };
+            if *qty > movable {
+                return Err(Rejection::OverDeallocation {
+                    line: *line,
+                    qty: *qty,
+                    allocated: movable,
+                });
+            }
+            Ok(vec![OrderEvent::LineDeallocated {
+                order_id,
+                line: *line,
+                sku: l.sku.clone(),
+                source: source.clone(),
+                qty: *qty,
+                reason: reason.clone(),
+            }])
         }
         OrderCommand::ReceiveInboundAllocation {
             line,

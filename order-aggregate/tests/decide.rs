@@ -382,6 +382,39 @@ fn inbound_allocations_become_stock_when_the_po_arrives() {
 }
 
 #[test]
+fn a_lost_promise_is_deallocated_and_the_units_reopen() {
+    let history = vec![placed(), allocated(1, "SKU-A", 4, inbound("PO-1", "WH1"))];
+    let deallocate = |qty| C::DeallocateLine {
+        order_id: ORDER.into(),
+        line: 1,
+        source: inbound("PO-1", "WH1"),
+        qty,
+        reason: "PO-1 cancelled".into(),
+    };
+    let deallocated = E::LineDeallocated {
+        order_id: ORDER.into(),
+        line: 1,
+        sku: "SKU-A".into(),
+        source: inbound("PO-1", "WH1"),
+        qty: 3,
+        reason: "PO-1 cancelled".into(),
+    };
+    given::<Order>(history.clone())
+        .when(deallocate(3))
+        .then([deallocated.clone()]);
+    given::<Order>(history.clone())
+        .when(deallocate(5))
+        .then_rejected(Rejection::OverDeallocation {
+            line: 1,
+            qty: 5,
+            allocated: 4,
+        });
+    let mut after = history;
+    after.push(deallocated);
+    assert_eq!(Order::fold(&after).lines[&1].open(), 3);
+}
+
+#[test]
 fn release_needs_good_payment_and_allocated_stock() {
     let release = || C::ReleaseToWarehouse {
         order_id: ORDER.into(),
@@ -755,6 +788,11 @@ fn every_rejection_has_a_distinct_code_and_a_message() {
             line: 1,
             requested: 2,
             open: 1,
+        },
+        Rejection::OverDeallocation {
+            line: 1,
+            qty: 2,
+            allocated: 1,
         },
         Rejection::UnknownAllocation {
             line: 1,

@@ -14,7 +14,7 @@ fn day(d: u32) -> NaiveDate {
 fn line(n: u32, qty: u64) -> PoLineInput {
     PoLineInput {
         line: n,
-        sku: "SKU-A".into(),
+        sku: if n == 2 { "SKU-B" } else { "SKU-A" }.into(),
         location: "WH1".into(),
         qty,
         unit_cost_cents: 300,
@@ -51,7 +51,7 @@ fn received(n: u32, qty: u64, on: u32, over: u64) -> E {
     E::PurchaseOrderReceived {
         po_id: "PO-1".into(),
         line: n,
-        sku: "SKU-A".into(),
+        sku: line(n, 0).sku,
         location: "WH1".into(),
         qty,
         unit_cost_cents: 300,
@@ -64,7 +64,7 @@ fn received(n: u32, qty: u64, on: u32, over: u64) -> E {
 fn open(n: u32, qty: u64) -> OpenLine {
     OpenLine {
         line: n,
-        sku: "SKU-A".into(),
+        sku: line(n, 0).sku,
         location: "WH1".into(),
         open_qty: qty,
     }
@@ -106,6 +106,13 @@ fn a_bad_purchase_order_is_refused() {
         .when(place(vec![line(1, 1), line(1, 2)]))
         .then_rejected(Rejection::InvalidPurchaseOrder(
             "two lines share a line number",
+        ));
+    let mut twice = line(2, 1);
+    twice.sku = "SKU-A".into();
+    given::<PurchaseOrder>([])
+        .when(place(vec![line(1, 1), twice]))
+        .then_rejected(Rejection::InvalidPurchaseOrder(
+            "two lines order the same SKU for the same location",
         ));
     given::<PurchaseOrder>([])
         .when(place(vec![line(1, 0)]))

@@ -109,6 +109,15 @@ pub enum OrderCommand {
         line: u32,
         qty: u64,
     },
+    /// Supply promised to a line is gone (a PO will not bring it): the
+    /// units go back to open, to be sourced again.
+    DeallocateLine {
+        order_id: String,
+        line: u32,
+        source: SupplySource,
+        qty: u64,
+        reason: String,
+    },
     /// Inbound units allocated to a line arrived: they are now stock.
     ReceiveInboundAllocation {
         order_id: String,
@@ -168,13 +177,14 @@ pub enum OrderCommand {
 
 impl OrderCommand {
     /// The `type` values of these commands.
-    pub const TYPES: [&'static str; 17] = [
+    pub const TYPES: [&'static str; 18] = [
         "PlaceOrder",
         "AuthorizePayment",
         "CapturePayment",
         "FailPayment",
         "AllocateLine",
         "BackorderLine",
+        "DeallocateLine",
         "ReceiveInboundAllocation",
         "ReleaseToWarehouse",
         "RecordPick",
@@ -197,6 +207,7 @@ impl OrderCommand {
             | Self::FailPayment { order_id, .. }
             | Self::AllocateLine { order_id, .. }
             | Self::BackorderLine { order_id, .. }
+            | Self::DeallocateLine { order_id, .. }
             | Self::ReceiveInboundAllocation { order_id, .. }
             | Self::ReleaseToWarehouse { order_id }
             | Self::RecordPick { order_id, .. }
@@ -251,6 +262,14 @@ pub enum OrderEvent {
         line: u32,
         sku: String,
         qty: u64,
+    },
+    LineDeallocated {
+        order_id: String,
+        line: u32,
+        sku: String,
+        source: SupplySource,
+        qty: u64,
+        reason: String,
     },
     InboundAllocationReceived {
         order_id: String,
@@ -360,6 +379,7 @@ impl OrderEvent {
             Self::PaymentFailed { .. } => "PaymentFailed",
             Self::LineAllocated { .. } => "LineAllocated",
             Self::LineBackordered { .. } => "LineBackordered",
+            Self::LineDeallocated { .. } => "LineDeallocated",
             Self::InboundAllocationReceived { .. } => "InboundAllocationReceived",
             Self::OrderReleased { .. } => "OrderReleased",
             Self::LinePicked { .. } => "LinePicked",

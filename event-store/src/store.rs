@@ -258,6 +258,25 @@ impl Store {
         }))
     }
 
+    /// What an earlier append with `command_id` produced, whatever its body:
+    /// for a process that re-issues its commands after a restart and must
+    /// carry on from what was recorded, not from what it would decide now.
+    pub fn recorded_command(&self, command_id: &str) -> Result<Option<AppendOutcome>> {
+        Ok(self
+            .inner
+            .index
+            .command(command_id)?
+            .map(|r| AppendOutcome {
+                duplicate: true,
+                ..r.outcome
+            }))
+    }
+
+    /// Follows the head position: `changed().await` wakes after each commit.
+    pub fn head_watch(&self) -> watch::Receiver<u64> {
+        self.inner.head.clone()
+    }
+
     /// The position of the last acknowledged event (0 for an empty log).
     pub fn head_position(&self) -> u64 {
         *self.inner.head.borrow()

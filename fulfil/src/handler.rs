@@ -2,6 +2,10 @@
 //! whether it came from `fulfil submit`, the demo or (later) Kafka.
 
 use catalog::CatalogEntry;
+use std::any::Any;
+use std::collections::HashMap;
+use std::sync::{Arc, Mutex, PoisonError};
+
 use decider::Decider;
 use event_store::{
     AppendOutcome, AppendRequest, ExpectedVersion, NewEvent, RecordedEvent, Store, StoreError,
@@ -18,7 +22,9 @@ use serde::Serialize;
 
 /// What the handler needs of an aggregate beyond its rules: how its state
 /// and events are stored, and how its rejections are reported.
-pub trait Aggregate: Decider<State = Self> + Default + Serialize + DeserializeOwned {
+pub trait Aggregate:
+    Decider<State = Self> + Default + Clone + Serialize + DeserializeOwned
+{
     /// Names the state's shape for snapshots.
     const STATE_SCHEMA: &'static str;
     fn event_type(event: &Self::Event) -> &'static str;
@@ -204,15 +210,77 @@ impl CommandResult {
     }
 }
 
+/// Streams whose latest state the handler keeps in memory; past this the cache is emptied.
+const CACHED_STATES: usize = 100_000;
+
+/// An aggregate's state at a stream version, of whichever aggregate type.
+type CachedState = (u64, Arc<dyn Any + Send + Sync>);
+
 /// Decides commands against the current state and appends the events.
-#[derive(Debug, Clone)]
+#[derive(Clone)]
 pub struct CommandHandler {
     store: Store,
+    /// The state after each stream's last append through this handler: a
+    /// command finds it here when the stream has not moved since.
+    states: Arc<Mutex<HashMap<StreamId, CachedState>>>,
+}
+
+impl std::fmt::Debug for CommandHandler {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("CommandHandler").finish_non_exhaustive()
+    }
 }
 
 impl CommandHandler {
     pub fn new(store: Store) -> Self {
-        Self { store }
+        Self {
+            store,
+            states: Arc::default(),
+        }
+    }
+
+    pub fn store(&self) -> &Store {
+        &self.store
+    }
+
+    /// The aggregate's current state and version: from the cache when the
+    /// stream has not moved since, else from the store (snapshot + replay).
+    pub fn state<A>(&self, stream: &StreamId) -> Result<(Arc<A>, u64), StoreError>
+    where
+        A: Aggregate + Send + Sync + 'static,
+        A::Event: DeserializeOwned,
+    {
+        let current = self.store.stream_version(stream)?;
+        let cached = self
+            .states
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .get(stream)
+            .cloned();
+        if let Some((version, state)) = cached {
+            if version == current {
+                if let Ok(state) = state.downcast::<A>() {
+                    return Ok((state, version));
+                }
+            }
+        }
+        let loaded =
+            self.store
+                .load_state(stream, A::STATE_SCHEMA, |state: A, e: &RecordedEvent| {
+                    let event: A::Event = serde_json::from_value(e.payload.clone())?;
+                    Ok(A::evolve(state, &event))
+                })?;
+        let state = Arc::new(loaded.state);
+        self.remember(stream, loaded.version, state.clone());
+        Ok((state, loaded.version))
+    }
+
+    fn remember<A: Send + Sync + 'static>(&self, stream: &StreamId, version: u64, state: Arc<A>) {
+        let mut states = self.states.lock().unwrap_or_else(PoisonError::into_inner);
+        if states.len() >= CACHED_STATES {
+            states.clear();
+        }
+        states.insert(stream.clone(), (version, state));
     }
 
     /// Handles one command. Rejections are results; only a failing store is an error.
@@ -272,18 +340,13 @@ impl CommandHandler {
         command: &A::Command,
     ) -> Result<CommandResult, StoreError>
     where
-        A: Aggregate,
+        A: Aggregate + Send + Sync + 'static,
         A::Event: Serialize + DeserializeOwned,
     {
         let id = envelope.command_id.as_str();
         for _ in 0..MAX_ATTEMPTS {
-            let loaded =
-                self.store
-                    .load_state(stream, A::STATE_SCHEMA, |state: A, e: &RecordedEvent| {
-                        let event: A::Event = serde_json::from_value(e.payload.clone())?;
-                        Ok(A::evolve(state, &event))
-                    })?;
-            let events = match A::decide(&loaded.state, command) {
+            let (state, version) = self.state::<A>(stream)?;
+            let events = match A::decide(&state, command) {
                 Ok(events) => events,
                 Err(rejection) => {
                     let (reason, message) = A::reason(&rejection);
@@ -299,26 +362,24 @@ impl CommandHandler {
                 e.at = envelope.at;
                 new_events.push(e);
             }
-            let mut request = AppendRequest::new(
-                stream.clone(),
-                ExpectedVersion::Exact(loaded.version),
-                new_events,
-            )
-            .command_id(id)
-            .command_body(envelope.body.clone());
+            let mut request =
+                AppendRequest::new(stream.clone(), ExpectedVersion::Exact(version), new_events)
+                    .command_id(id)
+                    .command_body(envelope.body.clone());
             request.correlation_id = envelope.correlation_id.clone();
             match self.store.append_blocking(request) {
                 Ok(outcome) => {
-                    if !outcome.duplicate
-                        && outcome.last_version / SNAPSHOT_EVERY > loaded.version / SNAPSHOT_EVERY
-                    {
-                        let state = events.iter().fold(loaded.state, A::evolve);
-                        self.store.save_snapshot(
-                            stream,
-                            outcome.last_version,
-                            A::STATE_SCHEMA,
-                            &state,
-                        )?;
+                    if !outcome.duplicate {
+                        let state = events.iter().fold(A::clone(&state), A::evolve);
+                        if outcome.last_version / SNAPSHOT_EVERY > version / SNAPSHOT_EVERY {
+                            self.store.save_snapshot(
+                                stream,
+                                outcome.last_version,
+                                A::STATE_SCHEMA,
+                                &state,
+                            )?;
+                        }
+                        self.remember(stream, outcome.last_version, Arc::new(state));
                     }
                     // A concurrent retry may have won: then report what it recorded.
                     if outcome.duplicate {

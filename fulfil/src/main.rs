@@ -3,6 +3,7 @@
 
 mod demo;
 mod handler;
+mod process;
 
 use std::io::{BufRead, Write};
 use std::path::PathBuf;
@@ -12,6 +13,7 @@ use clap::{Parser, Subcommand};
 use event_store::{Store, StoreConfig, StreamId};
 
 use crate::handler::{CommandHandler, CommandResult};
+use crate::process::FulfilmentProcess;
 
 #[derive(Parser)]
 #[command(
@@ -38,6 +40,11 @@ enum Cmd {
     Submit {
         /// The file of commands, one JSON object per line; - reads stdin.
         file: String,
+    },
+    /// Prints the current state of one aggregate (order-…, inventory-SKU@LOC, po-…, sku-…, location-…) as JSON.
+    State {
+        /// The aggregate's stream, for example order-SO-1 or inventory-SKU-1@WH1.
+        stream: String,
     },
     /// Prints the event log as JSON lines.
     Events {
@@ -68,6 +75,7 @@ fn main() -> anyhow::Result<()> {
     match cli.command {
         Cmd::Demo => demo::run(&cli.data_dir, config),
         Cmd::Submit { file } => submit(&open(&cli.data_dir, config)?, &file),
+        Cmd::State { stream } => state(&open(&cli.data_dir, config)?, &stream),
         Cmd::Events {
             stream,
             from,
@@ -89,6 +97,9 @@ fn submit(store: &Store, file: &str) -> anyhow::Result<()> {
         ))
     };
     let handler = CommandHandler::new(store.clone());
+    let mut process = FulfilmentProcess::open(handler.clone())?;
+    // Events written before (by an earlier run) are handled first.
+    let mut reacted = process.run_until_idle()?;
     let mut out = std::io::stdout().lock();
     let (mut accepted, mut rejected, mut invalid) = (0, 0, 0);
     for (n, line) in input.lines().enumerate() {
@@ -107,10 +118,46 @@ fn submit(store: &Store, file: &str) -> anyhow::Result<()> {
         }
         serde_json::to_writer(&mut out, &result)?;
         out.write_all(b"\n")?;
+        // The process reacts before the next command, as it would live.
+        let p = process.run_until_idle()?;
+        reacted.commands += p.commands;
+        reacted.accepted += p.accepted;
     }
     out.flush()?;
-    eprintln!("{accepted} accepted, {rejected} rejected, {invalid} invalid");
+    eprintln!(
+        "{accepted} accepted, {rejected} rejected, {invalid} invalid; the fulfilment process issued {} commands ({} accepted)",
+        reacted.commands, reacted.accepted
+    );
     Ok(())
+}
+
+fn state(store: &Store, stream: &str) -> anyhow::Result<()> {
+    let handler = CommandHandler::new(store.clone());
+    let id = StreamId::new(stream)?;
+    let prefix = stream.split_once('-').map_or(stream, |(p, _)| p);
+    let (json, version) = match prefix {
+        "order" => shown(handler.state::<order_aggregate::Order>(&id)?)?,
+        "inventory" => shown(handler.state::<inventory_aggregate::InventoryItem>(&id)?)?,
+        "po" => shown(handler.state::<purchase_order_aggregate::PurchaseOrder>(&id)?)?,
+        "sku" | "location" => shown(handler.state::<catalog::CatalogEntry>(&id)?)?,
+        _ => anyhow::bail!(
+            "{stream} names no aggregate: expected order-…, inventory-…, po-…, sku-… or location-…"
+        ),
+    };
+    if version == 0 {
+        anyhow::bail!("{stream} has no events");
+    }
+    println!(
+        "{}",
+        serde_json::json!({ "stream": stream, "version": version, "state": json })
+    );
+    Ok(())
+}
+
+fn shown<A: serde::Serialize>(
+    (state, version): (std::sync::Arc<A>, u64),
+) -> anyhow::Result<(serde_json::Value, u64)> {
+    Ok((serde_json::to_value(&*state)?, version))
 }
 
 fn events(

@@ -194,3 +194,145 @@ fn events_pages_through_a_log_longer_than_one_page() {
         .collect();
     assert_eq!(positions, (5..1055).collect::<Vec<_>>());
 }
+
+fn state(dir: &std::path::Path, stream: &str) -> Value {
+    let (out, err, ok) = fulfil(dir, &["state", stream], None);
+    assert!(ok, "{stream}: {err}");
+    serde_json::from_str::<Value>(&out).unwrap()["state"].clone()
+}
+
+fn json(text: &str) -> Value {
+    serde_json::from_str(text).unwrap()
+}
+
+/// Orders, a PO, receipts, a short pick, a cancellation and a return,
+/// through `fulfil submit` and the fulfilment process; every figure below
+/// is worked out by hand in the comments.
+#[test]
+fn the_fulfilment_scenario_ends_in_the_expected_states() {
+    let dir = tempfile::tempdir().unwrap();
+    let scenario = concat!(env!("CARGO_MANIFEST_DIR"), "/../scenarios/fulfilment.jsonl");
+    let (out, err, ok) = fulfil(dir.path(), &["submit", scenario], None);
+    assert!(ok, "{err}");
+    let refused: Vec<String> = json_lines(&out)
+        .iter()
+        .filter(|r| r["status"] != "accepted")
+        .map(|r| {
+            format!(
+                "{}:{}",
+                r["command_id"].as_str().unwrap(),
+                r["reason"].as_str().unwrap()
+            )
+        })
+        .collect();
+    assert_eq!(
+        refused,
+        [
+            "f-bad1:unknown_sku",
+            "f-bad2:invalid_order",
+            "f-bad3:over_shipment",
+            "f-bad4:already_shipped",
+            "f-bad5:over_tolerance",
+            "f-bad6:invalid_quantity",
+        ]
+    );
+    assert!(err.contains("25 accepted, 6 rejected, 0 invalid"), "{err}");
+
+    // MUG: 10 at WH1, 5 at WH2. SO-1 wants 12: 10 from WH1 (most free), 2 from
+    // WH2. SO-3's 2 from WH2 are released by its cancellation. The pick of
+    // SO-1 line 1 finds 11 of 12: the missing unit was at WH2, which now has
+    // 4, so it is sourced again there. 11 ship (10 from WH1, 1 from WH2); 2
+    // come back resellable to WH1, where most of the line shipped from.
+    assert_eq!(
+        state(dir.path(), "inventory-MUG@WH1"),
+        json(
+            r#"{"on_hand":2,"reservations":{},"inbound":{},"inbound_reservations":{},"policy":null}"#
+        )
+    );
+    assert_eq!(state(dir.path(), "inventory-MUG@WH2")["on_hand"], 3);
+    assert_eq!(
+        state(dir.path(), "inventory-MUG@WH2")["reservations"],
+        json(r#"{"SO-1#1":1}"#)
+    );
+    // TOWEL: 2 on hand, PO-1 brings 20 on the 10th and the policy allows
+    // promising them. SO-1 wants 5: 2 from stock (shipped), 3 promised on
+    // PO-1, which become an on-hand reservation when it arrives.
+    let towel = state(dir.path(), "inventory-TOWEL@WH1");
+    assert_eq!(towel["on_hand"], 20);
+    assert_eq!(towel["reservations"], json(r#"{"SO-1#2":3}"#));
+    assert_eq!(towel["inbound"], json("{}"));
+    // BEANS: none in stock and no inbound promises allowed, so SO-2 is
+    // backordered; PO-1's 10 arrive on the 13th and fill it.
+    let beans = state(dir.path(), "inventory-BEANS@WH2");
+    assert_eq!(beans["on_hand"], 10);
+    assert_eq!(beans["reservations"], json(r#"{"SO-2#1":4}"#));
+
+    let so1 = state(dir.path(), "order-SO-1");
+    let line1 = &so1["lines"]["1"];
+    assert_eq!(line1["shipped"], json(r#"{"WH1":10,"WH2":1}"#));
+    assert_eq!(
+        line1["allocations"],
+        json(
+            r#"[{"source":{"kind":"stock","location":"WH2"},"qty":1,"promise_date":"2026-03-05"}]"#
+        )
+    );
+    assert_eq!(
+        line1["to_pick"], 1,
+        "the re-sourced unit is released to the warehouse"
+    );
+    assert_eq!(line1["returned"], 2);
+    let line2 = &so1["lines"]["2"];
+    assert_eq!(line2["shipped"], json(r#"{"WH1":2}"#));
+    assert_eq!(
+        line2["allocations"],
+        json(
+            r#"[{"source":{"kind":"stock","location":"WH1"},"qty":3,"promise_date":"2026-03-10"}]"#
+        )
+    );
+    assert_eq!(line2["to_pick"], 3);
+    assert_eq!(so1["shipments"], json(r#"{"SHP-1":true}"#));
+    assert_eq!(so1["returns"]["RMA-1"]["refunded"], true);
+
+    let so2 = state(dir.path(), "order-SO-2");
+    assert_eq!(so2["lines"]["1"]["backordered"], 0);
+    assert_eq!(so2["lines"]["1"]["allocations"][0]["qty"], 4);
+    assert_eq!(
+        so2["lines"]["1"]["to_pick"], 0,
+        "unpaid orders are not released"
+    );
+    assert_eq!(state(dir.path(), "order-SO-3")["cancelled"], true);
+
+    // The short pick is on record on both sides of the handoff.
+    let (log, _, _) = fulfil(dir.path(), &["events"], None);
+    let types: Vec<String> = json_lines(&log)
+        .iter()
+        .map(|e| e["event_type"].as_str().unwrap().to_owned())
+        .collect();
+    assert!(types.contains(&"PickShort".to_owned()));
+    assert!(types.contains(&"PickShortRecorded".to_owned()));
+
+    // Restart the process from nothing: every command it re-issues is
+    // answered from the log, and nothing new is written.
+    let head = json_lines(&log).len();
+    {
+        let store =
+            event_store::Store::open(dir.path(), event_store::StoreConfig::default()).unwrap();
+        store
+            .read_model("fulfilment-process")
+            .unwrap()
+            .clear()
+            .unwrap();
+    }
+    let (_, err, ok) = fulfil(dir.path(), &["submit", "-"], Some(""));
+    assert!(ok, "{err}");
+    assert!(
+        !err.contains("issued 0 commands"),
+        "the rerun re-issues: {err}"
+    );
+    let (again, _, _) = fulfil(dir.path(), &["events"], None);
+    assert_eq!(json_lines(&again).len(), head, "{err}");
+    assert_eq!(
+        state(dir.path(), "inventory-MUG@WH2")["reservations"],
+        json(r#"{"SO-1#1":1}"#)
+    );
+}

@@ -211,6 +211,7 @@ impl Decider for InventoryItem {
                     if let Some(inbound) = state.inbound.get_mut(po) {
                         inbound.qty = inbound.qty.saturating_sub(*qty);
                     }
+                    settle_inbound(&mut state, po);
                 }
             }
             InventoryEvent::StockAdjusted { delta, .. } => {
@@ -269,6 +270,7 @@ impl Decider for InventoryItem {
                 let key = line_key(order_id, *line);
                 remove_inbound_reservation(&mut state, po_id, &key, *qty);
                 *state.reservations.entry(key).or_default() += qty;
+                settle_inbound(&mut state, po_id);
             }
             InventoryEvent::InboundReservationLost {
                 order_id,
@@ -320,6 +322,13 @@ impl Decider for InventoryItem {
             InventoryEvent::ReorderPolicySet { policy, .. } => state.policy = Some(policy.clone()),
         }
         state
+    }
+}
+
+/// A PO with nothing due and nothing promised on it is forgotten.
+fn settle_inbound(state: &mut InventoryItem, po: &str) {
+    if state.inbound.get(po).is_some_and(|i| i.qty == 0) && state.inbound_reserved(po) == 0 {
+        state.inbound.remove(po);
     }
 }
 

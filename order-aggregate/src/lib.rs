@@ -70,6 +70,7 @@ pub struct Line {
     pub unit_price_cents: u64,
     /// Live allocations (not yet shipped) by source, with the promise date
     /// of the latest allocation from each.
+    #[serde(with = "allocation_list")]
     pub allocations: BTreeMap<SupplySource, Allocation>,
     /// Open units waiting for supply.
     pub backordered: u64,
@@ -82,6 +83,43 @@ pub struct Line {
     /// Units in return authorisations.
     pub returned: u64,
     pub cancelled: bool,
+}
+
+/// JSON maps need string keys: allocations are stored as a list.
+mod allocation_list {
+    use std::collections::BTreeMap;
+
+    use schemas::order::SupplySource;
+    use serde::{Deserialize, Deserializer, Serialize, Serializer};
+
+    use super::Allocation;
+
+    #[derive(Serialize, Deserialize)]
+    struct Entry {
+        source: SupplySource,
+        #[serde(flatten)]
+        allocation: Allocation,
+    }
+
+    pub fn serialize<S: Serializer>(
+        map: &BTreeMap<SupplySource, Allocation>,
+        serializer: S,
+    ) -> Result<S::Ok, S::Error> {
+        serializer.collect_seq(map.iter().map(|(source, allocation)| Entry {
+            source: source.clone(),
+            allocation: allocation.clone(),
+        }))
+    }
+
+    pub fn deserialize<'de, D: Deserializer<'de>>(
+        deserializer: D,
+    ) -> Result<BTreeMap<SupplySource, Allocation>, D::Error> {
+        let entries = Vec::<Entry>::deserialize(deserializer)?;
+        Ok(entries
+            .into_iter()
+            .map(|e| (e.source, e.allocation))
+            .collect())
+    }
 }
 
 /// Units promised to a line from one source.

@@ -844,3 +844,12 @@ fn every_rejection_has_a_distinct_code_and_a_message() {
     assert_eq!(codes.len(), samples.len());
     assert!(samples.iter().all(|r| !r.to_string().is_empty()));
 }
+
+#[test]
+fn the_state_survives_a_json_round_trip_for_snapshots() {
+    let mut history = shipped_history();
+    history.push(allocated(2, "SKU-B", 1, inbound("PO-1", "WH2")));
+    let state = Order::fold(&history);
+    let json = serde_json::to_string(&state).unwrap();
+    assert_eq!(serde_json::from_str::<Order>(&json).unwrap(), state);
+}

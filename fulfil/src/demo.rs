@@ -12,7 +12,7 @@ use event_store::{Store, StoreConfig, StreamId};
 use inventory_aggregate::InventoryItem;
 use schemas::InventoryEvent;
 
-use crate::handler::{CommandHandler, CommandResult};
+use fulfil::handler::{CommandHandler, CommandResult};
 
 const SCENARIO: &[&str] = &[
     r#"{"command_id":"demo-m1","type":"DefineSku","sku":"TSHIRT-M","description":"T-shirt, medium","unit_of_measure":"each","standard_cost_cents":450}"#,

@@ -2,8 +2,6 @@
 //! together; the business rules live in the aggregates.
 
 mod demo;
-mod handler;
-mod process;
 
 use std::io::{BufRead, Write};
 use std::path::PathBuf;
@@ -12,8 +10,8 @@ use anyhow::Context;
 use clap::{Parser, Subcommand};
 use event_store::{Store, StoreConfig, StreamId};
 
-use crate::handler::{CommandHandler, CommandResult};
-use crate::process::FulfilmentProcess;
+use fulfil::handler::{CommandHandler, CommandResult};
+use fulfil::process::FulfilmentProcess;
 
 #[derive(Parser)]
 #[command(

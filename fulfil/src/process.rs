@@ -444,6 +444,7 @@ impl FulfilmentProcess {
                 order_id,
                 line,
                 po_id,
+                qty,
                 ..
             } => {
                 let task = Task::Send(Command::Order(OrderCommand::ReceiveInboundAllocation {
@@ -451,6 +452,7 @@ impl FulfilmentProcess {
                     line,
                     po_id,
                     location,
+                    qty,
                 }));
                 (order_id, vec![task])
             }
@@ -581,6 +583,7 @@ fn release_all(order_id: &str, released: Vec<ReleasedAllocation>) -> Vec<Task> {
                 order_id: order_id.to_owned(),
                 line: r.line,
                 po_id,
+                qty: Some(r.qty),
             }))
         })
         .collect()
@@ -794,14 +797,10 @@ impl Step<'_> {
                 Issued::Rejected => None,
             };
             if let Some((location, qty)) = got {
-                self.allocate(
-                    order_id,
-                    line,
-                    qty,
-                    SupplySource::Stock { location },
-                    promise,
-                )?;
-                need = need.saturating_sub(qty);
+                let source = SupplySource::Stock { location };
+                if self.allocate(order_id, line, &sku, qty, source, promise)? {
+                    need = need.saturating_sub(qty);
+                }
             }
         }
 
@@ -843,8 +842,10 @@ impl Step<'_> {
             };
             if let Some((po_id, location, qty, expected_date)) = got {
                 let source = SupplySource::Inbound { po_id, location };
-                self.allocate(order_id, line, qty, source, expected_date.max(promise))?;
-                need = need.saturating_sub(qty);
+                let promise = expected_date.max(promise);
+                if self.allocate(order_id, line, &sku, qty, source, promise)? {
+                    need = need.saturating_sub(qty);
+                }
             }
         }
 
@@ -858,22 +859,41 @@ impl Step<'_> {
         Ok(())
     }
 
+    /// Allocates reserved units to the line. If the order refuses (it was
+    /// cancelled, or the line filled, meanwhile), gives the units back, so
+    /// no reservation is left without an allocation.
     fn allocate(
         &mut self,
         order_id: &str,
         line: u32,
+        sku: &str,
         qty: u64,
         source: SupplySource,
         promise_date: NaiveDate,
-    ) -> Result<(), StoreError> {
-        self.issue(Command::Order(OrderCommand::AllocateLine {
+    ) -> Result<bool, StoreError> {
+        let allocate = OrderCommand::AllocateLine {
             order_id: order_id.to_owned(),
             line,
             qty,
-            source,
+            source: source.clone(),
             promise_date,
+        };
+        if let Issued::Accepted { .. } = self.issue(Command::Order(allocate))? {
+            return Ok(true);
+        }
+        let po_id = match &source {
+            SupplySource::Inbound { po_id, .. } => Some(po_id.clone()),
+            SupplySource::Stock { .. } => None,
+        };
+        self.issue(Command::Inventory(InventoryCommand::ReleaseReservation {
+            sku: sku.to_owned(),
+            location: source.location().to_owned(),
+            order_id: order_id.to_owned(),
+            line,
+            po_id,
+            qty: Some(qty),
         }))?;
-        Ok(())
+        Ok(false)
     }
 }
 

@@ -250,14 +250,20 @@ impl Decider for InventoryItem {
                 order_id,
                 line,
                 po_id,
+                qty,
                 ..
             } => {
                 let key = line_key(order_id, *line);
                 match po_id {
                     None => {
-                        state.reservations.remove(&key);
+                        if let Some(r) = state.reservations.get_mut(&key) {
+                            *r = r.saturating_sub(*qty);
+                            if *r == 0 {
+                                state.reservations.remove(&key);
+                            }
+                        }
                     }
-                    Some(po) => remove_inbound_reservation(&mut state, po, &key, u64::MAX),
+                    Some(po) => remove_inbound_reservation(&mut state, po, &key, *qty),
                 }
             }
             InventoryEvent::ReservationMovedToStock {
@@ -508,10 +514,11 @@ fn decide(
             order_id,
             line,
             po_id,
+            qty,
             ..
         } => {
             let key = line_key(order_id, *line);
-            let qty = match po_id {
+            let held = match po_id {
                 None => state.reservations.get(&key).copied(),
                 Some(po) => state
                     .inbound_reservations
@@ -523,6 +530,18 @@ fn decide(
                 order_id: order_id.clone(),
                 line: *line,
             })?;
+            let qty = match qty {
+                None => held,
+                Some(q) if check_qty(*q)? <= held => *q,
+                Some(q) => {
+                    return Err(Rejection::ExceedsReservation {
+                        order_id: order_id.clone(),
+                        line: *line,
+                        qty: *q,
+                        reserved: held,
+                    })
+                }
+            };
             Ok(vec![E::ReservationReleased {
                 sku,
                 location,

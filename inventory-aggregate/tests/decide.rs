@@ -69,6 +69,17 @@ fn release(order: &str) -> C {
         order_id: order.into(),
         line: 1,
         po_id: None,
+        qty: None,
+    }
+}
+fn release_some(order: &str, qty: u64) -> C {
+    C::ReleaseReservation {
+        sku: SKU.into(),
+        location: LOC.into(),
+        order_id: order.into(),
+        line: 1,
+        po_id: None,
+        qty: Some(qty),
     }
 }
 fn adjust(delta: i64, reason: AdjustmentReason) -> C {
@@ -202,6 +213,24 @@ fn releasing_gives_back_exactly_what_was_reserved() {
             qty: 4,
             po_id: None,
         }]);
+    given::<InventoryItem>([received(10), reserved("order-1", 4)])
+        .when(release_some("order-1", 3))
+        .then([E::ReservationReleased {
+            sku: SKU.into(),
+            location: LOC.into(),
+            order_id: "order-1".into(),
+            line: 1,
+            qty: 3,
+            po_id: None,
+        }]);
+    given::<InventoryItem>([received(10), reserved("order-1", 4)])
+        .when(release_some("order-1", 5))
+        .then_rejected(Rejection::ExceedsReservation {
+            order_id: "order-1".into(),
+            line: 1,
+            qty: 5,
+            reserved: 4,
+        });
     given::<InventoryItem>([received(10)])
         .when(release("order-9"))
         .then_rejected(Rejection::UnknownReservation {
@@ -552,6 +581,7 @@ fn command() -> impl Strategy<Value = (u8, C)> {
         (order.clone(), 1u64..15).prop_map(|(o, q)| reserve(&o, q)),
         (order.clone(), 1u64..15, po.clone()).prop_map(|(o, q, p)| reserve_inbound(&o, q, &p)),
         order.clone().prop_map(|o| release(&o)),
+        (order.clone(), 1u64..5).prop_map(|(o, q)| release_some(&o, q)),
         (order.clone(), 1u64..6).prop_map(|(o, q)| C::ShipReserved {
             sku: SKU.into(),
             location: LOC.into(),
@@ -612,9 +642,10 @@ fn apply_to_ledger(ledger: &mut BTreeMap<String, i64>, event: &E) {
             order_id,
             line,
             po_id: None,
+            qty,
             ..
         } => {
-            ledger.remove(&key(order_id, *line));
+            *ledger.entry(key(order_id, *line)).or_default() -= *qty as i64;
         }
         E::StockShipped {
             order_id,

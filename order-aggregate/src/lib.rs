@@ -318,7 +318,10 @@ fn evolve(mut state: Order, event: &OrderEvent) -> Order {
                     po_id: po_id.clone(),
                     location: location.clone(),
                 };
-                if let Some(a) = l.allocations.remove(&inbound) {
+                if let Some(a) = l.allocations.get_mut(&inbound) {
+                    let moved = (*qty).min(a.qty);
+                    a.qty -= moved;
+                    let promise_date = a.promise_date;
                     let stock = l
                         .allocations
                         .entry(SupplySource::Stock {
@@ -326,10 +329,11 @@ fn evolve(mut state: Order, event: &OrderEvent) -> Order {
                         })
                         .or_insert(Allocation {
                             qty: 0,
-                            promise_date: a.promise_date,
+                            promise_date,
                         });
-                    stock.qty += qty;
+                    stock.qty += moved;
                 }
+                l.allocations.retain(|_, a| a.qty > 0);
             }
         }
         OrderEvent::OrderReleased { lines, .. } => {

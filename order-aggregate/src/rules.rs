@@ -42,6 +42,10 @@ pub enum Rejection {
         "line {line}: {qty} to deallocate but only {allocated} allocated and not in the warehouse"
     )]
     OverDeallocation { line: u32, qty: u64, allocated: u64 },
+    #[error(
+        "line {line}: {qty} arrived but only {allocated} were allocated from that purchase order"
+    )]
+    ExceedsInboundAllocation { line: u32, qty: u64, allocated: u64 },
     #[error("line {line} has no allocation from purchase order {po_id} at {location}")]
     UnknownAllocation {
         line: u32,
@@ -114,6 +118,7 @@ impl Rejection {
             Self::LineCancelled { .. } => "line_cancelled",
             Self::OverAllocation { .. } => "over_allocation",
             Self::OverDeallocation { .. } => "over_deallocation",
+            Self::ExceedsInboundAllocation { .. } => "exceeds_inbound_allocation",
             Self::UnknownAllocation { .. } => "unknown_allocation",
             Self::PaymentNotAuthorized => "payment_not_authorized",
             Self::PaymentFailed { .. } => "payment_failed",
@@ -418,10 +423,12 @@ pub(crate) fn decide(state: &Order, command: &OrderCommand) -> Result<Vec<OrderE
             line,
             po_id,
             location,
+            qty,
             ..
         } => {
             live(state)?;
             let l = live_line(state, *line)?;
+            check_qty(*qty)?;
             let source = SupplySource::Inbound {
                 po_id: po_id.clone(),
                 location: location.clone(),
@@ -434,12 +441,19 @@ pub(crate) fn decide(state: &Order, command: &OrderCommand) -> Result<Vec<OrderE
                     po_id: po_id.clone(),
                     location: location.clone(),
                 })?;
+            if *qty > a.qty {
+                return Err(Rejection::ExceedsInboundAllocation {
+                    line: *line,
+                    qty: *qty,
+                    allocated: a.qty,
+                });
+            }
             Ok(vec![OrderEvent::InboundAllocationReceived {
                 order_id,
                 line: *line,
                 po_id: po_id.clone(),
                 location: location.clone(),
-                qty: a.qty,
+                qty: *qty,
             }])
         }
         OrderCommand::ReleaseToWarehouse { .. } => {

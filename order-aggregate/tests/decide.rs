@@ -353,24 +353,32 @@ fn lines_are_allocated_partially_and_the_rest_backordered() {
 #[test]
 fn inbound_allocations_become_stock_when_the_po_arrives() {
     let history = vec![placed(), allocated(1, "SKU-A", 4, inbound("PO-1", "WH1"))];
-    let receive = |po: &str| C::ReceiveInboundAllocation {
+    let receive = |po: &str, qty| C::ReceiveInboundAllocation {
         order_id: ORDER.into(),
         line: 1,
         po_id: po.into(),
         location: "WH1".into(),
+        qty,
     };
     let received = E::InboundAllocationReceived {
         order_id: ORDER.into(),
         line: 1,
         po_id: "PO-1".into(),
         location: "WH1".into(),
-        qty: 4,
+        qty: 3,
     };
     given::<Order>(history.clone())
-        .when(receive("PO-1"))
+        .when(receive("PO-1", 3))
         .then([received.clone()]);
     given::<Order>(history.clone())
-        .when(receive("PO-2"))
+        .when(receive("PO-1", 5))
+        .then_rejected(Rejection::ExceedsInboundAllocation {
+            line: 1,
+            qty: 5,
+            allocated: 4,
+        });
+    given::<Order>(history.clone())
+        .when(receive("PO-2", 1))
         .then_rejected(Rejection::UnknownAllocation {
             line: 1,
             po_id: "PO-2".into(),
@@ -378,7 +386,13 @@ fn inbound_allocations_become_stock_when_the_po_arrives() {
         });
     let mut after = history;
     after.push(received);
-    assert_eq!(Order::fold(&after).lines[&1].stock_allocated(), 4);
+    let line = &Order::fold(&after).lines[&1];
+    assert_eq!(
+        line.stock_allocated(),
+        3,
+        "a partial receipt moves only its units"
+    );
+    assert_eq!(line.allocated(), 4);
 }
 
 #[test]
@@ -790,6 +804,11 @@ fn every_rejection_has_a_distinct_code_and_a_message() {
             open: 1,
         },
         Rejection::OverDeallocation {
+            line: 1,
+            qty: 2,
+            allocated: 1,
+        },
+        Rejection::ExceedsInboundAllocation {
             line: 1,
             qty: 2,
             allocated: 1,

@@ -51,7 +51,8 @@ pub enum InventoryCommand {
         qty: u64,
         po_id: String,
     },
-    /// Give back an order line's reservation: on hand, or on `po_id`.
+    /// Give back an order line's reservation (`qty` of it, or all): on
+    /// hand, or on `po_id`.
     ReleaseReservation {
         sku: String,
         location: String,
@@ -59,6 +60,8 @@ pub enum InventoryCommand {
         line: u32,
         #[serde(default, skip_serializing_if = "Option::is_none")]
         po_id: Option<String>,
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        qty: Option<u64>,
     },
     /// Reserved units left in a shipment.
     ShipReserved {

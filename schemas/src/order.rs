@@ -118,12 +118,13 @@ pub enum OrderCommand {
         qty: u64,
         reason: String,
     },
-    /// Inbound units allocated to a line arrived: they are now stock.
+    /// `qty` inbound units allocated to a line arrived: they are now stock.
     ReceiveInboundAllocation {
         order_id: String,
         line: u32,
         po_id: String,
         location: String,
+        qty: u64,
     },
     ReleaseToWarehouse {
         order_id: String,

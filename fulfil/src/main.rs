@@ -1,6 +1,7 @@
 //! `fulfil`: the service and CLI. It parses arguments and wires the crates
 //! together; the business rules live in the aggregates.
 
+mod bench;
 mod demo;
 
 use std::io::{BufRead, Write};
@@ -39,6 +40,24 @@ enum Cmd {
         /// The file of commands, one JSON object per line; - reads stdin.
         file: String,
     },
+    /// Drives generated orders through the embedded pipeline from concurrent clients and reports throughput and latency.
+    Bench {
+        /// Orders in the full-speed phase (the paced phase runs half as many).
+        #[arg(long, default_value_t = 20_000)]
+        orders: usize,
+        /// Concurrent clients placing orders.
+        #[arg(long, default_value_t = 64)]
+        clients: usize,
+        /// Distinct SKUs the orders draw from.
+        #[arg(long, default_value_t = 500)]
+        skus: usize,
+        /// Warehouses holding every SKU.
+        #[arg(long, default_value_t = 3)]
+        locations: usize,
+        /// Orders per second in the paced phase (default: half the full-speed rate).
+        #[arg(long)]
+        rate: Option<f64>,
+    },
     /// Prints the current state of one aggregate (order-…, inventory-SKU@LOC, po-…, sku-…, location-…) as JSON.
     State {
         /// The aggregate's stream, for example order-SO-1 or inventory-SKU-1@WH1.
@@ -66,11 +85,30 @@ fn main() -> anyhow::Result<()> {
         .with_writer(std::io::stderr)
         .init();
     let cli = Cli::parse();
-    let config = StoreConfig {
-        cache_capacity_bytes: cli.cache_mb * 1024 * 1024,
+    let cache_mb = cli.cache_mb;
+    let make_config = move || StoreConfig {
+        cache_capacity_bytes: cache_mb * 1024 * 1024,
         ..StoreConfig::default()
     };
+    let config = make_config();
     match cli.command {
+        Cmd::Bench {
+            orders,
+            clients,
+            skus,
+            locations,
+            rate,
+        } => bench::run(
+            &cli.data_dir,
+            make_config,
+            &bench::BenchPlan {
+                orders,
+                clients: clients.max(1),
+                skus: skus.max(1),
+                locations: locations.max(1),
+                rate,
+            },
+        ),
         Cmd::Demo => demo::run(&cli.data_dir, config),
         Cmd::Submit { file } => submit(&open(&cli.data_dir, config)?, &file),
         Cmd::State { stream } => state(&open(&cli.data_dir, config)?, &stream),

@@ -32,7 +32,7 @@ use std::collections::{BTreeMap, BTreeSet, HashMap};
 use chrono::{DateTime, NaiveDate, Utc};
 use event_store::{ReadModel, RecordedEvent, Store, StoreError, StreamId};
 use inventory_aggregate::InventoryItem;
-use order_aggregate::Order;
+use order_aggregate::{Order, Payment};
 use schemas::catalog::CatalogEvent;
 use schemas::inventory::{InventoryCommand, InventoryEvent};
 use schemas::order::{OrderCommand, OrderEvent, ReleasedAllocation, ReturnCondition, SupplySource};
@@ -163,10 +163,15 @@ enum Task {
     Source { order_id: String, line: u32 },
     /// Fill a backordered line from supply that arrived.
     FillBackorder { order_id: String, line: u32 },
+    /// Release the order to the warehouse if it is paid and has allocated
+    /// stock the warehouse does not have yet.
+    Release { order_id: String },
 }
 
 /// The tasks one event asks for, under the key that orders them.
 struct Reaction {
+    /// Whether the event is an order's placement.
+    placement: bool,
     position: u64,
     at: DateTime<Utc>,
     correlation_id: Option<String>,
@@ -189,6 +194,8 @@ pub struct FulfilmentProcess {
     model: ReadModel,
     memory: Memory,
     workers: usize,
+    /// Orders whose placement was fully handled (lines sourced), since last taken.
+    sourced: Vec<String>,
 }
 
 impl FulfilmentProcess {
@@ -200,6 +207,7 @@ impl FulfilmentProcess {
             model,
             memory,
             workers: 32,
+            sourced: Vec::new(),
         })
     }
 
@@ -222,6 +230,12 @@ impl FulfilmentProcess {
         }
     }
 
+    /// The orders whose placement has been handled (every line reserved and
+    /// allocated, or backordered) since the last call.
+    pub fn take_sourced(&mut self) -> Vec<String> {
+        std::mem::take(&mut self.sourced)
+    }
+
     /// Handles up to one batch of events past the checkpoint.
     pub fn run_batch(&mut self) -> Result<Progress, StoreError> {
         let from = self.model.checkpoint()?.map_or(1, |c| c + 1);
@@ -230,7 +244,13 @@ impl FulfilmentProcess {
             return Ok(Progress::default());
         };
         let reactions: Vec<Reaction> = events.iter().filter_map(|e| self.react(e)).collect();
-        let progress = self.execute(reactions)?;
+        let progress = self.execute(&reactions)?;
+        self.sourced.extend(
+            reactions
+                .iter()
+                .filter(|r| r.placement)
+                .map(|r| r.key.clone()),
+        );
         let pending = std::mem::take(&mut self.memory.pending);
         self.model.apply(last, |tree| {
             for (key, value) in &pending {
@@ -273,6 +293,7 @@ impl FulfilmentProcess {
             _ => return None,
         };
         (!tasks.is_empty()).then(|| Reaction {
+            placement: event.event_type == "OrderPlaced",
             position: event.position,
             at: event.at,
             correlation_id: event.correlation_id.clone(),
@@ -282,11 +303,8 @@ impl FulfilmentProcess {
     }
 
     fn order_reaction(&mut self, event: OrderEvent) -> (String, Vec<Task>) {
-        use OrderCommand as O;
-        let order = |order_id: &str| {
-            Command::Order(O::ReleaseToWarehouse {
-                order_id: order_id.to_owned(),
-            })
+        let release = |order_id: &str| Task::Release {
+            order_id: order_id.to_owned(),
         };
         match event {
             OrderEvent::OrderPlaced {
@@ -329,7 +347,7 @@ impl FulfilmentProcess {
             } => {
                 self.settle_backorder(&order_id, line);
                 let tasks = match source {
-                    SupplySource::Stock { .. } => vec![Task::Send(order(&order_id))],
+                    SupplySource::Stock { .. } => vec![release(&order_id)],
                     SupplySource::Inbound { .. } => Vec::new(),
                 };
                 (order_id, tasks)
@@ -337,7 +355,7 @@ impl FulfilmentProcess {
             OrderEvent::PaymentAuthorized { order_id, .. }
             | OrderEvent::PaymentCaptured { order_id, .. }
             | OrderEvent::InboundAllocationReceived { order_id, .. } => {
-                let tasks = vec![Task::Send(order(&order_id))];
+                let tasks = vec![release(&order_id)];
                 (order_id, tasks)
             }
             OrderEvent::PickShort {
@@ -521,9 +539,9 @@ impl FulfilmentProcess {
     }
 
     /// Runs the reactions: those sharing a key in order, the rest concurrently.
-    fn execute(&self, reactions: Vec<Reaction>) -> Result<Progress, StoreError> {
+    fn execute(&self, reactions: &[Reaction]) -> Result<Progress, StoreError> {
         let mut by_key: BTreeMap<&str, Vec<&Reaction>> = BTreeMap::new();
-        for r in &reactions {
+        for r in reactions {
             by_key.entry(&r.key).or_default().push(r);
         }
         let groups: Vec<Vec<&Reaction>> = by_key.into_values().collect();
@@ -685,6 +703,24 @@ impl Step<'_> {
             }
             Task::Source { order_id, line } => self.source(order_id, *line, false),
             Task::FillBackorder { order_id, line } => self.source(order_id, *line, true),
+            Task::Release { order_id } => {
+                let stream = StreamId::new(format!("order-{order_id}"))?;
+                let (order, _) = self.process.handler.state::<Order>(&stream)?;
+                let paid = matches!(
+                    order.payment,
+                    Payment::Authorized { .. } | Payment::Captured { .. }
+                );
+                let waiting = order
+                    .lines
+                    .values()
+                    .any(|l| !l.cancelled && l.stock_allocated() > l.in_warehouse());
+                if paid && waiting && !order.cancelled {
+                    self.issue(Command::Order(OrderCommand::ReleaseToWarehouse {
+                        order_id: order_id.clone(),
+                    }))?;
+                }
+                Ok(())
+            }
         }
     }
 

@@ -1,37 +1,21 @@
 //! `fulfil demo`: everything the system can do so far, for real and end to
-//! end, on a fresh store: commands in the wire format go through the command
-//! handler into the durable log, bad input is refused with reasons, a retry
-//! is idempotent, concurrent orders race for the last units without
-//! overselling, and every stock position is rebuilt from the log.
+//! end, on a fresh store: the item master, orders, a purchase order,
+//! receipts, a short pick, a cancellation and a return go through the
+//! command handler and the fulfilment process into the durable log; bad
+//! input is refused with reasons; concurrent clients race for the last
+//! units without overselling; every position is rebuilt from the log.
 
 use std::path::Path;
 
 use anyhow::Context;
-use decider::Decider;
 use event_store::{Store, StoreConfig, StreamId};
-use inventory_aggregate::InventoryItem;
-use schemas::InventoryEvent;
-
 use fulfil::handler::{CommandHandler, CommandResult};
+use fulfil::process::FulfilmentProcess;
+use inventory_aggregate::InventoryItem;
+use order_aggregate::Order;
 
-const SCENARIO: &[&str] = &[
-    r#"{"command_id":"demo-m1","type":"DefineSku","sku":"TSHIRT-M","description":"T-shirt, medium","unit_of_measure":"each","standard_cost_cents":450}"#,
-    r#"{"command_id":"demo-m2","type":"DefineSku","sku":"MUG","description":"Enamel mug","unit_of_measure":"each","standard_cost_cents":320}"#,
-    r#"{"command_id":"demo-m3","type":"DefineLocation","location":"WH-EAST","name":"East warehouse","kind":"warehouse"}"#,
-    r#"{"command_id":"demo-m4","type":"DefineLocation","location":"WH-WEST","name":"West warehouse","kind":"warehouse"}"#,
-    r#"{"command_id":"demo-1","at":"2026-03-02T08:00:00Z","type":"ReceiveStock","sku":"TSHIRT-M","location":"WH-EAST","qty":10,"reference":"PO-1001"}"#,
-    r#"{"command_id":"demo-2","at":"2026-03-02T08:05:00Z","type":"ReceiveStock","sku":"TSHIRT-M","location":"WH-WEST","qty":4,"reference":"PO-1002"}"#,
-    r#"{"command_id":"demo-3","at":"2026-03-02T09:12:00Z","type":"ReserveStock","sku":"TSHIRT-M","location":"WH-EAST","order_id":"SO-501","line":1,"qty":6}"#,
-    r#"{"command_id":"demo-4","at":"2026-03-02T09:40:00Z","type":"ReserveStock","sku":"TSHIRT-M","location":"WH-EAST","order_id":"SO-502","line":1,"qty":5}"#,
-    r#"{"command_id":"demo-5","at":"2026-03-02T09:41:00Z","type":"ReserveStock","sku":"TSHIRT-M","location":"WH-WEST","order_id":"SO-502","line":1,"qty":4}"#,
-    r#"{"command_id":"demo-6","at":"2026-03-02T11:00:00Z","type":"AdjustStock","sku":"TSHIRT-M","location":"WH-EAST","delta":-5,"reason":"damage"}"#,
-    r#"{"command_id":"demo-3","at":"2026-03-02T09:12:00Z","type":"ReserveStock","sku":"TSHIRT-M","location":"WH-EAST","order_id":"SO-501","line":1,"qty":6}"#,
-    r#"{"command_id":"demo-7","at":"2026-03-02T12:00:00Z","type":"ReleaseReservation","sku":"TSHIRT-M","location":"WH-WEST","order_id":"SO-502","line":1}"#,
-    r#"{"command_id":"demo-8","type":"ReceiveStock","sku":"TSHIRT-M","location":"WH-EAST","qty":0}"#,
-    r#"{"command_id":"demo-9","type":"ShipRocket"}"#,
-    r#"{"command_id":"demo-10","type":"ReceiveStock","sku":"TSHIRT-M""#,
-    r#"{"command_id":"demo-11","at":"2026-03-02T13:00:00Z","type":"ReceiveStock","sku":"MUG","location":"WH-EAST","qty":10}"#,
-];
+/// The same scenario the end-to-end test checks.
+const SCENARIO: &str = include_str!("../../scenarios/fulfilment.jsonl");
 
 pub fn run(data_dir: &Path, config: StoreConfig) -> anyhow::Result<()> {
     let dir = data_dir.join(format!(
@@ -40,30 +24,105 @@ pub fn run(data_dir: &Path, config: StoreConfig) -> anyhow::Result<()> {
     ));
     let store = Store::open(&dir, config).with_context(|| format!("opening {}", dir.display()))?;
     let handler = CommandHandler::new(store.clone());
+    let mut process = FulfilmentProcess::open(handler.clone())?;
     println!("fulfil demo: a fresh embedded store in {}\n", dir.display());
 
-    println!("1. Commands in the wire format, one result each (what `fulfil submit` prints):");
-    for (n, line) in SCENARIO.iter().enumerate() {
+    println!("1. Commands in the wire format, one result each; the fulfilment process reacts after each:");
+    let (mut issued, mut refused) = (0, Vec::new());
+    for (n, line) in SCENARIO.lines().enumerate() {
         let result = match schemas::parse_command(line) {
             Ok(envelope) => handler.handle(&envelope)?,
             Err(e) => CommandResult::invalid(Some(n + 1), &e),
         };
-        println!("   {}", serde_json::to_string(&result)?);
+        let progress = process.run_until_idle()?;
+        issued += progress.commands;
+        match &result {
+            CommandResult::Accepted {
+                command_id, events, ..
+            } => println!(
+                "   {command_id:<9} accepted  {}{}",
+                events.join(", "),
+                if progress.accepted > 0 {
+                    format!("   (+{} by the process)", progress.accepted)
+                } else {
+                    String::new()
+                }
+            ),
+            CommandResult::Rejected {
+                command_id,
+                reason,
+                message,
+            } => {
+                println!("   {command_id:<9} REJECTED  {reason}: {message}");
+                refused.push(reason.to_owned());
+            }
+            CommandResult::Invalid {
+                reason, message, ..
+            } => println!("   line {:<4} INVALID   {reason}: {message}", n + 1),
+        }
+    }
+    println!(
+        "   {} refused with a reason, nothing changed by them; the process issued {issued} commands.",
+        refused.len()
+    );
+
+    println!("\n2. Stock positions (each inventory item, as its events left it):");
+    println!(
+        "   {:<18} {:>8} {:>9} {:>5} {:>8}",
+        "item", "on hand", "reserved", "free", "inbound"
+    );
+    for item in ["MUG@WH1", "MUG@WH2", "TOWEL@WH1", "BEANS@WH2"] {
+        let (state, _) = handler.state::<InventoryItem>(&StreamId::new(format!("inventory-{item}"))?)?;
+        let inbound: u64 = state.inbound.values().map(|i| i.qty).sum();
+        println!(
+            "   {:<18} {:>8} {:>9} {:>5} {:>8}",
+            item,
+            state.on_hand,
+            state.reserved(),
+            state.free(),
+            inbound
+        );
     }
 
-    println!("\n2. Eight clients race for MUG at WH-EAST (10 on hand), 3 units each:");
+    println!("\n3. Orders:");
+    for order_id in ["SO-1", "SO-2", "SO-3"] {
+        let (order, _) = handler.state::<Order>(&StreamId::new(format!("order-{order_id}"))?)?;
+        let lines: Vec<String> = order
+            .lines
+            .iter()
+            .map(|(n, l)| {
+                format!(
+                    "line {n} {}×{}: shipped {}, allocated {}, backordered {}",
+                    l.qty,
+                    l.sku,
+                    l.shipped_total(),
+                    l.allocated(),
+                    l.backordered
+                )
+            })
+            .collect();
+        println!(
+            "   {order_id}{}: {}",
+            if order.cancelled { " (cancelled)" } else { "" },
+            lines.join("; ")
+        );
+    }
+
+    println!("\n4. Eight clients race for the last 10 MUG at WH1 (after restocking), 3 units each:");
+    let restock = r#"{"command_id":"demo-restock","type":"CountStock","sku":"MUG","location":"WH1","counted":10}"#;
+    handler.handle(&schemas::parse_command(restock)?)?;
     let racers: Vec<_> = (0..8)
         .map(|i| {
             let handler = handler.clone();
-            std::thread::spawn(move || {
+            std::thread::spawn(move || -> anyhow::Result<CommandResult> {
                 let line = format!(
-                    r#"{{"command_id":"race-{i}","type":"ReserveStock","sku":"MUG","location":"WH-EAST","order_id":"SO-9{i:02}","line":1,"qty":3}}"#
+                    r#"{{"command_id":"race-{i}","type":"ReserveStock","sku":"MUG","location":"WH1","order_id":"RACE-{i}","line":1,"qty":3}}"#
                 );
-                schemas::parse_command(&line).map_err(anyhow::Error::from).and_then(|e| Ok(handler.handle(&e)?))
+                Ok(handler.handle(&schemas::parse_command(&line)?)?)
             })
         })
         .collect();
-    let (mut won, mut refused) = (0, 0);
+    let (mut won, mut lost) = (0, 0);
     for racer in racers {
         match racer
             .join()
@@ -73,56 +132,26 @@ pub fn run(data_dir: &Path, config: StoreConfig) -> anyhow::Result<()> {
             CommandResult::Rejected {
                 reason: "insufficient_stock",
                 ..
-            } => refused += 1,
+            } => lost += 1,
             other => anyhow::bail!("unexpected result in the race: {other:?}"),
         }
     }
-    println!("   {won} reservations made, {refused} refused for insufficient stock: {} of 10 promised, none oversold", won * 3);
+    println!("   {won} reservations made, {lost} refused for insufficient stock: {} of 10 promised, none oversold", won * 3);
 
-    println!("\n3. Stock positions rebuilt from the log:");
+    let log = store.read_all(1, usize::MAX)?;
+    let count = |t: &str| log.iter().filter(|e| e.event_type == t).count();
     println!(
-        "   {:<24} {:>8} {:>9} {:>5}  events",
-        "item", "on hand", "reserved", "free"
-    );
-    for (sku, location) in [
-        ("TSHIRT-M", "WH-EAST"),
-        ("TSHIRT-M", "WH-WEST"),
-        ("MUG", "WH-EAST"),
-    ] {
-        let stream = StreamId::new(format!("inventory-{sku}@{location}"))?;
-        let events = store.read_stream(&stream, 1)?;
-        let decoded: Vec<InventoryEvent> = events
-            .iter()
-            .map(|e| serde_json::from_value(e.payload.clone()))
-            .collect::<Result<_, _>>()?;
-        let item = InventoryItem::fold(&decoded);
-        println!(
-            "   {:<24} {:>8} {:>9} {:>5}  {}",
-            format!("{sku}@{location}"),
-            item.on_hand,
-            item.reserved(),
-            item.free(),
-            events
-                .iter()
-                .map(|e| e.event_type.as_str())
-                .collect::<Vec<_>>()
-                .join(", ")
-        );
-    }
-    let shortages = store
-        .read_all(1, usize::MAX)?
-        .into_iter()
-        .filter(|e| e.event_type == "ShortageRecorded")
-        .count();
-    println!(
-        "\n4. The log: {} events, gapless positions 1..={}; {} shortage(s) recorded where damage hit reserved stock; {} events wait in the outbox for publication.",
+        "\n5. The log: {} events, gapless positions 1..={}; {} short pick(s), {} shortage(s) and {} customer notification(s) on record; {} events wait in the outbox for publication.",
         store.head_position(),
         store.head_position(),
-        shortages,
+        count("PickShort"),
+        count("ShortageRecorded"),
+        count("CustomerNotified"),
         store.outbox_len()?
     );
+    println!("   Inspect it with: fulfil --data-dir {} events", dir.display());
     println!(
-        "   Inspect it with: fulfil events --data-dir {}",
+        "   or one aggregate: fulfil --data-dir {} state order-SO-1",
         dir.display()
     );
     Ok(())

@@ -163,7 +163,8 @@ fn the_demo_runs_end_to_end_without_overselling() {
     let (out, err, ok) = fulfil(dir.path(), &["demo"], None);
     assert!(ok, "{err}");
     assert!(out.contains("3 reservations made, 5 refused for insufficient stock: 9 of 10 promised, none oversold"), "{out}");
-    assert!(out.contains("1 shortage(s) recorded"), "{out}");
+    assert!(out.contains("1 short pick(s)"), "{out}");
+    assert!(out.contains("6 refused with a reason"), "{out}");
 }
 
 #[test]

@@ -72,7 +72,8 @@ pub fn run(data_dir: &Path, config: StoreConfig) -> anyhow::Result<()> {
         "item", "on hand", "reserved", "free", "inbound"
     );
     for item in ["MUG@WH1", "MUG@WH2", "TOWEL@WH1", "BEANS@WH2"] {
-        let (state, _) = handler.state::<InventoryItem>(&StreamId::new(format!("inventory-{item}"))?)?;
+        let (state, _) =
+            handler.state::<InventoryItem>(&StreamId::new(format!("inventory-{item}"))?)?;
         let inbound: u64 = state.inbound.values().map(|i| i.qty).sum();
         println!(
             "   {:<18} {:>8} {:>9} {:>5} {:>8}",
@@ -108,7 +109,9 @@ pub fn run(data_dir: &Path, config: StoreConfig) -> anyhow::Result<()> {
         );
     }
 
-    println!("\n4. Eight clients race for the last 10 MUG at WH1 (after restocking), 3 units each:");
+    println!(
+        "\n4. Eight clients race for the last 10 MUG at WH1 (after restocking), 3 units each:"
+    );
     let restock = r#"{"command_id":"demo-restock","type":"CountStock","sku":"MUG","location":"WH1","counted":10}"#;
     handler.handle(&schemas::parse_command(restock)?)?;
     let racers: Vec<_> = (0..8)
@@ -149,7 +152,10 @@ pub fn run(data_dir: &Path, config: StoreConfig) -> anyhow::Result<()> {
         count("CustomerNotified"),
         store.outbox_len()?
     );
-    println!("   Inspect it with: fulfil --data-dir {} events", dir.display());
+    println!(
+        "   Inspect it with: fulfil --data-dir {} events",
+        dir.display()
+    );
     println!(
         "   or one aggregate: fulfil --data-dir {} state order-SO-1",
         dir.display()

@@ -4,6 +4,7 @@
 
 use decider::Decider;
 use schemas::catalog::{CatalogCommand, CatalogEvent, LocationDefinition, SkuDefinition};
+use schemas::{check_id, InvalidField};
 use serde::{Deserialize, Serialize};
 
 /// Names the shape of [`CatalogEntry`] for snapshots.
@@ -21,11 +22,8 @@ pub enum CatalogEntry {
 /// Why a definition was refused. Nothing changes when one is.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum Rejection {
-    #[error("invalid {field}: {problem}")]
-    InvalidId {
-        field: &'static str,
-        problem: &'static str,
-    },
+    #[error(transparent)]
+    Invalid(#[from] InvalidField),
     #[error("{field} must not be empty")]
     Blank { field: &'static str },
     /// The same definition again: nothing to revise.
@@ -37,17 +35,11 @@ impl Rejection {
     /// A stable, machine-readable reason code.
     pub fn code(&self) -> &'static str {
         match self {
-            Self::InvalidId { .. } => "invalid_id",
+            Self::Invalid(e) => e.code(),
             Self::Blank { .. } => "invalid_fields",
             Self::Unchanged => "unchanged",
         }
     }
-}
-
-fn check_id(field: &'static str, id: &str) -> Result<(), Rejection> {
-    schemas::id_problem(id).map_or(Ok(()), |problem| {
-        Err(Rejection::InvalidId { field, problem })
-    })
 }
 
 fn not_blank(field: &'static str, value: &str) -> Result<(), Rejection> {

@@ -5,6 +5,7 @@ use decider::given;
 use schemas::catalog::{
     CatalogCommand as C, CatalogEvent as E, LocationDefinition, LocationKind, SkuDefinition,
 };
+use schemas::InvalidField;
 
 fn sku(cost: u64) -> SkuDefinition {
     SkuDefinition {
@@ -68,10 +69,10 @@ fn blank_fields_and_bad_ids_are_refused() {
     bad.sku = "SKU#1".into();
     given::<CatalogEntry>([])
         .when(C::DefineSku(bad))
-        .then_rejected(Rejection::InvalidId {
+        .then_rejected(Rejection::Invalid(InvalidField::Id {
             field: "sku",
             problem: "must not contain whitespace, '@' or '#'",
-        });
+        }));
     given::<CatalogEntry>([])
         .when(C::DefineLocation(warehouse("")))
         .then_rejected(Rejection::Blank { field: "name" });
@@ -79,8 +80,8 @@ fn blank_fields_and_bad_ids_are_refused() {
     bad_location.location = String::new();
     given::<CatalogEntry>([])
         .when(C::DefineLocation(bad_location))
-        .then_rejected(Rejection::InvalidId {
+        .then_rejected(Rejection::Invalid(InvalidField::Id {
             field: "location",
             problem: "must have 1 to 64 characters",
-        });
+        }));
 }

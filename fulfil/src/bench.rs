@@ -152,14 +152,7 @@ fn raw_appends(
                 })
             })
             .collect();
-        let mut all = Vec::new();
-        for h in handles {
-            all.extend(
-                h.join()
-                    .map_err(|_| anyhow::anyhow!("a client panicked"))??,
-            );
-        }
-        Ok::<_, anyhow::Error>(all)
+        join_clients(handles)
     })?;
     let seconds = start.elapsed().as_secs_f64();
     let mut lat = latencies;
@@ -260,14 +253,7 @@ fn phase(
                 })
             })
             .collect();
-        let mut all = Vec::new();
-        for h in handles {
-            all.extend(
-                h.join()
-                    .map_err(|_| anyhow::anyhow!("a client panicked"))??,
-            );
-        }
-        Ok::<_, anyhow::Error>(all)
+        join_clients(handles)
     })?;
     clients_done.store(true, Ordering::Release);
     let mut allocated = follower
@@ -345,6 +331,20 @@ fn order_json(n: usize, plan: &BenchPlan) -> String {
         body.join(","),
         n % 3
     )
+}
+
+/// Every client's latencies, or the first client's error.
+fn join_clients(
+    handles: Vec<std::thread::ScopedJoinHandle<'_, anyhow::Result<Vec<Duration>>>>,
+) -> anyhow::Result<Vec<Duration>> {
+    let mut all = Vec::new();
+    for h in handles {
+        all.extend(
+            h.join()
+                .map_err(|_| anyhow::anyhow!("a client panicked"))??,
+        );
+    }
+    Ok(all)
 }
 
 fn percentile(sorted: &[Duration], p: f64) -> f64 {

@@ -31,44 +31,26 @@ pub trait Aggregate:
     fn reason(rejection: &Self::Rejection) -> (&'static str, String);
 }
 
-impl Aggregate for InventoryItem {
-    const STATE_SCHEMA: &'static str = inventory_aggregate::STATE_SCHEMA;
-    fn event_type(event: &Self::Event) -> &'static str {
-        event.event_type()
-    }
-    fn reason(rejection: &Self::Rejection) -> (&'static str, String) {
-        (rejection.code(), rejection.to_string())
-    }
+/// Every aggregate names its events and rejections the same way.
+macro_rules! aggregate {
+    ($($state:ty => $schema:path),* $(,)?) => {$(
+        impl Aggregate for $state {
+            const STATE_SCHEMA: &'static str = $schema;
+            fn event_type(event: &Self::Event) -> &'static str {
+                event.event_type()
+            }
+            fn reason(rejection: &Self::Rejection) -> (&'static str, String) {
+                (rejection.code(), rejection.to_string())
+            }
+        }
+    )*};
 }
 
-impl Aggregate for CatalogEntry {
-    const STATE_SCHEMA: &'static str = catalog::STATE_SCHEMA;
-    fn event_type(event: &Self::Event) -> &'static str {
-        event.event_type()
-    }
-    fn reason(rejection: &Self::Rejection) -> (&'static str, String) {
-        (rejection.code(), rejection.to_string())
-    }
-}
-
-impl Aggregate for PurchaseOrder {
-    const STATE_SCHEMA: &'static str = purchase_order_aggregate::STATE_SCHEMA;
-    fn event_type(event: &Self::Event) -> &'static str {
-        event.event_type()
-    }
-    fn reason(rejection: &Self::Rejection) -> (&'static str, String) {
-        (rejection.code(), rejection.to_string())
-    }
-}
-
-impl Aggregate for Order {
-    const STATE_SCHEMA: &'static str = order_aggregate::STATE_SCHEMA;
-    fn event_type(event: &Self::Event) -> &'static str {
-        event.event_type()
-    }
-    fn reason(rejection: &Self::Rejection) -> (&'static str, String) {
-        (rejection.code(), rejection.to_string())
-    }
+aggregate! {
+    CatalogEntry => catalog::STATE_SCHEMA,
+    InventoryItem => inventory_aggregate::STATE_SCHEMA,
+    Order => order_aggregate::STATE_SCHEMA,
+    PurchaseOrder => purchase_order_aggregate::STATE_SCHEMA,
 }
 
 /// The stream of a command's aggregate, or why the command names none.

@@ -13,7 +13,7 @@ use std::collections::BTreeMap;
 use chrono::NaiveDate;
 use decider::Decider;
 use schemas::inventory::{InventoryCommand, InventoryEvent, ReorderPolicy};
-use schemas::MAX_QTY;
+use schemas::{check_id, check_qty, InvalidField, MAX_QTY};
 use serde::{Deserialize, Serialize};
 
 /// Names the shape of [`InventoryItem`] for snapshots; change it when the struct changes.
@@ -89,9 +89,9 @@ pub enum Rejection {
     /// More was asked than is free.
     #[error("{requested} requested but only {free} free")]
     InsufficientStock { requested: u64, free: u64 },
-    /// Zero, or more than any real order or receipt.
-    #[error("quantity {qty} is not between 1 and {max}", max = MAX_QTY)]
-    InvalidQuantity { qty: i128 },
+    /// A bad id or quantity.
+    #[error(transparent)]
+    Invalid(#[from] InvalidField),
     /// A removal larger than what is on hand.
     #[error("cannot remove {remove} with only {on_hand} on hand")]
     AdjustmentBelowZero { remove: u64, on_hand: u64 },
@@ -122,12 +122,6 @@ pub enum Rejection {
     /// A policy that cannot work (for example safety stock above the reorder point).
     #[error("invalid policy: {0}")]
     InvalidPolicy(&'static str),
-    /// A SKU, location or order id that cannot be used.
-    #[error("invalid {field}: {problem}")]
-    InvalidId {
-        field: &'static str,
-        problem: &'static str,
-    },
 }
 
 impl Rejection {
@@ -135,7 +129,7 @@ impl Rejection {
     pub fn code(&self) -> &'static str {
         match self {
             Self::InsufficientStock { .. } => "insufficient_stock",
-            Self::InvalidQuantity { .. } => "invalid_quantity",
+            Self::Invalid(e) => e.code(),
             Self::AdjustmentBelowZero { .. } => "adjustment_below_zero",
             Self::UnknownReservation { .. } => "unknown_reservation",
             Self::ExceedsReservation { .. } => "exceeds_reservation",
@@ -143,23 +137,8 @@ impl Rejection {
             Self::UnknownInbound { .. } => "unknown_inbound",
             Self::InsufficientInbound { .. } => "insufficient_inbound",
             Self::InvalidPolicy(_) => "invalid_policy",
-            Self::InvalidId { .. } => "invalid_id",
         }
     }
-}
-
-fn check_qty(qty: u64) -> Result<u64, Rejection> {
-    if qty == 0 || qty > MAX_QTY {
-        return Err(Rejection::InvalidQuantity { qty: qty.into() });
-    }
-    Ok(qty)
-}
-
-/// Refuses an id the stream and reservation keys cannot carry (see [`schemas::id_problem`]).
-pub fn check_id(field: &'static str, id: &str) -> Result<(), Rejection> {
-    schemas::id_problem(id).map_or(Ok(()), |problem| {
-        Err(Rejection::InvalidId { field, problem })
-    })
 }
 
 impl Decider for InventoryItem {
@@ -421,7 +400,7 @@ fn decide(
             Ok(events)
         }
         C::AdjustStock { delta, reason, .. } => {
-            let size = check_qty(delta.unsigned_abs()).map_err(|_| Rejection::InvalidQuantity {
+            let size = check_qty(delta.unsigned_abs()).map_err(|_| InvalidField::Quantity {
                 qty: (*delta).into(),
             })?;
             if *delta < 0 && size > state.on_hand {
@@ -439,9 +418,10 @@ fn decide(
         }
         C::CountStock { counted, .. } => {
             if *counted > MAX_QTY {
-                return Err(Rejection::InvalidQuantity {
+                return Err(InvalidField::Quantity {
                     qty: (*counted).into(),
-                });
+                }
+                .into());
             }
             Ok(vec![E::StockCounted {
                 sku,

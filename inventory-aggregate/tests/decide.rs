@@ -10,6 +10,7 @@ use proptest::prelude::*;
 use schemas::inventory::{
     AdjustmentReason, InventoryCommand as C, InventoryEvent as E, ReorderPolicy,
 };
+use schemas::InvalidField;
 
 const SKU: &str = "SKU-1";
 const LOC: &str = "WH1";
@@ -289,7 +290,9 @@ fn a_cycle_count_records_its_variance_and_any_shortage() {
         ]);
     given::<InventoryItem>([])
         .when(count(2_000_000))
-        .then_rejected(Rejection::InvalidQuantity { qty: 2_000_000 });
+        .then_rejected(Rejection::Invalid(InvalidField::Quantity {
+            qty: 2_000_000,
+        }));
 }
 
 #[test]
@@ -534,16 +537,18 @@ fn the_reorder_point_is_reported_once_when_the_position_falls_to_it() {
 fn zero_and_absurd_quantities_are_rejected() {
     given::<InventoryItem>([])
         .when(receive(0))
-        .then_rejected(Rejection::InvalidQuantity { qty: 0 });
+        .then_rejected(Rejection::Invalid(InvalidField::Quantity { qty: 0 }));
     given::<InventoryItem>([])
         .when(receive(5_000_000))
-        .then_rejected(Rejection::InvalidQuantity { qty: 5_000_000 });
+        .then_rejected(Rejection::Invalid(InvalidField::Quantity {
+            qty: 5_000_000,
+        }));
     given::<InventoryItem>([received(1)])
         .when(reserve("o", 0))
-        .then_rejected(Rejection::InvalidQuantity { qty: 0 });
+        .then_rejected(Rejection::Invalid(InvalidField::Quantity { qty: 0 }));
     given::<InventoryItem>([])
         .when(adjust(0, AdjustmentReason::Found))
-        .then_rejected(Rejection::InvalidQuantity { qty: 0 });
+        .then_rejected(Rejection::Invalid(InvalidField::Quantity { qty: 0 }));
 }
 
 #[test]
@@ -554,20 +559,20 @@ fn ids_with_separators_or_blanks_are_rejected() {
     }
     given::<InventoryItem>([])
         .when(bad)
-        .then_rejected(Rejection::InvalidId {
+        .then_rejected(Rejection::Invalid(InvalidField::Id {
             field: "sku",
             problem: "must not contain whitespace, '@' or '#'",
-        });
+        }));
     let mut bad = receive(1);
     if let C::ReceiveStock { location, .. } = &mut bad {
         location.clear();
     }
     given::<InventoryItem>([])
         .when(bad)
-        .then_rejected(Rejection::InvalidId {
+        .then_rejected(Rejection::Invalid(InvalidField::Id {
             field: "location",
             problem: "must have 1 to 64 characters",
-        });
+        }));
 }
 
 /// A command for one of a few items (SKU × location) and order lines.

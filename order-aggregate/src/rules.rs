@@ -5,20 +5,15 @@ use std::collections::BTreeSet;
 use schemas::order::{
     LineQty, Notice, OrderCommand, OrderEvent, ReleasedAllocation, ShippedLine, SupplySource,
 };
-use schemas::MAX_QTY;
+use schemas::{check_id, check_qty, InvalidField};
 
 use crate::{Line, Order, Payment};
 
 /// Why an order command was refused. Nothing changes when one is.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum Rejection {
-    #[error("invalid {field}: {problem}")]
-    InvalidId {
-        field: &'static str,
-        problem: &'static str,
-    },
-    #[error("quantity {qty} is not between 1 and {max}", max = MAX_QTY)]
-    InvalidQuantity { qty: u64 },
+    #[error(transparent)]
+    Invalid(#[from] InvalidField),
     /// The order as placed does not make sense.
     #[error("invalid order: {0}")]
     InvalidOrder(&'static str),
@@ -108,8 +103,7 @@ impl Rejection {
     /// A stable, machine-readable reason code.
     pub fn code(&self) -> &'static str {
         match self {
-            Self::InvalidId { .. } => "invalid_id",
-            Self::InvalidQuantity { .. } => "invalid_quantity",
+            Self::Invalid(e) => e.code(),
             Self::InvalidOrder(_) => "invalid_order",
             Self::AlreadyPlaced => "already_placed",
             Self::UnknownOrder => "unknown_order",
@@ -140,19 +134,6 @@ impl Rejection {
             Self::ReturnState { .. } => "return_state",
         }
     }
-}
-
-fn check_id(field: &'static str, id: &str) -> Result<(), Rejection> {
-    schemas::id_problem(id).map_or(Ok(()), |problem| {
-        Err(Rejection::InvalidId { field, problem })
-    })
-}
-
-fn check_qty(qty: u64) -> Result<u64, Rejection> {
-    if qty == 0 || qty > MAX_QTY {
-        return Err(Rejection::InvalidQuantity { qty });
-    }
-    Ok(qty)
 }
 
 /// The order must be placed and not cancelled.

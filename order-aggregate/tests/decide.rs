@@ -8,6 +8,7 @@ use schemas::order::{
     LineQty, Notice, OrderCommand as C, OrderEvent as E, OrderLineInput, ReleasedAllocation,
     ReturnCondition, ShippedLine, SupplySource,
 };
+use schemas::InvalidField;
 
 const ORDER: &str = "ORD-1";
 
@@ -175,16 +176,18 @@ fn a_bad_order_is_refused_with_its_reason() {
         .then_rejected(Rejection::InvalidOrder("two lines share a line number"));
     given::<Order>([])
         .when(place_with(vec![input(1, "SKU-A", 0)]))
-        .then_rejected(Rejection::InvalidQuantity { qty: 0 });
+        .then_rejected(Rejection::Invalid(InvalidField::Quantity { qty: 0 }));
     given::<Order>([])
         .when(place_with(vec![input(1, "SKU-A", 5_000_000)]))
-        .then_rejected(Rejection::InvalidQuantity { qty: 5_000_000 });
+        .then_rejected(Rejection::Invalid(InvalidField::Quantity {
+            qty: 5_000_000,
+        }));
     given::<Order>([])
         .when(place_with(vec![input(1, "SKU A", 1)]))
-        .then_rejected(Rejection::InvalidId {
+        .then_rejected(Rejection::Invalid(InvalidField::Id {
             field: "sku",
             problem: "must not contain whitespace, '@' or '#'",
-        });
+        }));
     let mut no_address = place_with(vec![input(1, "SKU-A", 1)]);
     if let C::PlaceOrder { ship_to, .. } = &mut no_address {
         ship_to.clear();
@@ -787,11 +790,11 @@ fn returns_are_authorized_received_and_refunded_in_turn() {
 #[test]
 fn every_rejection_has_a_distinct_code_and_a_message() {
     let samples = [
-        Rejection::InvalidId {
+        Rejection::Invalid(InvalidField::Id {
             field: "sku",
             problem: "x",
-        },
-        Rejection::InvalidQuantity { qty: 0 },
+        }),
+        Rejection::Invalid(InvalidField::Quantity { qty: 0 }),
         Rejection::InvalidOrder("x"),
         Rejection::AlreadyPlaced,
         Rejection::UnknownOrder,

@@ -7,7 +7,7 @@ use std::collections::{BTreeMap, BTreeSet};
 use chrono::NaiveDate;
 use decider::Decider;
 use schemas::purchasing::{OpenLine, PurchaseOrderCommand, PurchaseOrderEvent};
-use schemas::MAX_QTY;
+use schemas::{check_id, check_qty, InvalidField};
 use serde::{Deserialize, Serialize};
 
 /// Names the shape of [`PurchaseOrder`] for snapshots.
@@ -63,13 +63,8 @@ impl PoLine {
 /// Why a purchase-order command was refused. Nothing changes when one is.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum Rejection {
-    #[error("invalid {field}: {problem}")]
-    InvalidId {
-        field: &'static str,
-        problem: &'static str,
-    },
-    #[error("quantity {qty} is not between 1 and {max}", max = MAX_QTY)]
-    InvalidQuantity { qty: u64 },
+    #[error(transparent)]
+    Invalid(#[from] InvalidField),
     #[error("invalid purchase order: {0}")]
     InvalidPurchaseOrder(&'static str),
     #[error("the purchase order is already placed")]
@@ -105,8 +100,7 @@ impl Rejection {
     /// A stable, machine-readable reason code.
     pub fn code(&self) -> &'static str {
         match self {
-            Self::InvalidId { .. } => "invalid_id",
-            Self::InvalidQuantity { .. } => "invalid_quantity",
+            Self::Invalid(e) => e.code(),
             Self::InvalidPurchaseOrder(_) => "invalid_purchase_order",
             Self::AlreadyPlaced => "already_placed",
             Self::UnknownPurchaseOrder => "unknown_purchase_order",
@@ -119,19 +113,6 @@ impl Rejection {
             Self::ReceivedBeforeOrdered { .. } => "received_before_ordered",
         }
     }
-}
-
-fn check_id(field: &'static str, id: &str) -> Result<(), Rejection> {
-    schemas::id_problem(id).map_or(Ok(()), |problem| {
-        Err(Rejection::InvalidId { field, problem })
-    })
-}
-
-fn check_qty(qty: u64) -> Result<u64, Rejection> {
-    if qty == 0 || qty > MAX_QTY {
-        return Err(Rejection::InvalidQuantity { qty });
-    }
-    Ok(qty)
 }
 
 impl PurchaseOrder {

@@ -7,6 +7,7 @@ use purchase_order_aggregate::{PurchaseOrder, Rejection};
 use schemas::purchasing::{
     OpenLine, PoLineInput, PurchaseOrderCommand as C, PurchaseOrderEvent as E,
 };
+use schemas::InvalidField;
 
 fn day(d: u32) -> NaiveDate {
     NaiveDate::from_ymd_opt(2026, 3, d).unwrap()
@@ -116,7 +117,7 @@ fn a_bad_purchase_order_is_refused() {
         ));
     given::<PurchaseOrder>([])
         .when(place(vec![line(1, 0)]))
-        .then_rejected(Rejection::InvalidQuantity { qty: 0 });
+        .then_rejected(Rejection::Invalid(InvalidField::Quantity { qty: 0 }));
     let mut early = line(1, 5);
     early.expected_date = NaiveDate::from_ymd_opt(2026, 2, 1).unwrap();
     given::<PurchaseOrder>([])
@@ -128,10 +129,10 @@ fn a_bad_purchase_order_is_refused() {
     bad.location = "W H".into();
     given::<PurchaseOrder>([])
         .when(place(vec![bad]))
-        .then_rejected(Rejection::InvalidId {
+        .then_rejected(Rejection::Invalid(InvalidField::Id {
             field: "location",
             problem: "must not contain whitespace, '@' or '#'",
-        });
+        }));
     given::<PurchaseOrder>([])
         .when(C::PlacePurchaseOrder {
             po_id: "PO-1".into(),

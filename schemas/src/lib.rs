@@ -40,6 +40,43 @@ pub fn id_problem(id: &str) -> Option<&'static str> {
     }
 }
 
+/// A field every aggregate refuses the same way.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum InvalidField {
+    /// An id the stream and reservation keys cannot carry.
+    #[error("invalid {field}: {problem}")]
+    Id {
+        field: &'static str,
+        problem: &'static str,
+    },
+    /// Zero, negative, or more than any real order or receipt.
+    #[error("quantity {qty} is not between 1 and {max}", max = MAX_QTY)]
+    Quantity { qty: i128 },
+}
+
+impl InvalidField {
+    /// A stable, machine-readable reason code.
+    pub fn code(&self) -> &'static str {
+        match self {
+            Self::Id { .. } => "invalid_id",
+            Self::Quantity { .. } => "invalid_quantity",
+        }
+    }
+}
+
+/// Refuses an id (see [`id_problem`]).
+pub fn check_id(field: &'static str, id: &str) -> Result<(), InvalidField> {
+    id_problem(id).map_or(Ok(()), |problem| Err(InvalidField::Id { field, problem }))
+}
+
+/// Refuses a quantity outside 1..=[`MAX_QTY`].
+pub fn check_qty(qty: u64) -> Result<u64, InvalidField> {
+    if qty == 0 || qty > MAX_QTY {
+        return Err(InvalidField::Quantity { qty: qty.into() });
+    }
+    Ok(qty)
+}
+
 /// A command as received: the routing and tracing fields, and the command itself.
 ///
 /// On the wire it is one flat JSON object, for example

@@ -270,22 +270,11 @@ impl FulfilmentProcess {
     /// Updates the memory from one event and says what to do about it.
     fn react(&mut self, event: &RecordedEvent) -> Option<Reaction> {
         let (key, tasks) = match event.stream.as_str().split_once('-')? {
-            ("order", _) => {
-                let e: OrderEvent = serde_json::from_value(event.payload.clone()).ok()?;
-                self.order_reaction(e)
-            }
-            ("inventory", _) => {
-                let e: InventoryEvent = serde_json::from_value(event.payload.clone()).ok()?;
-                self.inventory_reaction(e)
-            }
-            ("po", _) => {
-                let e: PurchaseOrderEvent = serde_json::from_value(event.payload.clone()).ok()?;
-                purchase_order_reaction(e)
-            }
+            ("order", _) => self.order_reaction(decode(event)?),
+            ("inventory", _) => self.inventory_reaction(decode(event)?),
+            ("po", _) => purchase_order_reaction(decode(event)?),
             ("location", _) => {
-                if let Ok(CatalogEvent::LocationDefined(d)) =
-                    serde_json::from_value(event.payload.clone())
-                {
+                if let CatalogEvent::LocationDefined(d) = decode(event)? {
                     self.memory.add_location(&d.location);
                 }
                 return None;
@@ -545,6 +534,9 @@ impl FulfilmentProcess {
             by_key.entry(&r.key).or_default().push(r);
         }
         let groups: Vec<Vec<&Reaction>> = by_key.into_values().collect();
+        if groups.is_empty() {
+            return Ok(Progress::default());
+        }
         let workers = self.workers.min(groups.len()).max(1);
         let next = std::sync::atomic::AtomicUsize::new(0);
         std::thread::scope(|scope| {
@@ -583,6 +575,18 @@ impl FulfilmentProcess {
             }
             Ok(total)
         })
+    }
+}
+
+/// The event's payload, or `None` (logged) when this build cannot read it:
+/// the process leaves it alone rather than act on a guess.
+fn decode<E: serde::de::DeserializeOwned>(event: &RecordedEvent) -> Option<E> {
+    match serde_json::from_value(event.payload.clone()) {
+        Ok(e) => Some(e),
+        Err(error) => {
+            tracing::warn!(position = event.position, event_type = %event.event_type, %error, "fulfilment process skips an event it cannot read");
+            None
+        }
     }
 }
 

@@ -164,7 +164,7 @@ fn the_demo_runs_end_to_end_without_overselling() {
     assert!(ok, "{err}");
     assert!(out.contains("3 reservations made, 5 refused for insufficient stock: 9 of 10 promised, none oversold"), "{out}");
     assert!(out.contains("1 short pick(s)"), "{out}");
-    assert!(out.contains("6 refused with a reason"), "{out}");
+    assert!(out.contains("7 refused with a reason"), "{out}");
 }
 
 #[test]
@@ -235,9 +235,10 @@ fn the_fulfilment_scenario_ends_in_the_expected_states() {
             "f-bad4:already_shipped",
             "f-bad5:over_tolerance",
             "f-bad6:invalid_quantity",
+            "f-bad7:unknown_location",
         ]
     );
-    assert!(err.contains("25 accepted, 6 rejected, 0 invalid"), "{err}");
+    assert!(err.contains("25 accepted, 7 rejected, 0 invalid"), "{err}");
 
     // MUG: 10 at WH1, 5 at WH2. SO-1 wants 12: 10 from WH1 (most free), 2 from
     // WH2. SO-3's 2 from WH2 are released by its cancellation. The pick of

@@ -50,6 +50,19 @@ enum Op {
         po: usize,
         qty: u64,
     },
+    /// Pay an order; the process then releases its stock to the warehouse.
+    Pay {
+        order: usize,
+    },
+    /// Pick a released line, finding `missing` fewer units than released.
+    Pick {
+        order: usize,
+        missing: u64,
+    },
+    /// Pack and ship everything picked.
+    PackAndShip {
+        order: usize,
+    },
 }
 
 fn op() -> impl Strategy<Value = Op> {
@@ -63,6 +76,10 @@ fn op() -> impl Strategy<Value = Op> {
         1 => (0..40usize).prop_map(|order| Op::Cancel { order }),
         1 => (0..3usize, 0..3usize, 1..20u64).prop_map(|(sku, loc, qty)| Op::PlacePo { sku, loc, qty }),
         1 => (0..10usize, 1..25u64).prop_map(|(po, qty)| Op::ReceivePo { po, qty }),
+        2 => (0..40usize).prop_map(|order| Op::Pay { order }),
+        2 => (0..40usize, prop_oneof![3 => Just(0u64), 1 => 1..3u64])
+            .prop_map(|(order, missing)| Op::Pick { order, missing }),
+        1 => (0..40usize).prop_map(|order| Op::PackAndShip { order }),
     ]
 }
 
@@ -75,6 +92,26 @@ fn submit(
     let result = handler.handle(&envelope).unwrap();
     process.run_until_idle().unwrap();
     result
+}
+
+/// The lines (order, line, units) with `units_of` above zero, in order.
+fn lines_with(
+    handler: &CommandHandler,
+    orders: usize,
+    units_of: impl Fn(&order_aggregate::Line) -> u64,
+) -> Vec<(String, u32, u64)> {
+    (1..=orders)
+        .flat_map(|n| {
+            let stream = StreamId::new(format!("order-SO-{n}")).unwrap();
+            let (order, _) = handler.state::<Order>(&stream).unwrap();
+            order
+                .lines
+                .iter()
+                .map(|(line, l)| (format!("SO-{n}"), *line, units_of(l)))
+                .filter(|(_, _, units)| *units > 0)
+                .collect::<Vec<_>>()
+        })
+        .collect()
 }
 
 fn run(ops: &[Op]) -> (tempfile::TempDir, Store) {
@@ -114,8 +151,48 @@ fn run(ops: &[Op]) -> (tempfile::TempDir, Store) {
         );
     }
     let (mut orders, mut pos) = (0, 0);
+    let pick = |order: usize, orders: usize| format!("SO-{}", order % orders.max(1) + 1);
+    let mut shipments = 0;
     for op in ops {
         let body = match op {
+            Op::Pay { order } => format!(
+                r#""type":"AuthorizePayment","order_id":"{}","amount_cents":1000000,"reference":"A""#,
+                pick(*order, orders)
+            ),
+            Op::Pick { order, missing } => {
+                // A line the warehouse has been asked to pick, if any.
+                let released = lines_with(&handler, orders, |l| l.to_pick);
+                let Some((order_id, line, units)) =
+                    released.get(order % released.len().max(1)).cloned()
+                else {
+                    continue;
+                };
+                format!(
+                    r#""type":"RecordPick","order_id":"{order_id}","line":{line},"qty":{}"#,
+                    units.saturating_sub(*missing)
+                )
+            }
+            Op::PackAndShip { order } => {
+                let picked = lines_with(&handler, orders, |l| l.picked);
+                let Some((order_id, _, _)) = picked.get(order % picked.len().max(1)).cloned()
+                else {
+                    continue;
+                };
+                send(
+                    &mut process,
+                    format!(r#""type":"PackOrder","order_id":"{order_id}""#),
+                );
+                shipments += 1;
+                let lines: Vec<String> = lines_with(&handler, orders, |l| l.packed)
+                    .into_iter()
+                    .filter(|(o, _, _)| *o == order_id)
+                    .map(|(_, line, qty)| format!(r#"{{"line":{line},"qty":{qty}}}"#))
+                    .collect();
+                format!(
+                    r#""type":"ShipOrder","order_id":"{order_id}","shipment_id":"SHP-{shipments}","carrier":"DPD","tracking":"T","lines":[{}]"#,
+                    lines.join(",")
+                )
+            }
             Op::Receive { sku, loc, qty } => format!(
                 r#""type":"ReceiveStock","sku":"{}","location":"{}","qty":{qty}"#,
                 SKUS[*sku], LOCATIONS[*loc]
@@ -172,10 +249,10 @@ fn run(ops: &[Op]) -> (tempfile::TempDir, Store) {
 }
 
 proptest! {
-    #![proptest_config(ProptestConfig { cases: 24, ..ProptestConfig::default() })]
+    #![proptest_config(ProptestConfig { cases: 48, ..ProptestConfig::default() })]
 
     #[test]
-    fn the_handoff_never_oversells_and_both_sides_agree(ops in prop::collection::vec(op(), 1..40)) {
+    fn the_handoff_never_oversells_and_both_sides_agree(ops in prop::collection::vec(op(), 1..60)) {
         let (_dir, store) = run(&ops);
         let events = store.read_all(1, usize::MAX).unwrap();
         let handler = CommandHandler::new(store.clone());

@@ -12,7 +12,7 @@ use std::collections::BTreeMap;
 
 use chrono::NaiveDate;
 use decider::Decider;
-use schemas::inventory::{InventoryCommand, InventoryEvent, ReorderPolicy};
+use schemas::inventory::{AdjustmentReason, InventoryCommand, InventoryEvent, ReorderPolicy};
 use schemas::{check_id, check_qty, InvalidField, MAX_QTY};
 use serde::{Deserialize, Serialize};
 
@@ -539,19 +539,25 @@ fn decide(
         } => {
             let qty = check_qty(*qty)?;
             reservation(state, order_id, *line, qty)?;
+            let mut events = Vec::new();
+            // The units left: a shipment is a fact. Records that say fewer
+            // were here were wrong, and are corrected in the open.
             if qty > state.on_hand {
-                return Err(Rejection::InsufficientStock {
-                    requested: qty,
-                    free: state.on_hand,
+                events.push(E::StockAdjusted {
+                    sku: sku.clone(),
+                    location: location.clone(),
+                    delta: i64::try_from(qty - state.on_hand).unwrap_or(i64::MAX),
+                    reason: AdjustmentReason::Correction,
                 });
             }
-            Ok(vec![E::StockShipped {
+            events.push(E::StockShipped {
                 sku,
                 location,
                 order_id: order_id.clone(),
                 line: *line,
                 qty,
-            }])
+            });
+            Ok(events)
         }
         C::ReportPickShort {
             order_id,

@@ -58,6 +58,30 @@ enum Cmd {
         #[arg(long)]
         rate: Option<f64>,
     },
+    /// Available-to-promise for a SKU: now, by day and cumulatively, per location and in total (JSON).
+    Atp {
+        sku: String,
+        /// Only this location.
+        #[arg(long)]
+        location: Option<String>,
+        /// The day to count from (default: today by the clock).
+        #[arg(long)]
+        today: Option<chrono::NaiveDate>,
+    },
+    /// Can QTY of SKU be committed by a date? Yes or no, from which locations, and the earliest date (JSON).
+    Promise {
+        sku: String,
+        qty: u64,
+        /// The date the customer needs it by (YYYY-MM-DD).
+        #[arg(long)]
+        by: chrono::NaiveDate,
+        /// Only from this location.
+        #[arg(long)]
+        location: Option<String>,
+        /// The day to count from (default: today by the clock).
+        #[arg(long)]
+        today: Option<chrono::NaiveDate>,
+    },
     /// Prints the current state of one aggregate (order-…, inventory-SKU@LOC, po-…, sku-…, location-…) as JSON.
     State {
         /// The aggregate's stream, for example order-SO-1 or inventory-SKU-1@WH1.
@@ -112,6 +136,30 @@ fn main() -> anyhow::Result<()> {
         Cmd::Demo => demo::run(&cli.data_dir, config),
         Cmd::Submit { file } => submit(&open(&cli.data_dir, config)?, &file),
         Cmd::State { stream } => state(&open(&cli.data_dir, config)?, &stream),
+        Cmd::Atp {
+            sku,
+            location,
+            today,
+        } => {
+            let model = atp_model(&open(&cli.data_dir, config)?)?;
+            let today = today.unwrap_or_else(|| chrono::Utc::now().date_naive());
+            let atp = model.sku(&sku, location.as_deref(), today)?;
+            println!("{}", serde_json::to_string(&atp)?);
+            Ok(())
+        }
+        Cmd::Promise {
+            sku,
+            qty,
+            by,
+            location,
+            today,
+        } => {
+            let model = atp_model(&open(&cli.data_dir, config)?)?;
+            let today = today.unwrap_or_else(|| chrono::Utc::now().date_naive());
+            let promise = model.promise(&sku, qty, by, location.as_deref(), today)?;
+            println!("{}", serde_json::to_string(&promise)?);
+            Ok(())
+        }
         Cmd::Events {
             stream,
             from,
@@ -165,6 +213,13 @@ fn submit(store: &Store, file: &str) -> anyhow::Result<()> {
         reacted.commands, reacted.accepted
     );
     Ok(())
+}
+
+/// The ATP read model, caught up with the log.
+fn atp_model(store: &Store) -> anyhow::Result<projections::atp::AtpModel> {
+    let model = projections::atp::AtpModel::open(store)?;
+    model.catch_up()?;
+    Ok(model)
 }
 
 fn state(store: &Store, stream: &str) -> anyhow::Result<()> {

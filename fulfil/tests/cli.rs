@@ -313,6 +313,32 @@ fn the_fulfilment_scenario_ends_in_the_expected_states() {
     assert!(types.contains(&"PickShort".to_owned()));
     assert!(types.contains(&"PickShortRecorded".to_owned()));
 
+    // ATP from the read model: MUG has 2 free at WH1 and 2 at WH2; TOWEL 17.
+    let (atp, err, ok) = fulfil(dir.path(), &["atp", "MUG", "--today", "2026-03-16"], None);
+    assert!(ok, "{err}");
+    assert_eq!(json(&atp)["atp_now"], 4);
+    let promise = |qty: &str| {
+        let (out, err, ok) = fulfil(
+            dir.path(),
+            &[
+                "promise",
+                "TOWEL",
+                qty,
+                "--by",
+                "2026-03-20",
+                "--today",
+                "2026-03-16",
+            ],
+            None,
+        );
+        assert!(ok, "{err}");
+        json(&out)["can_promise"].as_bool().unwrap()
+    };
+    assert!(promise("17"));
+    assert!(!promise("18"));
+    let (_, err, ok) = fulfil(dir.path(), &["atp", "KETTLE"], None);
+    assert!(!ok && err.contains("no stock of SKU KETTLE"), "{err}");
+
     // Restart the process from nothing: every command it re-issues is
     // answered from the log, and nothing new is written.
     let head = json_lines(&log).len();

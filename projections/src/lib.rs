@@ -1,6 +1,12 @@
-//! Read models built from the event log: available-to-promise (also
-//! time-phased), cycle time, on-time shipment, fill rate, turnover and stock
-//! accuracy.
+//! Read models built from the event log.
 //!
-//! Empty for now: issue 5 builds them on `event_store::ReadModel`, whose
-//! checkpoint is written in the same transaction as the model.
+//! - `phased`: time-phased available-to-promise, as a pure calculation;
+//! - `atp`: the ATP read model per SKU and location, kept in the store's
+//!   database with its checkpoint, answering ATP now, by day and
+//!   cumulatively, and whether a quantity can be promised by a date.
+//!
+//! Cycle time, on-time shipment, fill rate, turnover and stock accuracy
+//! are still to come (issue 5).
+
+pub mod atp;
+pub mod phased;

@@ -64,6 +64,9 @@ enum Cmd {
         /// Only this location.
         #[arg(long)]
         location: Option<String>,
+        /// Output: a table for people, JSON or CSV for tools.
+        #[arg(long, value_enum, default_value_t = Format::Table)]
+        format: Format,
         /// The day to count from (default: today by the clock).
         #[arg(long)]
         today: Option<chrono::NaiveDate>,
@@ -139,13 +142,13 @@ fn main() -> anyhow::Result<()> {
         Cmd::Atp {
             sku,
             location,
+            format,
             today,
         } => {
             let model = atp_model(&open(&cli.data_dir, config)?)?;
             let today = today.unwrap_or_else(|| chrono::Utc::now().date_naive());
             let atp = model.sku(&sku, location.as_deref(), today)?;
-            println!("{}", serde_json::to_string(&atp)?);
-            Ok(())
+            print_atp(&atp, format)
         }
         Cmd::Promise {
             sku,
@@ -212,6 +215,68 @@ fn submit(store: &Store, file: &str) -> anyhow::Result<()> {
         "{accepted} accepted, {rejected} rejected, {invalid} invalid; the fulfilment process issued {} commands ({} accepted)",
         reacted.commands, reacted.accepted
     );
+    Ok(())
+}
+
+/// How a report is printed.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+enum Format {
+    Table,
+    Json,
+    Csv,
+}
+
+/// ATP by location and day: one row per day with supply or requirements,
+/// per location and for all of them.
+fn print_atp(atp: &projections::atp::SkuAtp, format: Format) -> anyhow::Result<()> {
+    if format == Format::Json {
+        println!("{}", serde_json::to_string(atp)?);
+        return Ok(());
+    }
+    let mut rows: Vec<(&str, &projections::phased::Bucket)> = Vec::new();
+    for l in &atp.locations {
+        rows.extend(l.phased.buckets.iter().map(|b| (l.location.as_str(), b)));
+    }
+    rows.extend(atp.phased.buckets.iter().map(|b| ("all", b)));
+    let header = [
+        "location",
+        "day",
+        "supply",
+        "requirements",
+        "atp",
+        "cumulative",
+    ];
+    match format {
+        Format::Csv => {
+            println!("{}", header.join(","));
+            for (location, b) in rows {
+                println!(
+                    "{location},{},{},{},{},{}",
+                    b.day, b.supply, b.requirements, b.atp, b.cumulative
+                );
+            }
+        }
+        _ => {
+            println!(
+                "{} (version {}): {} available to promise now, as of {}",
+                atp.sku, atp.version, atp.atp_now, atp.today
+            );
+            println!(
+                "{:<10} {:<10} {:>8} {:>12} {:>8} {:>10}",
+                header[0], header[1], header[2], header[3], header[4], header[5]
+            );
+            for (location, b) in rows {
+                println!(
+                    "{location:<10} {:<10} {:>8} {:>12} {:>8} {:>10}",
+                    b.day.to_string(),
+                    b.supply,
+                    b.requirements,
+                    b.atp,
+                    b.cumulative
+                );
+            }
+        }
+    }
     Ok(())
 }
 

@@ -314,9 +314,27 @@ fn the_fulfilment_scenario_ends_in_the_expected_states() {
     assert!(types.contains(&"PickShortRecorded".to_owned()));
 
     // ATP from the read model: MUG has 2 free at WH1 and 2 at WH2; TOWEL 17.
-    let (atp, err, ok) = fulfil(dir.path(), &["atp", "MUG", "--today", "2026-03-16"], None);
+    let (atp, err, ok) = fulfil(
+        dir.path(),
+        &["atp", "MUG", "--today", "2026-03-16", "--format", "json"],
+        None,
+    );
     assert!(ok, "{err}");
     assert_eq!(json(&atp)["atp_now"], 4);
+    let (csv, _, _) = fulfil(
+        dir.path(),
+        &["atp", "MUG", "--today", "2026-03-16", "--format", "csv"],
+        None,
+    );
+    assert_eq!(
+        csv.lines().collect::<Vec<_>>(),
+        [
+            "location,day,supply,requirements,atp,cumulative",
+            "WH1,2026-03-16,2,0,2,2",
+            "WH2,2026-03-16,3,1,2,2",
+            "all,2026-03-16,5,1,4,4",
+        ]
+    );
     let promise = |qty: &str| {
         let (out, err, ok) = fulfil(
             dir.path(),

@@ -41,6 +41,17 @@ fn reserved(sku: &str, location: &str, order: &str, qty: u64) -> InventoryEvent 
     }
 }
 
+/// PO-1 brings `qty` MUG to WH2 on the 10th.
+fn due_at_wh2_on_the_10th(qty: u64) -> InventoryEvent {
+    InventoryEvent::InboundScheduled {
+        sku: "MUG".into(),
+        location: "WH2".into(),
+        po_id: "PO-1".into(),
+        qty,
+        expected_date: d(10),
+    }
+}
+
 #[test]
 fn atp_is_folded_from_the_log_versioned_and_equal_to_a_rebuild() {
     let dir = tempfile::tempdir().unwrap();
@@ -49,17 +60,7 @@ fn atp_is_folded_from_the_log_versioned_and_equal_to_a_rebuild() {
     record(&store, "MUG@WH1", reserved("MUG", "WH1", "SO-1", 4));
     record(&store, "MUG@WH2", received("MUG", "WH2", 3));
     record(&store, "TOWEL@WH1", received("TOWEL", "WH1", 7));
-    record(
-        &store,
-        "MUG@WH2",
-        InventoryEvent::InboundScheduled {
-            sku: "MUG".into(),
-            location: "WH2".into(),
-            po_id: "PO-1".into(),
-            qty: 20,
-            expected_date: d(10),
-        },
-    );
+    record(&store, "MUG@WH2", due_at_wh2_on_the_10th(20));
 
     let model = AtpModel::open(&store).unwrap();
     assert_eq!(model.catch_up().unwrap(), 5);
@@ -97,17 +98,7 @@ fn a_promise_says_yes_or_no_from_which_sources_and_the_earliest_date() {
     let store = Store::open(dir.path(), StoreConfig::default()).unwrap();
     record(&store, "MUG@WH1", received("MUG", "WH1", 5));
     record(&store, "MUG@WH2", received("MUG", "WH2", 2));
-    record(
-        &store,
-        "MUG@WH2",
-        InventoryEvent::InboundScheduled {
-            sku: "MUG".into(),
-            location: "WH2".into(),
-            po_id: "PO-1".into(),
-            qty: 10,
-            expected_date: d(10),
-        },
-    );
+    record(&store, "MUG@WH2", due_at_wh2_on_the_10th(10));
     let model = AtpModel::open(&store).unwrap();
     model.catch_up().unwrap();
 

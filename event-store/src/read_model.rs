@@ -1,3 +1,5 @@
+use std::sync::{Arc, RwLock};
+
 use sled::transaction::{
     ConflictableTransactionError, TransactionError, TransactionalTree, UnabortableTransactionError,
 };
@@ -5,6 +7,9 @@ use sled::Transactional;
 
 use crate::error::{Result, StoreError};
 use crate::keys;
+
+/// Which generation of each read model is the one queries see.
+const GENERATIONS: &str = "read-model-generations";
 
 /// A consumer's read-model tree paired with its checkpoint.
 ///
@@ -14,33 +19,98 @@ use crate::keys;
 /// an event. Positions at or below the checkpoint are skipped, which makes
 /// redelivery harmless. It works on any sled database, so a projection worker
 /// can keep its model apart from the log.
+///
+/// A model is rebuilt beside the live one: [`ReadModel::scratch`] gives an
+/// empty generation nobody queries, and [`ReadModel::swap_in`] makes it the
+/// live one for every clone at once, so queries keep being answered during
+/// a rebuild.
 #[derive(Debug, Clone)]
 pub struct ReadModel {
+    db: sled::Db,
     name: String,
-    tree: sled::Tree,
     checkpoints: sled::Tree,
+    live: Arc<RwLock<Generation>>,
+}
+
+/// One copy of a model: its tree and the key of its checkpoint.
+#[derive(Debug, Clone)]
+struct Generation {
+    number: u64,
+    tree: sled::Tree,
+    checkpoint_key: String,
+}
+
+impl Generation {
+    fn open(db: &sled::Db, name: &str, number: u64) -> Result<Self> {
+        // Generation 0 keeps the names models had before generations existed.
+        let (tree, checkpoint_key) = if number == 0 {
+            (format!("read-model/{name}"), name.to_owned())
+        } else {
+            (
+                format!("read-model/{name}#{number}"),
+                format!("{name}#{number}"),
+            )
+        };
+        Ok(Self {
+            number,
+            tree: db.open_tree(tree)?,
+            checkpoint_key,
+        })
+    }
 }
 
 impl ReadModel {
-    /// Opens (or creates) the read model `name` in `db`.
+    /// Opens (or creates) the read model `name` in `db`, and removes copies
+    /// of it that an interrupted rebuild left behind.
     pub fn open(db: &sled::Db, name: &str) -> Result<Self> {
+        let number = db
+            .open_tree(GENERATIONS)?
+            .get(name.as_bytes())?
+            .and_then(|v| keys::read_u64(&v))
+            .unwrap_or(0);
+        let checkpoints = db.open_tree("checkpoints")?;
+        let live = Generation::open(db, name, number)?;
+        let prefix = format!("read-model/{name}#");
+        for tree in db.tree_names() {
+            let tree = String::from_utf8_lossy(&tree).into_owned();
+            let stale = tree
+                .strip_prefix(&prefix)
+                .and_then(|n| n.parse::<u64>().ok())
+                .is_some_and(|n| n != number);
+            if stale || (number != 0 && tree == format!("read-model/{name}")) {
+                db.drop_tree(tree.as_bytes())?;
+            }
+        }
         Ok(Self {
+            db: db.clone(),
             name: name.to_owned(),
-            tree: db.open_tree(format!("read-model/{name}"))?,
-            checkpoints: db.open_tree("checkpoints")?,
+            checkpoints,
+            live: Arc::new(RwLock::new(live)),
         })
     }
 
-    /// The model's tree, for queries.
-    pub fn tree(&self) -> &sled::Tree {
-        &self.tree
+    fn live(&self) -> Generation {
+        match self.live.read() {
+            Ok(g) => g.clone(),
+            Err(poisoned) => poisoned.into_inner().clone(),
+        }
+    }
+
+    /// The model's name.
+    pub fn name(&self) -> &str {
+        &self.name
+    }
+
+    /// The model's tree, for queries (the live copy at the time of the call).
+    pub fn tree(&self) -> sled::Tree {
+        self.live().tree
     }
 
     /// The last log position applied, if any.
     pub fn checkpoint(&self) -> Result<Option<u64>> {
         Ok(self
             .checkpoints
-            .get(self.name.as_bytes())?
+            .get(self.live().checkpoint_key.as_bytes())?
             .and_then(|v| keys::read_u64(&v)))
     }
 
@@ -50,8 +120,9 @@ impl ReadModel {
     where
         F: Fn(&TransactionalTree) -> Result<(), UnabortableTransactionError>,
     {
-        let name = self.name.as_bytes();
-        let result: Result<bool, TransactionError<()>> = (&self.tree, &self.checkpoints)
+        let live = self.live();
+        let name = live.checkpoint_key.as_bytes();
+        let result: Result<bool, TransactionError<()>> = (&live.tree, &self.checkpoints)
             .transaction(|(tree, checkpoints)| {
                 let done = checkpoints.get(name)?.and_then(|v| keys::read_u64(&v));
                 if done.is_some_and(|d| d >= position) {
@@ -70,10 +141,58 @@ impl ReadModel {
         }
     }
 
-    /// Removes the model and its checkpoint, for a rebuild from the log.
+    /// Removes the model and its checkpoint, for a rebuild from the log in place.
     pub fn clear(&self) -> Result<()> {
-        self.tree.clear()?;
-        self.checkpoints.remove(self.name.as_bytes())?;
+        let live = self.live();
+        live.tree.clear()?;
+        self.checkpoints.remove(live.checkpoint_key.as_bytes())?;
+        Ok(())
+    }
+
+    /// A new, empty copy of this model that no query sees, to rebuild into
+    /// (then [`ReadModel::swap_in`]) or to compare with (then [`ReadModel::discard`]).
+    pub fn scratch(&self) -> Result<ReadModel> {
+        let number = self.db.generate_id()?.max(1);
+        let generation = Generation::open(&self.db, &self.name, number)?;
+        generation.tree.clear()?;
+        self.checkpoints
+            .remove(generation.checkpoint_key.as_bytes())?;
+        Ok(Self {
+            db: self.db.clone(),
+            name: self.name.clone(),
+            checkpoints: self.checkpoints.clone(),
+            live: Arc::new(RwLock::new(generation)),
+        })
+    }
+
+    /// Makes `rebuilt` (from [`ReadModel::scratch`]) the live copy for this
+    /// model and all its clones, and drops the copy it replaces. The switch
+    /// is durable before the old copy goes.
+    pub fn swap_in(&self, rebuilt: ReadModel) -> Result<()> {
+        let new = rebuilt.live();
+        self.db
+            .open_tree(GENERATIONS)?
+            .insert(self.name.as_bytes(), &keys::position(new.number)[..])?;
+        self.db.flush()?;
+        let old = {
+            let mut live = match self.live.write() {
+                Ok(g) => g,
+                Err(poisoned) => poisoned.into_inner(),
+            };
+            std::mem::replace(&mut *live, new)
+        };
+        self.drop_generation(&old)
+    }
+
+    /// Drops a copy from [`ReadModel::scratch`] that is not wanted.
+    pub fn discard(self) -> Result<()> {
+        let live = self.live();
+        self.drop_generation(&live)
+    }
+
+    fn drop_generation(&self, g: &Generation) -> Result<()> {
+        self.checkpoints.remove(g.checkpoint_key.as_bytes())?;
+        self.db.drop_tree(g.tree.name())?;
         Ok(())
     }
 }

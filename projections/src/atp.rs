@@ -1,38 +1,16 @@
-//! The ATP read model: every inventory item's position, folded from the
-//! log with the inventory item's own `evolve` (one definition of the
-//! position, not two), kept in the store's database under the read model
-//! `atp` with its checkpoint, and a version per SKU that rises with each
-//! change, so callers can cache precisely.
-//!
-//! Queries never touch the writer: they read the model's tree.
-
 use std::collections::BTreeMap;
 
 use chrono::NaiveDate;
 use decider::Decider;
-use event_store::{ReadModel, RecordedEvent, Store, StoreError};
+use event_store::{ReadModel, RecordedEvent, Store};
 use inventory_aggregate::InventoryItem;
 use schemas::InventoryEvent;
 use serde::Serialize;
 
 use crate::phased::{time_phased, Dated, Phased};
+use crate::projection::{self, encode, load, Changes, Projection, ProjectionError};
 
 const NAME: &str = "atp";
-/// Events folded per transaction when catching up.
-const BATCH: usize = 1024;
-
-#[derive(Debug, thiserror::Error)]
-pub enum AtpError {
-    #[error(transparent)]
-    Store(#[from] StoreError),
-    #[error("the ATP model holds a value it cannot read at {key}: {source}")]
-    Corrupt {
-        key: String,
-        source: serde_json::Error,
-    },
-    #[error("no stock of SKU {0} has ever been recorded")]
-    UnknownSku(String),
-}
 
 /// One location's position and its time-phased ATP.
 #[derive(Debug, Clone, Serialize)]
@@ -81,48 +59,21 @@ pub struct Promise {
     pub earliest: Option<NaiveDate>,
 }
 
-#[derive(Debug, Clone)]
-pub struct AtpModel {
-    store: Store,
-    model: ReadModel,
-}
+/// How the log folds into the ATP model.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct AtpProjection;
 
-impl AtpModel {
-    pub fn open(store: &Store) -> Result<Self, AtpError> {
-        Ok(Self {
-            store: store.clone(),
-            model: store.read_model(NAME)?,
-        })
+impl Projection for AtpProjection {
+    fn name(&self) -> &'static str {
+        NAME
     }
 
-    /// Folds every event past the checkpoint; returns how many were read.
-    pub fn catch_up(&self) -> Result<usize, AtpError> {
-        let mut total = 0;
-        loop {
-            let from = self.model.checkpoint()?.map_or(1, |c| c + 1);
-            let events = self.store.read_all(from, BATCH)?;
-            let Some(last) = events.last().map(|e| e.position) else {
-                return Ok(total);
-            };
-            total += events.len();
-            let changes = self.fold(&events)?;
-            self.model.apply(last, |tree| {
-                for (key, value) in &changes {
-                    tree.insert(key.as_bytes(), value.as_slice())?;
-                }
-                Ok(())
-            })?;
-        }
-    }
-
-    /// Builds the model again from the whole log.
-    pub fn rebuild(&self) -> Result<usize, AtpError> {
-        self.model.clear()?;
-        self.catch_up()
-    }
-
-    /// The new values of the items and SKU versions `events` change.
-    fn fold(&self, events: &[RecordedEvent]) -> Result<BTreeMap<String, Vec<u8>>, AtpError> {
+    /// The new states of the items `events` change, and the SKUs' versions.
+    fn fold(
+        &self,
+        tree: &sled::Tree,
+        events: &[RecordedEvent],
+    ) -> Result<Changes, ProjectionError> {
         let mut items: BTreeMap<String, InventoryItem> = BTreeMap::new();
         let mut versions: BTreeMap<String, u64> = BTreeMap::new();
         for e in events {
@@ -138,65 +89,78 @@ impl AtpModel {
             };
             let state = match items.remove(item) {
                 Some(state) => state,
-                None => self.stored_item(item)?.unwrap_or_default(),
+                None => load(NAME, tree, &format!("item/{item}"))?.unwrap_or_default(),
             };
             items.insert(item.to_owned(), InventoryItem::evolve(state, &event));
             let sku = item.split('@').next().unwrap_or(item).to_owned();
             let v = match versions.get(&sku) {
                 Some(v) => *v,
-                None => self.version(&sku)?,
+                None => version(tree, &sku)?,
             };
             versions.insert(sku, v + 1);
         }
-        let mut changes = BTreeMap::new();
+        let mut changes = Changes::new();
         for (item, state) in items {
-            let value = serde_json::to_vec(&state).map_err(|source| AtpError::Corrupt {
-                key: item.clone(),
-                source,
-            })?;
-            changes.insert(format!("item/{item}"), value);
+            let key = format!("item/{item}");
+            let value = encode(NAME, &key, &state)?;
+            changes.insert(key.into_bytes(), Some(value));
         }
         for (sku, v) in versions {
-            changes.insert(format!("version/{sku}"), v.to_be_bytes().to_vec());
+            changes.insert(
+                format!("version/{sku}").into_bytes(),
+                Some(v.to_be_bytes().to_vec()),
+            );
         }
         Ok(changes)
     }
+}
 
-    fn stored_item(&self, item: &str) -> Result<Option<InventoryItem>, AtpError> {
-        let key = format!("item/{item}");
-        let Some(raw) = self
-            .model
-            .tree()
-            .get(key.as_bytes())
-            .map_err(StoreError::from)?
-        else {
-            return Ok(None);
-        };
-        serde_json::from_slice(&raw)
-            .map(Some)
-            .map_err(|source| AtpError::Corrupt { key, source })
+fn version(tree: &sled::Tree, sku: &str) -> Result<u64, ProjectionError> {
+    let raw = tree.get(format!("version/{sku}").as_bytes())?;
+    Ok(raw
+        .and_then(|v| v.as_ref().try_into().ok().map(u64::from_be_bytes))
+        .unwrap_or(0))
+}
+
+/// The ATP read model and its queries.
+#[derive(Debug, Clone)]
+pub struct AtpModel {
+    store: Store,
+    model: ReadModel,
+}
+
+impl AtpModel {
+    pub fn open(store: &Store) -> Result<Self, ProjectionError> {
+        Ok(Self {
+            store: store.clone(),
+            model: store.read_model(NAME)?,
+        })
+    }
+
+    /// The stored model, for rebuilds and checks.
+    pub fn read_model(&self) -> &ReadModel {
+        &self.model
+    }
+
+    /// Folds every event past the checkpoint; returns how many were read.
+    pub fn catch_up(&self) -> Result<usize, ProjectionError> {
+        projection::catch_up(&self.store, &self.model, &AtpProjection, None)
     }
 
     /// The SKU's version (0 when nothing was ever recorded).
-    pub fn version(&self, sku: &str) -> Result<u64, AtpError> {
-        let raw = self
-            .model
-            .tree()
-            .get(format!("version/{sku}").as_bytes())
-            .map_err(StoreError::from)?;
-        Ok(raw
-            .and_then(|v| v.as_ref().try_into().ok().map(u64::from_be_bytes))
-            .unwrap_or(0))
+    pub fn version(&self, sku: &str) -> Result<u64, ProjectionError> {
+        version(&self.model.tree(), sku)
     }
 
     /// Every location's state of the SKU.
-    pub fn items(&self, sku: &str) -> Result<Vec<(String, InventoryItem)>, AtpError> {
+    pub fn items(&self, sku: &str) -> Result<Vec<(String, InventoryItem)>, ProjectionError> {
         let prefix = format!("item/{sku}@");
         let mut out = Vec::new();
         for entry in self.model.tree().scan_prefix(prefix.as_bytes()) {
-            let (k, v) = entry.map_err(StoreError::from)?;
+            let (k, v) = entry?;
             let key = String::from_utf8_lossy(&k).into_owned();
-            let state = serde_json::from_slice(&v).map_err(|source| AtpError::Corrupt {
+            let state = serde_json::from_slice(&v).map_err(|source| ProjectionError::Corrupt {
+                model: NAME,
                 key: key.clone(),
                 source,
             })?;
@@ -211,14 +175,14 @@ impl AtpModel {
         sku: &str,
         location: Option<&str>,
         today: NaiveDate,
-    ) -> Result<SkuAtp, AtpError> {
+    ) -> Result<SkuAtp, ProjectionError> {
         let items: Vec<(String, InventoryItem)> = self
             .items(sku)?
             .into_iter()
             .filter(|(l, _)| location.is_none_or(|want| want == l))
             .collect();
         if items.is_empty() {
-            return Err(AtpError::UnknownSku(sku.to_owned()));
+            return Err(ProjectionError::UnknownSku(sku.to_owned()));
         }
         let mut supply = Vec::new();
         let mut requirements = Vec::new();
@@ -265,7 +229,7 @@ impl AtpModel {
         by: NaiveDate,
         location: Option<&str>,
         today: NaiveDate,
-    ) -> Result<Promise, AtpError> {
+    ) -> Result<Promise, ProjectionError> {
         let atp = self.sku(sku, location, today)?;
         let mut candidates: Vec<(String, u64)> = atp
             .locations

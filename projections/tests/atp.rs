@@ -3,7 +3,9 @@
 
 use chrono::NaiveDate;
 use event_store::{AppendRequest, ExpectedVersion, NewEvent, Store, StoreConfig, StreamId};
-use projections::atp::{AtpError, AtpModel};
+use projections::atp::{AtpModel, AtpProjection};
+use projections::projection::{check, rebuild};
+use projections::ProjectionError;
 use schemas::InventoryEvent;
 
 fn d(n: u32) -> NaiveDate {
@@ -80,15 +82,41 @@ fn atp_is_folded_from_the_log_versioned_and_equal_to_a_rebuild() {
     assert_eq!((live.atp_now, live.version), (7, 5));
     assert_eq!(model.version("TOWEL").unwrap(), 1);
 
-    // A rebuild from the log gives the same answers.
+    // The checker finds the live model equal to a fresh rebuild, and says
+    // where it is not once the live copy is tampered with.
+    let report = check(&store, model.read_model(), &AtpProjection).unwrap();
+    assert!(report.agrees(), "{:?}", report.differences);
+    assert_eq!((report.checkpoint, report.keys), (Some(6), 3 + 2));
+    model
+        .read_model()
+        .tree()
+        .insert("version/MUG", &9u64.to_be_bytes())
+        .unwrap();
+    let report = check(&store, model.read_model(), &AtpProjection).unwrap();
+    assert_eq!(report.differences.len(), 1);
+    assert_eq!(report.differences[0].key, "version/MUG");
+
+    // A rebuild swaps a fresh copy in: the same answers as before the tampering,
+    // through the same handle.
     let live_json = serde_json::to_string(&live).unwrap();
-    model.rebuild().unwrap();
-    let rebuilt = serde_json::to_string(&model.sku("MUG", None, d(2)).unwrap()).unwrap();
-    assert_eq!(rebuilt, live_json);
+    let rebuilt = rebuild(&store, model.read_model(), &AtpProjection).unwrap();
+    assert_eq!((rebuilt.events, rebuilt.checkpoint), (6, Some(6)));
+    let after = serde_json::to_string(&model.sku("MUG", None, d(2)).unwrap()).unwrap();
+    assert_eq!(after, live_json);
+    assert!(check(&store, model.read_model(), &AtpProjection)
+        .unwrap()
+        .agrees());
+    // The swap survives a reopen, and the replaced copy is gone.
+    drop(model);
+    drop(store);
+    let store = Store::open(dir.path(), StoreConfig::default()).unwrap();
+    let model = AtpModel::open(&store).unwrap();
+    assert_eq!(model.catch_up().unwrap(), 0);
+    assert_eq!(model.version("MUG").unwrap(), 5);
 
     assert!(matches!(
         model.sku("KETTLE", None, d(2)),
-        Err(AtpError::UnknownSku(_))
+        Err(ProjectionError::UnknownSku(_))
     ));
 }
 

@@ -1,0 +1,263 @@
+//! What every read model shares: folding the log into a tree with its
+//! checkpoint, rebuilding beside the live copy and swapping it in, and
+//! checking a live copy against a fresh rebuild.
+
+use std::collections::BTreeMap;
+use std::time::{Duration, Instant};
+
+use event_store::{ReadModel, RecordedEvent, Store, StoreError};
+use serde::Serialize;
+
+/// Events folded per transaction.
+const BATCH: usize = 1024;
+/// How often the checker starts over when the live model moved while it compared.
+const CHECK_ATTEMPTS: usize = 8;
+
+/// The new value of each key a batch of events changes (`None` removes it).
+pub type Changes = BTreeMap<Vec<u8>, Option<Vec<u8>>>;
+
+#[derive(Debug, thiserror::Error)]
+pub enum ProjectionError {
+    #[error(transparent)]
+    Store(#[from] StoreError),
+    #[error("read model {model} holds a value it cannot read at {key}: {source}")]
+    Corrupt {
+        model: &'static str,
+        key: String,
+        source: serde_json::Error,
+    },
+    #[error("the live model kept moving; no stable point to compare at after {0} attempts")]
+    Unstable(usize),
+    #[error("no stock of SKU {0} has ever been recorded")]
+    UnknownSku(String),
+}
+
+impl From<sled::Error> for ProjectionError {
+    fn from(e: sled::Error) -> Self {
+        Self::Store(e.into())
+    }
+}
+
+/// A read model built by folding the log.
+pub trait Projection: Send + Sync {
+    /// The read model's name, as stored and as named on the command line.
+    fn name(&self) -> &'static str;
+
+    /// The changes `events` make, reading earlier values from `tree`.
+    /// Events of other kinds are passed over; events of its kind it cannot
+    /// read are logged and passed over, so one bad payload never stops a model.
+    fn fold(&self, tree: &sled::Tree, events: &[RecordedEvent])
+        -> Result<Changes, ProjectionError>;
+}
+
+/// Folds every event past `model`'s checkpoint, up to `until` when given;
+/// returns how many events were read.
+pub fn catch_up(
+    store: &Store,
+    model: &ReadModel,
+    projection: &dyn Projection,
+    until: Option<u64>,
+) -> Result<usize, ProjectionError> {
+    let mut total = 0;
+    loop {
+        let from = model.checkpoint()?.map_or(1, |c| c + 1);
+        let limit = match until {
+            Some(u) if u < from => return Ok(total),
+            Some(u) => usize::try_from(u - from + 1).unwrap_or(BATCH).min(BATCH),
+            None => BATCH,
+        };
+        let events = store.read_all(from, limit)?;
+        let Some(last) = events.last().map(|e| e.position) else {
+            return Ok(total);
+        };
+        total += events.len();
+        let changes = projection.fold(&model.tree(), &events)?;
+        model.apply(last, |tree| {
+            for (key, value) in &changes {
+                match value {
+                    Some(v) => tree.insert(key.as_slice(), v.as_slice())?,
+                    None => tree.remove(key.as_slice())?,
+                };
+            }
+            Ok(())
+        })?;
+    }
+}
+
+/// What a rebuild did.
+#[derive(Debug, Clone, Serialize)]
+pub struct Rebuilt {
+    pub projection: &'static str,
+    pub events: usize,
+    pub checkpoint: Option<u64>,
+    #[serde(serialize_with = "as_secs")]
+    pub elapsed: Duration,
+}
+
+fn as_secs<S: serde::Serializer>(d: &Duration, s: S) -> Result<S::Ok, S::Error> {
+    s.serialize_f64(d.as_secs_f64())
+}
+
+/// Rebuilds `model` from the whole log into a new copy while the live one
+/// keeps answering, then swaps the new copy in.
+pub fn rebuild(
+    store: &Store,
+    model: &ReadModel,
+    projection: &dyn Projection,
+) -> Result<Rebuilt, ProjectionError> {
+    let started = Instant::now();
+    let scratch = model.scratch()?;
+    let events = match catch_up(store, &scratch, projection, None) {
+        Ok(n) => n,
+        Err(e) => {
+            scratch.discard()?;
+            return Err(e);
+        }
+    };
+    let checkpoint = scratch.checkpoint()?;
+    model.swap_in(scratch)?;
+    tracing::info!(
+        projection = projection.name(),
+        events,
+        "read model rebuilt and swapped in"
+    );
+    Ok(Rebuilt {
+        projection: projection.name(),
+        events,
+        checkpoint,
+        elapsed: started.elapsed(),
+    })
+}
+
+/// One key on which the live model and a fresh rebuild disagree.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct Difference {
+    pub key: String,
+    pub live: Option<String>,
+    pub rebuilt: Option<String>,
+}
+
+/// The live model compared with a fresh rebuild at the same checkpoint.
+#[derive(Debug, Clone, Serialize)]
+pub struct CheckReport {
+    pub projection: &'static str,
+    pub checkpoint: Option<u64>,
+    pub keys: usize,
+    pub differences: Vec<Difference>,
+}
+
+impl CheckReport {
+    pub fn agrees(&self) -> bool {
+        self.differences.is_empty()
+    }
+}
+
+/// Rebuilds `model` into a scratch copy up to the live checkpoint and
+/// compares the two key by key. The scratch copy is dropped afterwards.
+pub fn check(
+    store: &Store,
+    model: &ReadModel,
+    projection: &dyn Projection,
+) -> Result<CheckReport, ProjectionError> {
+    let scratch = model.scratch()?;
+    let report = compare(store, model, &scratch, projection);
+    scratch.discard()?;
+    report
+}
+
+fn compare(
+    store: &Store,
+    live: &ReadModel,
+    scratch: &ReadModel,
+    projection: &dyn Projection,
+) -> Result<CheckReport, ProjectionError> {
+    for _ in 0..CHECK_ATTEMPTS {
+        let checkpoint = live.checkpoint()?;
+        if let Some(c) = checkpoint {
+            catch_up(store, scratch, projection, Some(c))?;
+        }
+        let (keys, differences) = diff(&live.tree(), &scratch.tree())?;
+        // Only a comparison at one checkpoint on both sides means anything.
+        if live.checkpoint()? == checkpoint && scratch.checkpoint()? == checkpoint {
+            return Ok(CheckReport {
+                projection: projection.name(),
+                checkpoint,
+                keys,
+                differences,
+            });
+        }
+    }
+    Err(ProjectionError::Unstable(CHECK_ATTEMPTS))
+}
+
+fn diff(
+    live: &sled::Tree,
+    rebuilt: &sled::Tree,
+) -> Result<(usize, Vec<Difference>), ProjectionError> {
+    let text = |v: &[u8]| String::from_utf8_lossy(v).into_owned();
+    let (mut a, mut b) = (live.iter(), rebuilt.iter());
+    let (mut x, mut y) = (a.next().transpose()?, b.next().transpose()?);
+    let (mut keys, mut differences) = (0, Vec::new());
+    loop {
+        // Walk both trees in key order, a key at a time.
+        let (l, r) = match (&x, &y) {
+            (None, None) => break,
+            (Some((ka, _)), Some((kb, _))) if ka == kb => (x.take(), y.take()),
+            (Some((ka, _)), Some((kb, _))) if ka < kb => (x.take(), None),
+            (Some(_), None) => (x.take(), None),
+            _ => (None, y.take()),
+        };
+        if l.is_some() {
+            x = a.next().transpose()?;
+        }
+        if r.is_some() {
+            y = b.next().transpose()?;
+        }
+        keys += 1;
+        let key = l
+            .as_ref()
+            .or(r.as_ref())
+            .map(|(k, _)| text(k))
+            .unwrap_or_default();
+        let (lv, rv) = (l.map(|(_, v)| v), r.map(|(_, v)| v));
+        if lv != rv {
+            differences.push(Difference {
+                key,
+                live: lv.map(|v| text(&v)),
+                rebuilt: rv.map(|v| text(&v)),
+            });
+        }
+    }
+    Ok((keys, differences))
+}
+
+/// Reads a JSON value of `model` at `key`, if there is one.
+pub fn load<T: serde::de::DeserializeOwned>(
+    model: &'static str,
+    tree: &sled::Tree,
+    key: &str,
+) -> Result<Option<T>, ProjectionError> {
+    let Some(raw) = tree.get(key.as_bytes())? else {
+        return Ok(None);
+    };
+    serde_json::from_slice(&raw)
+        .map(Some)
+        .map_err(|source| ProjectionError::Corrupt {
+            model,
+            key: key.to_owned(),
+            source,
+        })
+}
+
+/// A value as the model stores it.
+pub fn encode<T: Serialize>(
+    model: &'static str,
+    key: &str,
+    value: &T,
+) -> Result<Vec<u8>, ProjectionError> {
+    serde_json::to_vec(value).map_err(|source| ProjectionError::Corrupt {
+        model,
+        key: key.to_owned(),
+        source,
+    })
+}

@@ -4,10 +4,18 @@
 //!   checkpoint, rebuilding beside the live copy, checking against a rebuild;
 //! - `phased`: time-phased available-to-promise, as a pure calculation;
 //! - `atp`: the ATP read model per SKU and location, answering ATP now, by
-//!   day and cumulatively, and whether a quantity can be promised by a date.
+//!   day and cumulatively, and whether a quantity can be promised by a date;
+//! - `orders`: order metrics (cycle time, on-time, perfect orders, fill
+//!   rate, backorders);
+//! - `stock`: inventory metrics (turnover, stock accuracy, stockouts, dead
+//!   stock, shortages);
+//! - `stats`: percentiles and ratios the metrics share.
 
 pub mod atp;
+pub mod orders;
 pub mod phased;
 pub mod projection;
+pub mod stats;
+pub mod stock;
 
 pub use projection::{Projection, ProjectionError};

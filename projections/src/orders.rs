@@ -1,0 +1,500 @@
+//! Order metrics: how fast and how well orders are fulfilled, from events.
+//!
+//! One record per order is folded from its events (business time `at`);
+//! the metrics are computed when asked, over the orders placed in a period,
+//! so any period or channel can be asked without a model per question.
+//!
+//! - **Cycle time** placed→shipped (the last unit) and placed→delivered,
+//!   decomposed into payment wait (placed→authorized), stock wait
+//!   (placed→every open unit allocated) and warehouse flow
+//!   (allocated→shipped).
+//! - **On-time shipment**: shipped complete on or before the latest date
+//!   promised for its lines (the requested date when none was promised).
+//! - **Perfect orders**: shipped complete (nothing cancelled), on time, with
+//!   no short pick and no damaged return. Wrong-item returns are not
+//!   recorded by the order yet, so they cannot count.
+//! - **Fill rate**: the share of lines, and of units, allocated from stock
+//!   at the first attempt (before any backorder, inbound allocation, short
+//!   pick or release of the line).
+//! - **Backorders**: lines waiting for supply now, and how long they waited.
+
+use std::collections::BTreeMap;
+
+use chrono::{DateTime, NaiveDate, Utc};
+use event_store::{ReadModel, RecordedEvent, Store};
+use schemas::order::{ReturnCondition, SupplySource};
+use schemas::OrderEvent;
+use serde::{Deserialize, Serialize};
+
+use crate::projection::{self, encode, load, Changes, Projection, ProjectionError};
+use crate::stats::{ratio, Percentiles};
+
+const NAME: &str = "orders";
+
+/// What the model keeps of one order.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+pub struct OrderRecord {
+    pub order_id: String,
+    pub channel: String,
+    pub placed_at: Option<DateTime<Utc>>,
+    pub requested_date: Option<NaiveDate>,
+    pub lines: BTreeMap<u32, LineRecord>,
+    pub authorized_at: Option<DateTime<Utc>>,
+    pub payment_failed: bool,
+    /// When every open unit was last seen allocated (cleared when units go back).
+    pub allocated_at: Option<DateTime<Utc>>,
+    pub shipped_at: Option<DateTime<Utc>>,
+    /// Shipments and whether each was delivered.
+    pub shipments: BTreeMap<String, bool>,
+    pub delivered_at: Option<DateTime<Utc>>,
+    pub cancelled: bool,
+    pub short_picks: u32,
+    pub damaged_returns: u32,
+}
+
+/// What the model keeps of one order line.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+pub struct LineRecord {
+    pub sku: String,
+    pub qty: u64,
+    pub allocated: u64,
+    pub shipped: u64,
+    pub cancelled: bool,
+    /// Units allocated from stock before the first attempt ended.
+    pub from_stock_first: u64,
+    /// The first attempt ended: a backorder, an inbound allocation, a short pick or a release.
+    pub first_attempt_over: bool,
+    /// Units waiting for supply, and since when.
+    pub backordered: u64,
+    pub backordered_since: Option<DateTime<Utc>>,
+    pub promise_date: Option<NaiveDate>,
+}
+
+impl LineRecord {
+    fn open(&self) -> u64 {
+        if self.cancelled {
+            0
+        } else {
+            self.qty.saturating_sub(self.shipped)
+        }
+    }
+}
+
+impl OrderRecord {
+    fn evolve(&mut self, event: &OrderEvent, at: DateTime<Utc>) {
+        match event {
+            OrderEvent::OrderPlaced {
+                order_id,
+                lines,
+                channel,
+                requested_date,
+                ..
+            } => {
+                self.order_id.clone_from(order_id);
+                self.channel.clone_from(channel);
+                self.placed_at = Some(at);
+                self.requested_date = Some(*requested_date);
+                for l in lines {
+                    self.lines.insert(
+                        l.line,
+                        LineRecord {
+                            sku: l.sku.clone(),
+                            qty: l.qty,
+                            ..LineRecord::default()
+                        },
+                    );
+                }
+            }
+            OrderEvent::PaymentAuthorized { .. } => {
+                self.authorized_at.get_or_insert(at);
+            }
+            OrderEvent::PaymentFailed { .. } => self.payment_failed = true,
+            OrderEvent::LineAllocated {
+                line,
+                qty,
+                source,
+                promise_date,
+                ..
+            } => {
+                if let Some(l) = self.lines.get_mut(line) {
+                    l.allocated += qty;
+                    l.backordered = l.backordered.saturating_sub(*qty);
+                    if l.backordered == 0 {
+                        l.backordered_since = None;
+                    }
+                    l.promise_date = l.promise_date.max(Some(*promise_date));
+                    match source {
+                        SupplySource::Stock { .. } if !l.first_attempt_over => {
+                            l.from_stock_first = (l.from_stock_first + qty).min(l.qty);
+                        }
+                        SupplySource::Inbound { .. } => l.first_attempt_over = true,
+                        SupplySource::Stock { .. } => {}
+                    }
+                }
+            }
+            OrderEvent::LineBackordered { line, qty, .. } => {
+                if let Some(l) = self.lines.get_mut(line) {
+                    l.first_attempt_over = true;
+                    l.backordered += qty;
+                    l.backordered_since.get_or_insert(at);
+                }
+            }
+            OrderEvent::LineDeallocated { line, qty, .. } => {
+                if let Some(l) = self.lines.get_mut(line) {
+                    l.allocated = l.allocated.saturating_sub(*qty);
+                }
+            }
+            OrderEvent::OrderReleased { .. } => {
+                for l in self.lines.values_mut() {
+                    l.first_attempt_over = true;
+                }
+            }
+            OrderEvent::PickShort { line, short, .. } => {
+                self.short_picks += 1;
+                if let Some(l) = self.lines.get_mut(line) {
+                    l.first_attempt_over = true;
+                    l.allocated = l.allocated.saturating_sub(*short);
+                }
+            }
+            OrderEvent::OrderShipped {
+                shipment_id, lines, ..
+            } => {
+                self.shipments.insert(shipment_id.clone(), false);
+                for s in lines {
+                    if let Some(l) = self.lines.get_mut(&s.line) {
+                        l.shipped += s.qty;
+                        l.allocated = l.allocated.saturating_sub(s.qty);
+                    }
+                }
+                if self.lines.values().all(|l| l.open() == 0) {
+                    self.shipped_at.get_or_insert(at);
+                }
+            }
+            OrderEvent::ShipmentDelivered { shipment_id, .. } => {
+                self.shipments.insert(shipment_id.clone(), true);
+                if self.shipped_at.is_some() && self.shipments.values().all(|d| *d) {
+                    self.delivered_at.get_or_insert(at);
+                }
+            }
+            OrderEvent::OrderCancelled { .. } => {
+                self.cancelled = true;
+                for l in self.lines.values_mut() {
+                    l.cancelled = true;
+                    l.backordered = 0;
+                    l.backordered_since = None;
+                }
+            }
+            OrderEvent::LineCancelled { line, .. } => {
+                if let Some(l) = self.lines.get_mut(line) {
+                    l.cancelled = true;
+                    l.backordered = 0;
+                    l.backordered_since = None;
+                }
+                if self.shipped_at.is_none()
+                    && self.lines.values().any(|l| l.shipped > 0)
+                    && self.lines.values().all(|l| l.open() == 0)
+                {
+                    self.shipped_at = Some(at);
+                }
+            }
+            OrderEvent::ReturnReceived { condition, .. } => {
+                if *condition == ReturnCondition::Damaged {
+                    self.damaged_returns += 1;
+                }
+            }
+            OrderEvent::InboundAllocationReceived { .. }
+            | OrderEvent::PaymentCaptured { .. }
+            | OrderEvent::LinePicked { .. }
+            | OrderEvent::OrderPacked { .. }
+            | OrderEvent::ReturnRequested { .. }
+            | OrderEvent::ReturnRefunded { .. }
+            | OrderEvent::CustomerNotified { .. } => {}
+        }
+        // Stock wait ends when every open unit is allocated (or already shipped).
+        let covered = self
+            .lines
+            .values()
+            .all(|l| l.cancelled || l.allocated + l.shipped >= l.qty);
+        if covered && !self.cancelled {
+            self.allocated_at.get_or_insert(at);
+        }
+    }
+
+    /// The date the order was due to ship by: the latest promise, else the requested date.
+    pub fn due(&self) -> Option<NaiveDate> {
+        self.lines
+            .values()
+            .filter_map(|l| l.promise_date)
+            .max()
+            .or(self.requested_date)
+    }
+
+    fn complete(&self) -> bool {
+        self.shipped_at.is_some() && self.lines.values().all(|l| !l.cancelled)
+    }
+
+    fn on_time(&self) -> bool {
+        match (self.shipped_at, self.due()) {
+            (Some(s), Some(due)) => s.date_naive() <= due,
+            _ => false,
+        }
+    }
+}
+
+/// How the log folds into the order records.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct OrdersProjection;
+
+impl Projection for OrdersProjection {
+    fn name(&self) -> &'static str {
+        NAME
+    }
+
+    fn fold(
+        &self,
+        tree: &sled::Tree,
+        events: &[RecordedEvent],
+    ) -> Result<Changes, ProjectionError> {
+        let mut orders: BTreeMap<String, OrderRecord> = BTreeMap::new();
+        for e in events {
+            let Some(id) = e.stream.as_str().strip_prefix("order-") else {
+                continue;
+            };
+            let Ok(event) = serde_json::from_value::<OrderEvent>(e.payload.clone()) else {
+                tracing::warn!(
+                    position = e.position,
+                    "order metrics skip an order event they cannot read"
+                );
+                continue;
+            };
+            let record = match orders.get_mut(id) {
+                Some(r) => r,
+                None => {
+                    let stored = load(NAME, tree, &format!("order/{id}"))?.unwrap_or_default();
+                    orders.entry(id.to_owned()).or_insert(stored)
+                }
+            };
+            record.evolve(&event, e.at);
+        }
+        let mut changes = Changes::new();
+        for (id, record) in orders {
+            let key = format!("order/{id}");
+            let value = encode(NAME, &key, &record)?;
+            changes.insert(key.into_bytes(), Some(value));
+        }
+        Ok(changes)
+    }
+}
+
+/// Which orders a question is about.
+#[derive(Debug, Clone, Default)]
+pub struct OrderFilter {
+    /// Placed on or after this day.
+    pub from: Option<NaiveDate>,
+    /// Placed on or before this day.
+    pub to: Option<NaiveDate>,
+    pub channel: Option<String>,
+    pub sku: Option<String>,
+}
+
+impl OrderFilter {
+    fn admits(&self, o: &OrderRecord) -> bool {
+        let Some(placed) = o.placed_at.map(|p| p.date_naive()) else {
+            return false;
+        };
+        self.from.is_none_or(|f| placed >= f)
+            && self.to.is_none_or(|t| placed <= t)
+            && self.channel.as_ref().is_none_or(|c| *c == o.channel)
+            && self
+                .sku
+                .as_ref()
+                .is_none_or(|s| o.lines.values().any(|l| l.sku == *s))
+    }
+}
+
+/// Cycle times in hours, and their parts.
+#[derive(Debug, Clone, Default, PartialEq, Serialize)]
+pub struct CycleTimes {
+    pub placed_to_shipped: Percentiles,
+    pub placed_to_delivered: Percentiles,
+    pub payment_wait: Percentiles,
+    pub stock_wait: Percentiles,
+    pub warehouse_flow: Percentiles,
+}
+
+/// Order metrics over the orders a filter admits.
+#[derive(Debug, Clone, Default, PartialEq, Serialize)]
+pub struct OrderMetrics {
+    pub orders: usize,
+    pub shipped: usize,
+    pub delivered: usize,
+    pub cancelled: usize,
+    pub payment_failed: usize,
+    pub cycle_hours: CycleTimes,
+    pub cycle_hours_by_channel: BTreeMap<String, CycleTimes>,
+    pub shipped_on_time: usize,
+    /// Shipped complete on or before the due date, of orders shipped complete.
+    pub on_time_rate: Option<f64>,
+    pub perfect: usize,
+    /// Perfect orders of the orders shipped.
+    pub perfect_order_rate: Option<f64>,
+    pub lines: usize,
+    pub lines_filled_first: usize,
+    pub line_fill_rate: Option<f64>,
+    pub units: u64,
+    pub units_filled_first: u64,
+    pub unit_fill_rate: Option<f64>,
+    pub backorders: Backorders,
+}
+
+/// Lines waiting for supply at `as_of`.
+#[derive(Debug, Clone, Default, PartialEq, Serialize)]
+pub struct Backorders {
+    pub as_of: Option<DateTime<Utc>>,
+    pub lines: usize,
+    pub units: u64,
+    /// Ages in hours.
+    pub age_hours: Percentiles,
+}
+
+#[derive(Default)]
+struct Samples {
+    shipped: Vec<f64>,
+    delivered: Vec<f64>,
+    payment: Vec<f64>,
+    stock: Vec<f64>,
+    warehouse: Vec<f64>,
+}
+
+impl Samples {
+    fn add(&mut self, o: &OrderRecord) {
+        let Some(placed) = o.placed_at else { return };
+        let hours = |a: DateTime<Utc>, b: DateTime<Utc>| (b - a).num_seconds() as f64 / 3600.0;
+        if let Some(s) = o.shipped_at {
+            self.shipped.push(hours(placed, s));
+            if let Some(a) = o.allocated_at {
+                self.warehouse.push(hours(a, s).max(0.0));
+            }
+        }
+        if let Some(d) = o.delivered_at {
+            self.delivered.push(hours(placed, d));
+        }
+        if let Some(p) = o.authorized_at {
+            self.payment.push(hours(placed, p));
+        }
+        if let Some(a) = o.allocated_at {
+            self.stock.push(hours(placed, a));
+        }
+    }
+
+    fn cycle(self) -> CycleTimes {
+        CycleTimes {
+            placed_to_shipped: Percentiles::of(self.shipped),
+            placed_to_delivered: Percentiles::of(self.delivered),
+            payment_wait: Percentiles::of(self.payment),
+            stock_wait: Percentiles::of(self.stock),
+            warehouse_flow: Percentiles::of(self.warehouse),
+        }
+    }
+}
+
+/// Computes the metrics over `orders`, counting backorder ages at `as_of`.
+pub fn order_metrics<'a>(
+    orders: impl IntoIterator<Item = &'a OrderRecord>,
+    filter: &OrderFilter,
+    as_of: DateTime<Utc>,
+) -> OrderMetrics {
+    let mut m = OrderMetrics::default();
+    let mut all = Samples::default();
+    let mut by_channel: BTreeMap<String, Samples> = BTreeMap::new();
+    let mut ages = Vec::new();
+    for o in orders.into_iter().filter(|o| filter.admits(o)) {
+        m.orders += 1;
+        m.cancelled += usize::from(o.cancelled);
+        m.payment_failed += usize::from(o.payment_failed);
+        m.shipped += usize::from(o.shipped_at.is_some());
+        m.delivered += usize::from(o.delivered_at.is_some());
+        all.add(o);
+        by_channel.entry(o.channel.clone()).or_default().add(o);
+        if o.shipped_at.is_some() && o.on_time() {
+            m.shipped_on_time += 1;
+            if o.complete() && o.short_picks == 0 && o.damaged_returns == 0 {
+                m.perfect += 1;
+            }
+        }
+        for l in o.lines.values() {
+            m.lines += 1;
+            m.units += l.qty;
+            m.units_filled_first += l.from_stock_first;
+            m.lines_filled_first += usize::from(l.from_stock_first >= l.qty);
+            if l.backordered > 0 && !l.cancelled {
+                m.backorders.lines += 1;
+                m.backorders.units += l.backordered;
+                if let Some(since) = l.backordered_since {
+                    ages.push((as_of - since).num_seconds().max(0) as f64 / 3600.0);
+                }
+            }
+        }
+    }
+    m.cycle_hours = all.cycle();
+    m.cycle_hours_by_channel = by_channel
+        .into_iter()
+        .map(|(c, s)| (c, s.cycle()))
+        .collect();
+    m.on_time_rate = ratio(m.shipped_on_time as f64, m.shipped as f64);
+    m.perfect_order_rate = ratio(m.perfect as f64, m.shipped as f64);
+    m.line_fill_rate = ratio(m.lines_filled_first as f64, m.lines as f64);
+    m.unit_fill_rate = ratio(m.units_filled_first as f64, m.units as f64);
+    m.backorders.as_of = Some(as_of);
+    m.backorders.age_hours = Percentiles::of(ages);
+    m
+}
+
+/// The order metrics read model and its queries.
+#[derive(Debug, Clone)]
+pub struct OrdersModel {
+    store: Store,
+    model: ReadModel,
+}
+
+impl OrdersModel {
+    pub fn open(store: &Store) -> Result<Self, ProjectionError> {
+        Ok(Self {
+            store: store.clone(),
+            model: store.read_model(NAME)?,
+        })
+    }
+
+    pub fn read_model(&self) -> &ReadModel {
+        &self.model
+    }
+
+    pub fn catch_up(&self) -> Result<usize, ProjectionError> {
+        projection::catch_up(&self.store, &self.model, &OrdersProjection, None)
+    }
+
+    /// One order's record, if the order exists.
+    pub fn order(&self, order_id: &str) -> Result<Option<OrderRecord>, ProjectionError> {
+        load(NAME, &self.model.tree(), &format!("order/{order_id}"))
+    }
+
+    /// The metrics over the orders `filter` admits, backorder ages at `as_of`.
+    pub fn metrics(
+        &self,
+        filter: &OrderFilter,
+        as_of: DateTime<Utc>,
+    ) -> Result<OrderMetrics, ProjectionError> {
+        let mut orders = Vec::new();
+        for entry in self.model.tree().scan_prefix(b"order/") {
+            let (k, v) = entry?;
+            let record: OrderRecord =
+                serde_json::from_slice(&v).map_err(|source| ProjectionError::Corrupt {
+                    model: NAME,
+                    key: String::from_utf8_lossy(&k).into_owned(),
+                    source,
+                })?;
+            orders.push(record);
+        }
+        Ok(order_metrics(&orders, filter, as_of))
+    }
+}

@@ -1,0 +1,513 @@
+//! Inventory metrics: turnover, stock accuracy, stockouts, dead stock and
+//! shortages, from events (business time `at`).
+//!
+//! Stock is valued at the SKU's average receipt cost: every purchase-order
+//! receipt's units at their unit cost, averaged; before any receipt, the
+//! item master's standard cost. Cost of goods sold is the units shipped at
+//! that cost on the day they left.
+//!
+//! Kept per item (SKU × location): its position (folded with the inventory
+//! item's own `evolve`), one record per day it moved (closing units and
+//! value, units shipped, COGS), each cycle count, each stockout interval
+//! (nothing free to promise from stock) and each shortage.
+
+use std::collections::BTreeMap;
+
+use chrono::{DateTime, Duration, NaiveDate, NaiveTime, Utc};
+use decider::Decider;
+use event_store::{ReadModel, RecordedEvent, Store};
+use inventory_aggregate::InventoryItem;
+use schemas::{CatalogEvent, InventoryEvent, PurchaseOrderEvent};
+use serde::{de::DeserializeOwned, Deserialize, Serialize};
+
+use crate::projection::{self, encode, load, Changes, Projection, ProjectionError};
+use crate::stats::ratio;
+
+const NAME: &str = "stock";
+
+/// What the model keeps of a SKU's cost.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+pub struct Cost {
+    pub standard_cents: Option<u64>,
+    pub received_units: u64,
+    pub received_value_cents: u64,
+}
+
+impl Cost {
+    /// Average receipt cost, else standard cost, per unit in cents.
+    pub fn unit_cents(&self) -> f64 {
+        if self.received_units > 0 {
+            self.received_value_cents as f64 / self.received_units as f64
+        } else {
+            self.standard_cents.unwrap_or(0) as f64
+        }
+    }
+}
+
+/// What the model keeps of one item's position.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+pub struct StockItem {
+    pub state: InventoryItem,
+    pub first_seen: Option<NaiveDate>,
+    /// The last day an order reserved it.
+    pub last_demand: Option<NaiveDate>,
+    /// The key of the stockout in progress, if any.
+    pub stockout: Option<String>,
+}
+
+/// One day an item moved.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+pub struct StockDay {
+    pub close_units: u64,
+    pub close_value_cents: f64,
+    pub shipped_units: u64,
+    pub cogs_cents: f64,
+}
+
+/// One cycle count.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Count {
+    pub at: DateTime<Utc>,
+    pub expected: u64,
+    pub counted: u64,
+    pub variance: i64,
+    pub unit_cost_cents: f64,
+}
+
+/// A time with nothing free to promise from stock.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+pub struct Stockout {
+    pub start: DateTime<Utc>,
+    pub end: Option<DateTime<Utc>>,
+}
+
+/// Units promised to orders found missing.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Shortage {
+    pub at: DateTime<Utc>,
+    /// `reserved_stock` (on-hand fell below reservations) or `pick` (not found at pick).
+    pub kind: String,
+    pub short: u64,
+}
+
+/// How the log folds into the stock model.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct StockProjection;
+
+/// A batch's working set: values read once, changed in memory, written once.
+struct Batch<'a> {
+    tree: &'a sled::Tree,
+    values: BTreeMap<String, Option<serde_json::Value>>,
+}
+
+impl Batch<'_> {
+    fn get<T: DeserializeOwned + Default>(&mut self, key: &str) -> Result<T, ProjectionError> {
+        let value = match self.values.get(key) {
+            Some(v) => v.clone(),
+            None => load::<serde_json::Value>(NAME, self.tree, key)?,
+        };
+        match value {
+            Some(v) => serde_json::from_value(v).map_err(|source| ProjectionError::Corrupt {
+                model: NAME,
+                key: key.to_owned(),
+                source,
+            }),
+            None => Ok(T::default()),
+        }
+    }
+
+    fn put<T: Serialize>(&mut self, key: String, value: &T) -> Result<(), ProjectionError> {
+        let v = serde_json::to_value(value).map_err(|source| ProjectionError::Corrupt {
+            model: NAME,
+            key: key.clone(),
+            source,
+        })?;
+        self.values.insert(key, Some(v));
+        Ok(())
+    }
+
+    fn changes(self) -> Result<Changes, ProjectionError> {
+        let mut changes = Changes::new();
+        for (key, value) in self.values {
+            let bytes = value.map(|v| encode(NAME, &key, &v)).transpose()?;
+            changes.insert(key.into_bytes(), bytes);
+        }
+        Ok(changes)
+    }
+}
+
+fn decode<T: DeserializeOwned>(e: &RecordedEvent) -> Option<T> {
+    match serde_json::from_value(e.payload.clone()) {
+        Ok(v) => Some(v),
+        Err(_) => {
+            tracing::warn!(
+                position = e.position,
+                "stock metrics skip an event they cannot read"
+            );
+            None
+        }
+    }
+}
+
+impl Projection for StockProjection {
+    fn name(&self) -> &'static str {
+        NAME
+    }
+
+    fn fold(
+        &self,
+        tree: &sled::Tree,
+        events: &[RecordedEvent],
+    ) -> Result<Changes, ProjectionError> {
+        let mut batch = Batch {
+            tree,
+            values: BTreeMap::new(),
+        };
+        for e in events {
+            let stream = e.stream.as_str();
+            if stream.starts_with("sku-") {
+                if let Some(CatalogEvent::SkuDefined(d) | CatalogEvent::SkuRevised(d)) = decode(e) {
+                    let key = format!("cost/{}", d.sku);
+                    let mut cost: Cost = batch.get(&key)?;
+                    cost.standard_cents = Some(d.standard_cost_cents);
+                    batch.put(key, &cost)?;
+                }
+            } else if stream.starts_with("po-") {
+                if let Some(PurchaseOrderEvent::PurchaseOrderReceived {
+                    sku,
+                    qty,
+                    unit_cost_cents,
+                    ..
+                }) = decode(e)
+                {
+                    let key = format!("cost/{sku}");
+                    let mut cost: Cost = batch.get(&key)?;
+                    cost.received_units += qty;
+                    cost.received_value_cents += qty * unit_cost_cents;
+                    batch.put(key, &cost)?;
+                }
+            } else if let Some(item) = stream.strip_prefix("inventory-") {
+                if let Some(event) = decode::<InventoryEvent>(e) {
+                    fold_inventory(&mut batch, item, &event, e)?;
+                }
+            }
+        }
+        batch.changes()
+    }
+}
+
+fn fold_inventory(
+    batch: &mut Batch<'_>,
+    item: &str,
+    event: &InventoryEvent,
+    e: &RecordedEvent,
+) -> Result<(), ProjectionError> {
+    let day = e.at.date_naive();
+    let sku = item.split('@').next().unwrap_or(item);
+    let unit_cost = batch.get::<Cost>(&format!("cost/{sku}"))?.unit_cents();
+    let item_key = format!("item/{item}");
+    let mut record: StockItem = batch.get(&item_key)?;
+    record.first_seen.get_or_insert(day);
+    record.state = InventoryItem::evolve(std::mem::take(&mut record.state), event);
+    let tag = format!("{item}/{:020}", e.position);
+    let day_key = format!("day/{item}/{day}");
+    let mut today: StockDay = batch.get(&day_key)?;
+    match event {
+        InventoryEvent::StockShipped { qty, .. } => {
+            today.shipped_units += qty;
+            today.cogs_cents += *qty as f64 * unit_cost;
+        }
+        InventoryEvent::StockReserved { .. } | InventoryEvent::InboundReserved { .. } => {
+            record.last_demand = Some(day);
+        }
+        InventoryEvent::StockCounted {
+            expected,
+            counted,
+            variance,
+            ..
+        } => batch.put(
+            format!("count/{tag}"),
+            &Count {
+                at: e.at,
+                expected: *expected,
+                counted: *counted,
+                variance: *variance,
+                unit_cost_cents: unit_cost,
+            },
+        )?,
+        InventoryEvent::ShortageRecorded { short, .. } => batch.put(
+            format!("shortage/{tag}"),
+            &Shortage {
+                at: e.at,
+                kind: "reserved_stock".into(),
+                short: *short,
+            },
+        )?,
+        InventoryEvent::PickShortRecorded { short, .. } => batch.put(
+            format!("shortage/{tag}"),
+            &Shortage {
+                at: e.at,
+                kind: "pick".into(),
+                short: *short,
+            },
+        )?,
+        _ => {}
+    }
+    today.close_units = record.state.on_hand;
+    today.close_value_cents = record.state.on_hand as f64 * unit_cost;
+    batch.put(day_key, &today)?;
+    // A stockout: nothing free to promise from stock.
+    let free = record.state.free();
+    match (&record.stockout, free) {
+        (None, 0) => {
+            let key = format!("stockout/{tag}");
+            batch.put(
+                key.clone(),
+                &Stockout {
+                    start: e.at,
+                    end: None,
+                },
+            )?;
+            record.stockout = Some(key);
+        }
+        (Some(key), f) if f > 0 => {
+            let key = key.clone();
+            let mut s: Stockout = batch.get(&key)?;
+            s.end = Some(e.at);
+            batch.put(key, &s)?;
+            record.stockout = None;
+        }
+        _ => {}
+    }
+    batch.put(item_key, &record)
+}
+
+/// Turns of inventory and days of inventory over a period of `days`.
+pub fn turnover(cogs: f64, average_inventory: f64, days: f64) -> (Option<f64>, Option<f64>) {
+    let turns = ratio(cogs, average_inventory);
+    let dio = turns.and_then(|t| ratio(days, t));
+    (turns, dio)
+}
+
+/// Which items and days a question is about.
+#[derive(Debug, Clone)]
+pub struct StockFilter {
+    pub from: NaiveDate,
+    pub to: NaiveDate,
+    pub sku: Option<String>,
+    pub location: Option<String>,
+    /// A count within this share of the expected quantity is accurate (0.02 = 2 %).
+    pub count_tolerance: f64,
+    /// On-hand with no reservation in this many days is dead stock.
+    pub dead_after_days: i64,
+}
+
+/// Inventory metrics over a period.
+#[derive(Debug, Clone, Default, PartialEq, Serialize)]
+pub struct StockMetrics {
+    pub from: Option<NaiveDate>,
+    pub to: Option<NaiveDate>,
+    pub days: i64,
+    pub items: usize,
+    pub cogs_cents: f64,
+    pub units_shipped: u64,
+    /// Mean of the daily closing inventory value over the period.
+    pub average_inventory_cents: f64,
+    pub turnover: Option<f64>,
+    pub days_of_inventory: Option<f64>,
+    pub counts: usize,
+    pub counts_within_tolerance: usize,
+    pub stock_accuracy: Option<f64>,
+    /// Sum of |variance| × cost over the sum of expected × cost.
+    pub value_weighted_variance: Option<f64>,
+    pub stockouts: usize,
+    pub stockout_hours: f64,
+    pub shortages_of_reserved_stock: usize,
+    pub short_picks: usize,
+    pub units_short: u64,
+    pub dead_stock: Vec<DeadStock>,
+}
+
+/// An item holding stock nobody has reserved in a while.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct DeadStock {
+    pub item: String,
+    pub on_hand: u64,
+    pub value_cents: f64,
+    pub last_demand: Option<NaiveDate>,
+}
+
+/// The stock metrics read model and its queries.
+#[derive(Debug, Clone)]
+pub struct StockModel {
+    store: Store,
+    model: ReadModel,
+}
+
+impl StockModel {
+    pub fn open(store: &Store) -> Result<Self, ProjectionError> {
+        Ok(Self {
+            store: store.clone(),
+            model: store.read_model(NAME)?,
+        })
+    }
+
+    pub fn read_model(&self) -> &ReadModel {
+        &self.model
+    }
+
+    pub fn catch_up(&self) -> Result<usize, ProjectionError> {
+        projection::catch_up(&self.store, &self.model, &StockProjection, None)
+    }
+
+    fn scan<T: DeserializeOwned>(&self, prefix: &str) -> Result<Vec<(String, T)>, ProjectionError> {
+        let mut out = Vec::new();
+        for entry in self.model.tree().scan_prefix(prefix.as_bytes()) {
+            let (k, v) = entry?;
+            let key = String::from_utf8_lossy(&k).into_owned();
+            let value = serde_json::from_slice(&v).map_err(|source| ProjectionError::Corrupt {
+                model: NAME,
+                key: key.clone(),
+                source,
+            })?;
+            out.push((key[prefix.len()..].to_owned(), value));
+        }
+        Ok(out)
+    }
+
+    /// The metrics over `filter`'s period and items, open stockouts counted up to `as_of`.
+    pub fn metrics(
+        &self,
+        filter: &StockFilter,
+        as_of: DateTime<Utc>,
+    ) -> Result<StockMetrics, ProjectionError> {
+        let wanted = |item: &str| {
+            let (sku, location) = item.split_once('@').unwrap_or((item, ""));
+            filter.sku.as_deref().is_none_or(|s| s == sku)
+                && filter.location.as_deref().is_none_or(|l| l == location)
+        };
+        let days = (filter.to - filter.from).num_days() + 1;
+        let mut m = StockMetrics {
+            from: Some(filter.from),
+            to: Some(filter.to),
+            days: days.max(0),
+            ..StockMetrics::default()
+        };
+        if days <= 0 {
+            return Ok(m);
+        }
+        let start = filter.from.and_time(NaiveTime::MIN).and_utc();
+        let end = (filter.to + Duration::days(1))
+            .and_time(NaiveTime::MIN)
+            .and_utc();
+        let in_period = |at: DateTime<Utc>| at >= start && at < end;
+        let items: Vec<(String, StockItem)> = self.scan("item/")?;
+        let dead_line = as_of.date_naive() - Duration::days(filter.dead_after_days);
+        let mut inventory_days = 0.0;
+        for (item, record) in items.iter().filter(|(i, _)| wanted(i)) {
+            m.items += 1;
+            inventory_days += self.item_days(item, filter, &mut m)?;
+            let last = record.last_demand.or(record.first_seen);
+            if record.state.on_hand > 0 && last.is_some_and(|d| d < dead_line) {
+                let sku = item.split('@').next().unwrap_or(item);
+                let cost: Option<Cost> = load(NAME, &self.model.tree(), &format!("cost/{sku}"))?;
+                m.dead_stock.push(DeadStock {
+                    item: item.clone(),
+                    on_hand: record.state.on_hand,
+                    value_cents: record.state.on_hand as f64
+                        * cost.unwrap_or_default().unit_cents(),
+                    last_demand: record.last_demand,
+                });
+            }
+        }
+        m.average_inventory_cents = inventory_days / days as f64;
+        (m.turnover, m.days_of_inventory) =
+            turnover(m.cogs_cents, m.average_inventory_cents, days as f64);
+
+        let (mut variance_value, mut expected_value) = (0.0, 0.0);
+        for (item, c) in self.scan::<Count>("count/")? {
+            if !wanted(item.rsplit_once('/').map_or("", |(i, _)| i)) || !in_period(c.at) {
+                continue;
+            }
+            m.counts += 1;
+            let allowed = c.expected as f64 * filter.count_tolerance;
+            m.counts_within_tolerance += usize::from((c.variance.unsigned_abs() as f64) <= allowed);
+            variance_value += c.variance.unsigned_abs() as f64 * c.unit_cost_cents;
+            expected_value += c.expected as f64 * c.unit_cost_cents;
+        }
+        m.stock_accuracy = ratio(m.counts_within_tolerance as f64, m.counts as f64);
+        m.value_weighted_variance = ratio(variance_value, expected_value);
+
+        let horizon = end.min(as_of);
+        for (item, s) in self.scan::<Stockout>("stockout/")? {
+            if !wanted(item.rsplit_once('/').map_or("", |(i, _)| i)) {
+                continue;
+            }
+            if s.start >= end || s.end.is_some_and(|e| e <= start) {
+                continue;
+            }
+            let (from, to) = (s.start.max(start), s.end.unwrap_or(horizon).min(end));
+            m.stockouts += 1;
+            m.stockout_hours += (to - from).num_seconds().max(0) as f64 / 3600.0;
+        }
+        for (item, s) in self.scan::<Shortage>("shortage/")? {
+            if !wanted(item.rsplit_once('/').map_or("", |(i, _)| i)) || !in_period(s.at) {
+                continue;
+            }
+            match s.kind.as_str() {
+                "pick" => m.short_picks += 1,
+                _ => m.shortages_of_reserved_stock += 1,
+            }
+            m.units_short += s.short;
+        }
+        Ok(m)
+    }
+
+    /// Adds the item's COGS and shipments in the period to `m`; returns the
+    /// sum over the period's days of its closing value (for the average).
+    fn item_days(
+        &self,
+        item: &str,
+        filter: &StockFilter,
+        m: &mut StockMetrics,
+    ) -> Result<f64, ProjectionError> {
+        let tree = self.model.tree();
+        let prefix = format!("day/{item}/");
+        let key = |d: NaiveDate| format!("{prefix}{d}");
+        let read = |v: &[u8], k: &[u8]| -> Result<StockDay, ProjectionError> {
+            serde_json::from_slice(v).map_err(|source| ProjectionError::Corrupt {
+                model: NAME,
+                key: String::from_utf8_lossy(k).into_owned(),
+                source,
+            })
+        };
+        // The close before the period carries into its first days.
+        let mut value = match tree
+            .range(prefix.as_bytes()..key(filter.from).as_bytes())
+            .next_back()
+            .transpose()?
+        {
+            Some((k, v)) => read(&v, &k)?.close_value_cents,
+            None => 0.0,
+        };
+        let mut day = filter.from;
+        let mut sum = 0.0;
+        let upper = key(filter.to + Duration::days(1));
+        for entry in tree.range(key(filter.from).as_bytes()..upper.as_bytes()) {
+            let (k, v) = entry?;
+            let moved: NaiveDate = String::from_utf8_lossy(&k[prefix.len()..])
+                .parse()
+                .unwrap_or(day);
+            // Days without movement close at the last value.
+            sum += value * (moved - day).num_days().max(0) as f64;
+            let d = read(&v, &k)?;
+            m.cogs_cents += d.cogs_cents;
+            m.units_shipped += d.shipped_units;
+            value = d.close_value_cents;
+            sum += value;
+            day = moved + Duration::days(1);
+        }
+        sum += value * ((filter.to - day).num_days() + 1).max(0) as f64;
+        Ok(sum)
+    }
+}

@@ -152,7 +152,8 @@ impl ReadModel {
     /// A new, empty copy of this model that no query sees, to rebuild into
     /// (then [`ReadModel::swap_in`]) or to compare with (then [`ReadModel::discard`]).
     pub fn scratch(&self) -> Result<ReadModel> {
-        let number = self.db.generate_id()?.max(1);
+        // sled's ids start at 0, and generation 0 is the original copy.
+        let number = self.db.generate_id()? + 1;
         let generation = Generation::open(&self.db, &self.name, number)?;
         generation.tree.clear()?;
         self.checkpoints

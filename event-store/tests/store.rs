@@ -672,3 +672,53 @@ fn the_index_spills_sorted_runs_merges_them_and_reads_stay_exact() {
         assert_eq!(store.stream_version(&stream("item-unknown")).unwrap(), 0);
     }
 }
+
+#[test]
+fn a_rebuilt_copy_swaps_in_for_every_clone_and_scratch_copies_never_touch_the_live_one() {
+    let dir = tempfile::tempdir().unwrap();
+    let store = open(dir.path());
+    let live = store.read_model("on-hand").unwrap();
+    let clone = live.clone();
+    assert!(live
+        .apply(1, |tx| tx.insert("old", "1").map(|_| ()))
+        .unwrap());
+    let rebuilt = live.scratch().unwrap();
+    assert!(rebuilt.tree().is_empty());
+    assert_eq!(rebuilt.checkpoint().unwrap(), None);
+    assert!(rebuilt
+        .apply(2, |tx| tx.insert("new", "2").map(|_| ()))
+        .unwrap());
+    // Until the swap, queries see the old copy.
+    assert!(clone.tree().get("new").unwrap().is_none());
+    live.swap_in(rebuilt).unwrap();
+    assert_eq!(clone.checkpoint().unwrap(), Some(2));
+    assert!(clone.tree().get("old").unwrap().is_none());
+    // Two scratch copies are distinct, and discarding them leaves the live copy whole.
+    let (a, b) = (live.scratch().unwrap(), live.scratch().unwrap());
+    a.apply(1, |tx| tx.insert("a", "1").map(|_| ())).unwrap();
+    assert!(b.tree().get("a").unwrap().is_none());
+    a.discard().unwrap();
+    b.discard().unwrap();
+    assert_eq!(clone.tree().get("new").unwrap().unwrap().as_ref(), b"2");
+    // The swap is durable, and a copy left by an interrupted rebuild is removed at open.
+    let orphan = live.scratch().unwrap();
+    orphan
+        .apply(1, |tx| tx.insert("x", "1").map(|_| ()))
+        .unwrap();
+    drop((live, clone, orphan));
+    drop(store);
+    let store = open(dir.path());
+    let model = store.read_model("on-hand").unwrap();
+    assert_eq!(model.checkpoint().unwrap(), Some(2));
+    drop(model);
+    drop(store);
+    // Looking into the database itself: one copy of the model is left.
+    let db = sled::open(dir.path().join("log")).unwrap();
+    let copies: Vec<String> = db
+        .tree_names()
+        .iter()
+        .map(|n| String::from_utf8_lossy(n).into_owned())
+        .filter(|n| n.starts_with("read-model/on-hand"))
+        .collect();
+    assert_eq!(copies.len(), 1, "{copies:?}");
+}

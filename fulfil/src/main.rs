@@ -71,7 +71,7 @@ enum Cmd {
         #[arg(long)]
         today: Option<chrono::NaiveDate>,
     },
-    /// Can QTY of SKU be committed by a date? Yes or no, from which locations, and the earliest date (JSON).
+    /// Can QTY of SKU be committed by a date? Yes or no, from which locations, and the earliest date.
     Promise {
         sku: String,
         qty: u64,
@@ -84,6 +84,35 @@ enum Cmd {
         /// The day to count from (default: today by the clock).
         #[arg(long)]
         today: Option<chrono::NaiveDate>,
+        #[arg(long, value_enum, default_value_t = Format::Table)]
+        format: Format,
+    },
+    /// Runs the service on the embedded store: the fulfilment process, the read models and the HTTP API.
+    Serve {
+        /// Address the HTTP API listens on.
+        #[arg(long, default_value = "127.0.0.1:8080", env = "FULFIL_HTTP")]
+        http: std::net::SocketAddr,
+    },
+    /// Order or inventory metrics from the read models (table, JSON or CSV).
+    Metrics {
+        #[command(subcommand)]
+        which: MetricsCmd,
+    },
+    /// Rebuilds a read model (atp, orders, stock or all) from the log, beside the live copy, then swaps it in.
+    Replay {
+        #[arg(long)]
+        projection: String,
+        /// Ask a running `fulfil serve` at this URL (it holds the store) instead of opening the store.
+        #[arg(long)]
+        server: Option<String>,
+    },
+    /// Compares a live read model (atp, orders, stock or all) with a fresh rebuild; exits 1 if they differ.
+    Check {
+        #[arg(long)]
+        projection: String,
+        /// Ask a running `fulfil serve` at this URL instead of opening the store.
+        #[arg(long)]
+        server: Option<String>,
     },
     /// Prints the current state of one aggregate (order-…, inventory-SKU@LOC, po-…, sku-…, location-…) as JSON.
     State {
@@ -101,6 +130,52 @@ enum Cmd {
         /// At most this many events.
         #[arg(long)]
         limit: Option<usize>,
+    },
+}
+
+#[derive(Subcommand)]
+enum MetricsCmd {
+    /// Cycle time, on-time shipment, perfect orders, fill rate and backorders of orders placed in a period.
+    Orders {
+        /// Placed on or after this day.
+        #[arg(long)]
+        from: Option<chrono::NaiveDate>,
+        /// Placed on or before this day.
+        #[arg(long)]
+        to: Option<chrono::NaiveDate>,
+        #[arg(long)]
+        channel: Option<String>,
+        #[arg(long)]
+        sku: Option<String>,
+        /// When backorder ages are counted (RFC 3339; default: now).
+        #[arg(long)]
+        as_of: Option<chrono::DateTime<chrono::Utc>>,
+        #[arg(long, value_enum, default_value_t = Format::Table)]
+        format: Format,
+    },
+    /// Turnover, days of inventory, stock accuracy, stockouts, shortages and dead stock over a period.
+    Inventory {
+        /// First day (default: 29 days before --to).
+        #[arg(long)]
+        from: Option<chrono::NaiveDate>,
+        /// Last day (default: the day of --as-of).
+        #[arg(long)]
+        to: Option<chrono::NaiveDate>,
+        #[arg(long)]
+        sku: Option<String>,
+        #[arg(long)]
+        location: Option<String>,
+        /// A count within this share of the expected quantity is accurate.
+        #[arg(long, default_value_t = projections::stock::StockFilter::DEFAULT_TOLERANCE)]
+        tolerance: f64,
+        /// On-hand nobody reserved for this many days is dead stock.
+        #[arg(long, default_value_t = projections::stock::StockFilter::DEFAULT_DEAD_AFTER_DAYS)]
+        dead_after_days: i64,
+        /// When open stockouts and dead stock are counted (RFC 3339; default: now).
+        #[arg(long)]
+        as_of: Option<chrono::DateTime<chrono::Utc>>,
+        #[arg(long, value_enum, default_value_t = Format::Table)]
+        format: Format,
     },
 }
 
@@ -156,12 +231,21 @@ fn main() -> anyhow::Result<()> {
             by,
             location,
             today,
+            format,
         } => {
+            anyhow::ensure!(qty > 0, "QTY must be at least 1");
             let model = atp_model(&open(&cli.data_dir, config)?)?;
             let today = today.unwrap_or_else(|| chrono::Utc::now().date_naive());
             let promise = model.promise(&sku, qty, by, location.as_deref(), today)?;
-            println!("{}", serde_json::to_string(&promise)?);
-            Ok(())
+            print_report(&promise, format)
+        }
+        Cmd::Serve { http } => serve(open(&cli.data_dir, config)?, http),
+        Cmd::Metrics { which } => metrics(&open(&cli.data_dir, config)?, which),
+        Cmd::Replay { projection, server } => {
+            read_model_admin(&cli.data_dir, config, &projection, server, Admin::Rebuild)
+        }
+        Cmd::Check { projection, server } => {
+            read_model_admin(&cli.data_dir, config, &projection, server, Admin::Check)
         }
         Cmd::Events {
             stream,
@@ -278,6 +362,223 @@ fn print_atp(atp: &projections::atp::SkuAtp, format: Format) -> anyhow::Result<(
         }
     }
     Ok(())
+}
+
+/// Prints any report: JSON as is; a table or CSV of `metric,value` rows,
+/// the JSON flattened into dotted names.
+fn print_report<T: serde::Serialize>(report: &T, format: Format) -> anyhow::Result<()> {
+    let json = serde_json::to_value(report)?;
+    if format == Format::Json {
+        println!("{json}");
+        return Ok(());
+    }
+    let mut rows = Vec::new();
+    flatten("", &json, &mut rows);
+    match format {
+        Format::Csv => {
+            println!("metric,value");
+            for (k, v) in rows {
+                let v = if v.contains([',', '"']) {
+                    format!("\"{}\"", v.replace('"', "\"\""))
+                } else {
+                    v
+                };
+                println!("{k},{v}");
+            }
+        }
+        _ => {
+            let width = rows.iter().map(|(k, _)| k.len()).max().unwrap_or(0);
+            for (k, v) in rows {
+                println!("{k:<width$}  {v}");
+            }
+        }
+    }
+    Ok(())
+}
+
+fn flatten(prefix: &str, value: &serde_json::Value, rows: &mut Vec<(String, String)>) {
+    let name = |k: &str| {
+        if prefix.is_empty() {
+            k.to_owned()
+        } else {
+            format!("{prefix}.{k}")
+        }
+    };
+    match value {
+        serde_json::Value::Object(map) => {
+            for (k, v) in map {
+                flatten(&name(k), v, rows);
+            }
+        }
+        serde_json::Value::Array(items) => {
+            for (i, v) in items.iter().enumerate() {
+                flatten(&name(&i.to_string()), v, rows);
+            }
+        }
+        serde_json::Value::Null => rows.push((prefix.to_owned(), String::new())),
+        serde_json::Value::String(s) => rows.push((prefix.to_owned(), s.clone())),
+        other => rows.push((prefix.to_owned(), other.to_string())),
+    }
+}
+
+fn metrics(store: &Store, which: MetricsCmd) -> anyhow::Result<()> {
+    let models = fulfil::read_models::ReadModels::open(store)?;
+    models.catch_up()?;
+    match which {
+        MetricsCmd::Orders {
+            from,
+            to,
+            channel,
+            sku,
+            as_of,
+            format,
+        } => {
+            let filter = projections::orders::OrderFilter {
+                from,
+                to,
+                channel,
+                sku,
+            };
+            let m = models
+                .orders
+                .metrics(&filter, as_of.unwrap_or_else(chrono::Utc::now))?;
+            print_report(&m, format)
+        }
+        MetricsCmd::Inventory {
+            from,
+            to,
+            sku,
+            location,
+            tolerance,
+            dead_after_days,
+            as_of,
+            format,
+        } => {
+            anyhow::ensure!(
+                (0.0..=1.0).contains(&tolerance),
+                "--tolerance must be between 0 and 1"
+            );
+            let as_of = as_of.unwrap_or_else(chrono::Utc::now);
+            let mut filter = projections::stock::StockFilter::new(from, to, as_of);
+            anyhow::ensure!(filter.from <= filter.to, "--from is after --to");
+            filter.sku = sku;
+            filter.location = location;
+            filter.count_tolerance = tolerance;
+            filter.dead_after_days = dead_after_days;
+            print_report(&models.stock.metrics(&filter, as_of)?, format)
+        }
+    }
+}
+
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum Admin {
+    Rebuild,
+    Check,
+}
+
+/// Rebuilds or checks read models, here or on a running service.
+fn read_model_admin(
+    dir: &std::path::Path,
+    config: StoreConfig,
+    projection: &str,
+    server: Option<String>,
+    admin: Admin,
+) -> anyhow::Result<()> {
+    let names: Vec<&str> = if projection == "all" {
+        fulfil::read_models::NAMES.to_vec()
+    } else {
+        vec![projection]
+    };
+    let mut agree = true;
+    if let Some(server) = server {
+        let runtime = tokio::runtime::Runtime::new()?;
+        let client = reqwest::Client::new();
+        for name in names {
+            let url = format!(
+                "{}/read-models/{name}/{}",
+                server.trim_end_matches('/'),
+                match admin {
+                    Admin::Rebuild => "rebuild",
+                    Admin::Check => "check",
+                }
+            );
+            let (status, body) = runtime.block_on(async {
+                let request = match admin {
+                    Admin::Rebuild => client.post(&url),
+                    Admin::Check => client.get(&url),
+                };
+                let response = request.send().await?;
+                let status = response.status();
+                Ok::<_, reqwest::Error>((status, response.text().await?))
+            })?;
+            match status.as_u16() {
+                200 => println!("{body}"),
+                409 => {
+                    agree = false;
+                    println!("{body}");
+                }
+                _ => anyhow::bail!("{url} answered {status}: {body}"),
+            }
+        }
+    } else {
+        let store = open(dir, config)?;
+        let models = fulfil::read_models::ReadModels::open(&store)?;
+        for name in names {
+            let known = fulfil::read_models::NAMES.join(", ");
+            let line = match admin {
+                Admin::Rebuild => {
+                    serde_json::to_string(&models.rebuild(name)?.with_context(|| {
+                        format!("no read model named {name}; there are {known}")
+                    })?)?
+                }
+                Admin::Check => {
+                    models.catch_up()?;
+                    let report = models.check(name)?.with_context(|| {
+                        format!("no read model named {name}; there are {known}")
+                    })?;
+                    agree &= report.agrees();
+                    serde_json::to_string(&report)?
+                }
+            };
+            println!("{line}");
+        }
+    }
+    if !agree {
+        anyhow::bail!("a live read model differs from its rebuild");
+    }
+    Ok(())
+}
+
+fn serve(store: Store, http: std::net::SocketAddr) -> anyhow::Result<()> {
+    let runtime = tokio::runtime::Runtime::new()?;
+    runtime.block_on(async move {
+        let state = fulfil::service::state(&store, std::sync::Arc::new(clock::SystemClock))?;
+        let listener = tokio::net::TcpListener::bind(http)
+            .await
+            .with_context(|| format!("listening on {http}"))?;
+        eprintln!(
+            "fulfil serving http://{} on the embedded store",
+            listener.local_addr()?
+        );
+        let (stop, stopped) = tokio::sync::watch::channel(false);
+        let workers = tokio::spawn(fulfil::service::run_workers(state.clone(), stopped.clone()));
+        let server = tokio::spawn(fulfil::service::serve_http(state, listener, stopped));
+        stop_signal().await?;
+        eprintln!("stopping");
+        let _ = stop.send(true);
+        workers.await??;
+        server.await??;
+        anyhow::Ok(())
+    })
+}
+
+/// Ctrl-C or SIGTERM.
+async fn stop_signal() -> std::io::Result<()> {
+    let mut term = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate())?;
+    tokio::select! {
+        r = tokio::signal::ctrl_c() => r,
+        _ = term.recv() => Ok(()),
+    }
 }
 
 /// The ATP read model, caught up with the log.

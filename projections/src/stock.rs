@@ -302,6 +302,27 @@ pub struct StockFilter {
     pub dead_after_days: i64,
 }
 
+impl StockFilter {
+    /// Days in a period when only its end (or nothing) is given.
+    pub const DEFAULT_DAYS: i64 = 30;
+    pub const DEFAULT_TOLERANCE: f64 = 0.02;
+    pub const DEFAULT_DEAD_AFTER_DAYS: i64 = 90;
+
+    /// Every item over `from..=to`; the period ends on `as_of`'s day and
+    /// spans 30 days unless told otherwise.
+    pub fn new(from: Option<NaiveDate>, to: Option<NaiveDate>, as_of: DateTime<Utc>) -> Self {
+        let to = to.unwrap_or_else(|| as_of.date_naive());
+        Self {
+            from: from.unwrap_or(to - Duration::days(Self::DEFAULT_DAYS - 1)),
+            to,
+            sku: None,
+            location: None,
+            count_tolerance: Self::DEFAULT_TOLERANCE,
+            dead_after_days: Self::DEFAULT_DEAD_AFTER_DAYS,
+        }
+    }
+}
+
 /// Inventory metrics over a period.
 #[derive(Debug, Clone, Default, PartialEq, Serialize)]
 pub struct StockMetrics {

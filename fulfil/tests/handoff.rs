@@ -8,6 +8,7 @@ use std::collections::BTreeMap;
 use event_store::{Store, StoreConfig, StreamId};
 use fulfil::handler::{CommandHandler, CommandResult};
 use fulfil::process::FulfilmentProcess;
+use fulfil::read_models::{ReadModels, NAMES};
 use inventory_aggregate::InventoryItem;
 use order_aggregate::Order;
 use proptest::prelude::*;
@@ -115,6 +116,11 @@ fn lines_with(
 }
 
 fn run(ops: &[Op]) -> (tempfile::TempDir, Store) {
+    run_with(ops, |_| {})
+}
+
+/// Runs `ops`, calling `after_each` with the store after every command.
+fn run_with(ops: &[Op], mut after_each: impl FnMut(&Store)) -> (tempfile::TempDir, Store) {
     let dir = tempfile::tempdir().unwrap();
     let store = Store::open(dir.path(), StoreConfig::default()).unwrap();
     let handler = CommandHandler::new(store.clone());
@@ -123,7 +129,9 @@ fn run(ops: &[Op]) -> (tempfile::TempDir, Store) {
     let mut send = |process: &mut FulfilmentProcess, body: String| {
         n += 1;
         let json = format!(r#"{{"command_id":"c-{n}","at":"2026-03-02T08:00:00Z",{body}}}"#);
-        submit(&handler, process, json)
+        let result = submit(&handler, process, json);
+        after_each(&store);
+        result
     };
     for sku in SKUS {
         send(
@@ -322,5 +330,29 @@ proptest! {
         }
         prop_assert_eq!(reserved_by_orders, reserved_by_items);
         prop_assert_eq!(inbound_by_orders, inbound_by_items);
+    }
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig { cases: 3, ..ProptestConfig::default() })]
+
+    /// The read models, caught up live after every command as the service
+    /// does, equal a fresh rebuild from the log after a long random run.
+    #[test]
+    fn live_read_models_equal_a_fresh_rebuild_after_a_long_random_run(
+        ops in prop::collection::vec(op(), 400..500)
+    ) {
+        let mut live: Option<ReadModels> = None;
+        let (_dir, store) = run_with(&ops, |store| {
+            let models = live.get_or_insert_with(|| ReadModels::open(store).unwrap());
+            models.catch_up().unwrap();
+        });
+        let models = live.unwrap();
+        prop_assert_eq!(models.atp.read_model().checkpoint().unwrap(), Some(store.head_position()));
+        for name in NAMES {
+            let report = models.check(name).unwrap().unwrap();
+            prop_assert!(report.agrees(), "{}: {:?}", name, report.differences);
+            prop_assert!(report.keys > 10, "{} holds only {} keys", name, report.keys);
+        }
     }
 }

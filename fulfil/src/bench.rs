@@ -281,7 +281,7 @@ fn phase(
 }
 
 /// SKUs and locations, and more stock than the orders will take.
-fn setup(handler: &CommandHandler, plan: &BenchPlan) -> anyhow::Result<()> {
+pub(crate) fn setup(handler: &CommandHandler, plan: &BenchPlan) -> anyhow::Result<()> {
     let mut n = 0;
     let mut send = |json: String| -> anyhow::Result<()> {
         n += 1;
@@ -312,7 +312,7 @@ fn setup(handler: &CommandHandler, plan: &BenchPlan) -> anyhow::Result<()> {
 }
 
 /// Order n: 1-3 lines of distinct SKUs, 1-3 units each, spread evenly.
-fn order_json(n: usize, plan: &BenchPlan) -> String {
+pub(crate) fn order_json(n: usize, plan: &BenchPlan) -> String {
     let mix = (n as u64).wrapping_mul(0x9E37_79B9_7F4A_7C15);
     let lines = 1 + (mix % 3) as usize;
     let body: Vec<String> = (0..lines)
@@ -334,7 +334,7 @@ fn order_json(n: usize, plan: &BenchPlan) -> String {
 }
 
 /// Every client's latencies, or the first client's error.
-fn join_clients(
+pub(crate) fn join_clients(
     handles: Vec<std::thread::ScopedJoinHandle<'_, anyhow::Result<Vec<Duration>>>>,
 ) -> anyhow::Result<Vec<Duration>> {
     let mut all = Vec::new();
@@ -347,7 +347,7 @@ fn join_clients(
     Ok(all)
 }
 
-fn percentile(sorted: &[Duration], p: f64) -> f64 {
+pub(crate) fn percentile(sorted: &[Duration], p: f64) -> f64 {
     if sorted.is_empty() {
         return 0.0;
     }

@@ -2,6 +2,7 @@
 //! together; the business rules live in the aggregates.
 
 mod bench;
+mod bench_queries;
 mod demo;
 
 use std::io::{BufRead, Write};
@@ -57,6 +58,22 @@ enum Cmd {
         /// Orders per second in the paced phase (default: half the full-speed rate).
         #[arg(long)]
         rate: Option<f64>,
+    },
+    /// Measures the read side on a seeded store: read-model rebuilds beside decoding alone, and ATP queries over HTTP beside in-process.
+    BenchQueries {
+        /// Orders seeded through the pipeline before measuring.
+        #[arg(long, default_value_t = 20_000)]
+        orders: usize,
+        #[arg(long, default_value_t = 500)]
+        skus: usize,
+        #[arg(long, default_value_t = 3)]
+        locations: usize,
+        /// Concurrent query clients.
+        #[arg(long, default_value_t = 16)]
+        clients: usize,
+        /// ATP queries in all, per path.
+        #[arg(long, default_value_t = 40_000)]
+        queries: usize,
     },
     /// Available-to-promise for a SKU: now, by day and cumulatively, per location and in total (JSON).
     Atp {
@@ -209,6 +226,23 @@ fn main() -> anyhow::Result<()> {
                 skus: skus.max(1),
                 locations: locations.max(1),
                 rate,
+            },
+        ),
+        Cmd::BenchQueries {
+            orders,
+            skus,
+            locations,
+            clients,
+            queries,
+        } => bench_queries::run(
+            &cli.data_dir,
+            config,
+            &bench_queries::QueryPlan {
+                orders,
+                skus: skus.max(1),
+                locations: locations.max(1),
+                clients: clients.max(1),
+                queries,
             },
         ),
         Cmd::Demo => demo::run(&cli.data_dir, config),

@@ -346,6 +346,8 @@ fn the_fulfilment_scenario_ends_in_the_expected_states() {
                 "2026-03-20",
                 "--today",
                 "2026-03-16",
+                "--format",
+                "json",
             ],
             None,
         );
@@ -381,4 +383,169 @@ fn the_fulfilment_scenario_ends_in_the_expected_states() {
         state(dir.path(), "inventory-MUG@WH2")["reservations"],
         json(r#"{"SO-1#1":1}"#)
     );
+}
+
+#[test]
+fn metrics_replay_and_check_from_the_cli() {
+    let dir = tempfile::tempdir().unwrap();
+    let scenario = concat!(env!("CARGO_MANIFEST_DIR"), "/../scenarios/fulfilment.jsonl");
+    let (_, err, ok) = fulfil(dir.path(), &["submit", scenario], None);
+    assert!(ok, "{err}");
+    let (log, _, _) = fulfil(dir.path(), &["events"], None);
+    let head = json_lines(&log).len() as u64;
+
+    // Three orders were placed; SO-3 was cancelled.
+    let (out, err, ok) = fulfil(dir.path(), &["metrics", "orders", "--format", "json"], None);
+    assert!(ok, "{err}");
+    let m = json(&out);
+    assert_eq!(
+        (m["orders"].as_u64(), m["cancelled"].as_u64()),
+        (Some(3), Some(1))
+    );
+    let (csv, _, _) = fulfil(
+        dir.path(),
+        &["metrics", "orders", "--channel", "store", "--format", "csv"],
+        None,
+    );
+    let rows: Vec<&str> = csv.lines().collect();
+    assert_eq!(rows[0], "metric,value");
+    assert!(rows.contains(&"orders,1"), "{csv}");
+    // SHP-1 took 11 MUG and 2 TOWEL.
+    let (out, err, ok) = fulfil(
+        dir.path(),
+        &[
+            "metrics",
+            "inventory",
+            "--from",
+            "2026-03-01",
+            "--to",
+            "2026-03-16",
+            "--as-of",
+            "2026-03-16T23:00:00Z",
+            "--format",
+            "json",
+        ],
+        None,
+    );
+    assert!(ok, "{err}");
+    let inv = json(&out);
+    assert_eq!(
+        (inv["days"].as_u64(), inv["units_shipped"].as_u64()),
+        (Some(16), Some(13))
+    );
+    let (table, _, _) = fulfil(
+        dir.path(),
+        &["metrics", "inventory", "--sku", "TOWEL"],
+        None,
+    );
+    assert!(
+        table.lines().any(|l| l.starts_with("units_shipped ")),
+        "{table}"
+    );
+    let (_, err, ok) = fulfil(
+        dir.path(),
+        &[
+            "metrics",
+            "inventory",
+            "--from",
+            "2026-03-10",
+            "--to",
+            "2026-03-01",
+        ],
+        None,
+    );
+    assert!(!ok && err.contains("--from is after --to"), "{err}");
+
+    // Promise as CSV.
+    let (csv, _, _) = fulfil(
+        dir.path(),
+        &[
+            "promise",
+            "TOWEL",
+            "17",
+            "--by",
+            "2026-03-20",
+            "--today",
+            "2026-03-16",
+            "--format",
+            "csv",
+        ],
+        None,
+    );
+    assert!(csv.lines().any(|l| l == "can_promise,true"), "{csv}");
+
+    // Every model rebuilt to the head, then found equal to a fresh rebuild.
+    let (out, err, ok) = fulfil(dir.path(), &["replay", "--projection", "all"], None);
+    assert!(ok, "{err}");
+    let rebuilt = json_lines(&out);
+    assert_eq!(rebuilt.len(), 3);
+    assert!(
+        rebuilt
+            .iter()
+            .all(|r| r["checkpoint"].as_u64() == Some(head)),
+        "{out}"
+    );
+    let (out, err, ok) = fulfil(dir.path(), &["check", "--projection", "all"], None);
+    assert!(ok, "{err}");
+    assert!(
+        json_lines(&out)
+            .iter()
+            .all(|r| r["differences"] == json("[]")),
+        "{out}"
+    );
+    let (_, err, ok) = fulfil(dir.path(), &["check", "--projection", "nope"], None);
+    assert!(!ok && err.contains("atp, orders, stock"), "{err}");
+}
+
+#[test]
+fn serve_answers_over_http_and_replay_and_check_can_ask_it() {
+    use std::io::BufRead;
+    let dir = tempfile::tempdir().unwrap();
+    let scenario = concat!(env!("CARGO_MANIFEST_DIR"), "/../scenarios/fulfilment.jsonl");
+    let (_, err, ok) = fulfil(dir.path(), &["submit", scenario], None);
+    assert!(ok, "{err}");
+    let mut child = Command::new(env!("CARGO_BIN_EXE_fulfil"))
+        .arg("--data-dir")
+        .arg(dir.path())
+        .args(["serve", "--http", "127.0.0.1:0"])
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    // The first line names the address it bound.
+    let mut stderr = std::io::BufReader::new(child.stderr.take().unwrap());
+    let mut first = String::new();
+    stderr.read_line(&mut first).unwrap();
+    let url = first
+        .split_whitespace()
+        .find(|w| w.starts_with("http://"))
+        .unwrap_or_else(|| panic!("{first}"))
+        .to_owned();
+    // While it holds the store, the CLI asks it.
+    let (out, err, ok) = fulfil(
+        dir.path(),
+        &["replay", "--projection", "stock", "--server", &url],
+        None,
+    );
+    assert!(ok, "{err}");
+    assert_eq!(json(&out)["projection"], "stock");
+    let (out, err, ok) = fulfil(
+        dir.path(),
+        &["check", "--projection", "all", "--server", &url],
+        None,
+    );
+    assert!(ok, "{err}");
+    assert_eq!(json_lines(&out).len(), 3);
+    let (_, err, ok) = fulfil(
+        dir.path(),
+        &["check", "--projection", "nope", "--server", &url],
+        None,
+    );
+    assert!(!ok && err.contains("404"), "{err}");
+    // SIGTERM stops it cleanly.
+    let killed = Command::new("kill")
+        .args(["-TERM", &child.id().to_string()])
+        .status()
+        .unwrap();
+    assert!(killed.success());
+    assert!(child.wait().unwrap().success());
 }

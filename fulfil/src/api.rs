@@ -42,6 +42,28 @@ pub const ROUTES: [(&str, &str); 11] = [
     ("get", "/read-models/{name}/check"),
 ];
 
+/// The query parameters each route accepts; any other is refused.
+pub const QUERY_PARAMETERS: [(&str, &[&str]); 4] = [
+    ("/atp/{sku}", &["location", "today"]),
+    ("/promise/{sku}", &["qty", "by", "location", "today"]),
+    (
+        "/metrics/orders",
+        &["from", "to", "channel", "sku", "location", "as_of"],
+    ),
+    (
+        "/metrics/inventory",
+        &[
+            "from",
+            "to",
+            "sku",
+            "location",
+            "tolerance",
+            "dead_after_days",
+            "as_of",
+        ],
+    ),
+];
+
 /// The OpenAPI 3.1 description of [`ROUTES`].
 pub const OPENAPI: &str = include_str!("openapi.json");
 
@@ -195,7 +217,11 @@ impl IntoResponse for ApiError {
 struct Params(HashMap<String, String>);
 
 impl Params {
-    fn new(raw: HashMap<String, String>, allowed: &[&str]) -> Result<Self, ApiError> {
+    fn new(raw: HashMap<String, String>, route: &str) -> Result<Self, ApiError> {
+        let allowed = QUERY_PARAMETERS
+            .iter()
+            .find(|(r, _)| *r == route)
+            .map_or(&[][..], |(_, p)| *p);
         if let Some(unknown) = raw.keys().find(|k| !allowed.contains(&k.as_str())) {
             return Err(ApiError::bad(
                 unknown,
@@ -386,7 +412,7 @@ async fn atp(
     Path(sku): Path<String>,
     Query(raw): Query<HashMap<String, String>>,
 ) -> Result<Json<projections::atp::SkuAtp>, ApiError> {
-    let params = Params::new(raw, &["location", "today"])?;
+    let params = Params::new(raw, "/atp/{sku}")?;
     let today = today(&state, &params)?;
     Ok(Json(state.models.atp.sku(
         &sku,
@@ -400,7 +426,7 @@ async fn promise(
     Path(sku): Path<String>,
     Query(raw): Query<HashMap<String, String>>,
 ) -> Result<Json<projections::atp::Promise>, ApiError> {
-    let params = Params::new(raw, &["qty", "by", "location", "today"])?;
+    let params = Params::new(raw, "/promise/{sku}")?;
     let qty: u64 = required(params.parse("qty", "a whole number of units")?, "qty")?;
     if qty == 0 {
         return Err(ApiError::bad("qty", "must be at least 1"));
@@ -431,13 +457,14 @@ async fn order_metrics(
     State(state): State<AppState>,
     Query(raw): Query<HashMap<String, String>>,
 ) -> Result<Json<projections::orders::OrderMetrics>, ApiError> {
-    let params = Params::new(raw, &["from", "to", "channel", "sku", "as_of"])?;
+    let params = Params::new(raw, "/metrics/orders")?;
     let (from, to) = period(&params)?;
     let filter = OrderFilter {
         from,
         to,
         channel: params.text("channel"),
         sku: params.text("sku"),
+        location: params.text("location"),
     };
     let as_of = params.time("as_of")?.unwrap_or_else(|| state.clock.now());
     let models = state.models.clone();
@@ -449,18 +476,7 @@ async fn inventory_metrics(
     State(state): State<AppState>,
     Query(raw): Query<HashMap<String, String>>,
 ) -> Result<Json<projections::stock::StockMetrics>, ApiError> {
-    let params = Params::new(
-        raw,
-        &[
-            "from",
-            "to",
-            "sku",
-            "location",
-            "tolerance",
-            "dead_after_days",
-            "as_of",
-        ],
-    )?;
+    let params = Params::new(raw, "/metrics/inventory")?;
     let (from, to) = period(&params)?;
     let as_of = params.time("as_of")?.unwrap_or_else(|| state.clock.now());
     let tolerance: Option<f64> = params.parse("tolerance", "a share such as 0.02")?;

@@ -164,6 +164,9 @@ enum MetricsCmd {
         channel: Option<String>,
         #[arg(long)]
         sku: Option<String>,
+        /// Only orders with units allocated or shipped from this location.
+        #[arg(long)]
+        location: Option<String>,
         /// When backorder ages are counted (RFC 3339; default: now).
         #[arg(long)]
         as_of: Option<chrono::DateTime<chrono::Utc>>,
@@ -464,6 +467,7 @@ fn metrics(store: &Store, which: MetricsCmd) -> anyhow::Result<()> {
             to,
             channel,
             sku,
+            location,
             as_of,
             format,
         } => {
@@ -472,6 +476,7 @@ fn metrics(store: &Store, which: MetricsCmd) -> anyhow::Result<()> {
                 to,
                 channel,
                 sku,
+                location,
             };
             let m = models
                 .orders

@@ -9,7 +9,7 @@ use axum::http::{Request, StatusCode};
 use axum::Router;
 use chrono::{TimeZone, Utc};
 use event_store::{Store, StoreConfig};
-use fulfil::api::{router, AppState, ROUTES};
+use fulfil::api::{router, AppState, QUERY_PARAMETERS, ROUTES};
 use serde_json::Value;
 use tower::ServiceExt;
 
@@ -238,6 +238,20 @@ async fn the_openapi_document_describes_every_route() {
             doc["paths"][path][method].is_object(),
             "{method} {path} is not documented"
         );
+    }
+    // The query parameters documented are exactly those accepted.
+    for (path, accepted) in QUERY_PARAMETERS {
+        let mut documented: Vec<&str> = doc["paths"][path]["get"]["parameters"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .filter(|p| p["in"] == "query")
+            .map(|p| p["name"].as_str().unwrap())
+            .collect();
+        let mut accepted = accepted.to_vec();
+        documented.sort_unstable();
+        accepted.sort_unstable();
+        assert_eq!(documented, accepted, "{path}");
     }
     assert_eq!(
         doc["paths"].as_object().unwrap().len(),

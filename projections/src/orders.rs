@@ -18,7 +18,7 @@
 //!   pick or release of the line).
 //! - **Backorders**: lines waiting for supply now, and how long they waited.
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, BTreeSet};
 
 use chrono::{DateTime, NaiveDate, Utc};
 use event_store::{ReadModel, RecordedEvent, Store};
@@ -68,6 +68,9 @@ pub struct LineRecord {
     pub backordered: u64,
     pub backordered_since: Option<DateTime<Utc>>,
     pub promise_date: Option<NaiveDate>,
+    /// Locations its units were allocated or shipped from.
+    #[serde(default)]
+    pub locations: BTreeSet<String>,
 }
 
 impl LineRecord {
@@ -117,6 +120,7 @@ impl OrderRecord {
                 ..
             } => {
                 if let Some(l) = self.lines.get_mut(line) {
+                    l.locations.insert(source.location().to_owned());
                     l.allocated += qty;
                     l.backordered = l.backordered.saturating_sub(*qty);
                     if l.backordered == 0 {
@@ -162,6 +166,7 @@ impl OrderRecord {
                 self.shipments.insert(shipment_id.clone(), false);
                 for s in lines {
                     if let Some(l) = self.lines.get_mut(&s.line) {
+                        l.locations.insert(s.location.clone());
                         l.shipped += s.qty;
                         l.allocated = l.allocated.saturating_sub(s.qty);
                     }
@@ -295,6 +300,8 @@ pub struct OrderFilter {
     pub to: Option<NaiveDate>,
     pub channel: Option<String>,
     pub sku: Option<String>,
+    /// Only orders with units allocated or shipped from this location.
+    pub location: Option<String>,
 }
 
 impl OrderFilter {
@@ -309,6 +316,10 @@ impl OrderFilter {
                 .sku
                 .as_ref()
                 .is_none_or(|s| o.lines.values().any(|l| l.sku == *s))
+            && self
+                .location
+                .as_ref()
+                .is_none_or(|at| o.lines.values().any(|l| l.locations.contains(at)))
     }
 }
 

@@ -245,6 +245,17 @@ fn order_metrics_on_a_hand_checked_scenario() {
         ..OrderFilter::default()
     };
     assert_eq!(model.metrics(&beans, t(5, 9)).unwrap().orders, 1);
+    // Every allocation in this scenario is from WH1.
+    let wh1 = OrderFilter {
+        location: Some("WH1".into()),
+        ..OrderFilter::default()
+    };
+    assert_eq!(model.metrics(&wh1, t(5, 9)).unwrap().orders, 3);
+    let wh2 = OrderFilter {
+        location: Some("WH2".into()),
+        ..OrderFilter::default()
+    };
+    assert_eq!(model.metrics(&wh2, t(5, 9)).unwrap().orders, 0);
     let none = OrderFilter {
         from: Some(d(20)),
         ..OrderFilter::default()

@@ -78,6 +78,15 @@ pub struct AppState {
     /// before their first pass): the service is ready once it is set.
     pub caught_up: Arc<watch::Sender<Option<u64>>>,
     pub telemetry: Arc<Telemetry>,
+    /// The Kafka side's counters (zero when running without Kafka).
+    pub kafka: KafkaStats,
+}
+
+/// Counters of the command consumer and the outbox relay.
+#[derive(Debug, Clone, Default)]
+pub struct KafkaStats {
+    pub consumer: Arc<crate::kafka::commands::ConsumerStats>,
+    pub relay: Arc<crate::kafka::relay::RelayStats>,
 }
 
 /// Counters the service exposes on `/metrics`.

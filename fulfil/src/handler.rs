@@ -54,7 +54,7 @@ aggregate! {
 }
 
 /// The stream of a command's aggregate, or why the command names none.
-fn stream_of(command: &Command) -> Result<StreamId, (&'static str, String)> {
+pub fn stream_of(command: &Command) -> Result<StreamId, (&'static str, String)> {
     let (field, id, name) = match command {
         Command::Catalog(CatalogCommand::DefineSku(d)) => {
             ("sku", &*d.sku, catalog::sku_stream(&d.sku))

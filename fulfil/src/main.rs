@@ -22,9 +22,12 @@ use fulfil::process::FulfilmentProcess;
     about = "Event-sourced order and inventory management"
 )]
 struct Cli {
-    /// The data directory of the embedded store.
-    #[arg(long, global = true, default_value = "./data", env = "FULFIL_DATA_DIR")]
-    data_dir: PathBuf,
+    /// The data directory of the embedded store (default ./data).
+    #[arg(long, global = true, env = "FULFIL_DATA_DIR")]
+    data_dir: Option<PathBuf>,
+    /// A TOML configuration file (data_dir, http, [kafka], [kafka.client]); flags and environment win over it.
+    #[arg(long, global = true, env = "FULFIL_CONFIG")]
+    config: Option<PathBuf>,
     /// sled page cache size in MiB.
     #[arg(long, global = true, default_value_t = 64, env = "FULFIL_CACHE_MB")]
     cache_mb: u64,
@@ -106,9 +109,16 @@ enum Cmd {
     },
     /// Runs the service on the embedded store: the fulfilment process, the read models and the HTTP API.
     Serve {
-        /// Address the HTTP API listens on.
-        #[arg(long, default_value = "127.0.0.1:8080", env = "FULFIL_HTTP")]
-        http: std::net::SocketAddr,
+        /// Address the HTTP API listens on (default 127.0.0.1:8080).
+        #[arg(long, env = "FULFIL_HTTP")]
+        http: Option<std::net::SocketAddr>,
+        #[command(flatten)]
+        kafka: KafkaArgs,
+    },
+    /// Kafka topics: `fulfil topics create --kafka BROKERS` makes every topic fulfil uses.
+    Topics {
+        #[command(subcommand)]
+        action: TopicsCmd,
     },
     /// Order or inventory metrics from the read models (table, JSON or CSV).
     Metrics {
@@ -147,6 +157,35 @@ enum Cmd {
         /// At most this many events.
         #[arg(long)]
         limit: Option<usize>,
+    },
+}
+
+/// Where Kafka is and how to talk to it.
+#[derive(clap::Args, Clone)]
+struct KafkaArgs {
+    /// Kafka bootstrap servers; without them (and without [kafka] brokers in
+    /// the config file) everything runs in-process on the embedded store.
+    #[arg(long = "kafka", env = "FULFIL_KAFKA")]
+    brokers: Option<String>,
+    /// Prepended to every topic name (default `fulfil.`).
+    #[arg(long, env = "FULFIL_TOPIC_PREFIX")]
+    topic_prefix: Option<String>,
+    /// A librdkafka client setting, key=value (repeatable), e.g. -X security.protocol=SASL_SSL.
+    #[arg(short = 'X', value_name = "KEY=VALUE")]
+    settings: Vec<String>,
+}
+
+#[derive(Subcommand)]
+enum TopicsCmd {
+    /// Creates the command, event, result and dead-letter topics that do not exist yet.
+    Create {
+        #[command(flatten)]
+        kafka: KafkaArgs,
+    },
+    /// Prints the topic names and their retention.
+    List {
+        #[command(flatten)]
+        kafka: KafkaArgs,
     },
 }
 
@@ -206,7 +245,16 @@ fn main() -> anyhow::Result<()> {
         )
         .with_writer(std::io::stderr)
         .init();
-    let cli = Cli::parse();
+    let mut cli = Cli::parse();
+    let file = match &cli.config {
+        Some(path) => fulfil::kafka::config::ConfigFile::load(path)?,
+        None => fulfil::kafka::config::ConfigFile::default(),
+    };
+    let data_dir = cli
+        .data_dir
+        .take()
+        .or_else(|| file.data_dir.clone())
+        .unwrap_or_else(|| PathBuf::from("./data"));
     let cache_mb = cli.cache_mb;
     let make_config = move || StoreConfig {
         cache_capacity_bytes: cache_mb * 1024 * 1024,
@@ -221,7 +269,7 @@ fn main() -> anyhow::Result<()> {
             locations,
             rate,
         } => bench::run(
-            &cli.data_dir,
+            &data_dir,
             make_config,
             &bench::BenchPlan {
                 orders,
@@ -238,7 +286,7 @@ fn main() -> anyhow::Result<()> {
             clients,
             queries,
         } => bench_queries::run(
-            &cli.data_dir,
+            &data_dir,
             config,
             &bench_queries::QueryPlan {
                 orders,
@@ -248,16 +296,16 @@ fn main() -> anyhow::Result<()> {
                 queries,
             },
         ),
-        Cmd::Demo => demo::run(&cli.data_dir, config),
-        Cmd::Submit { file } => submit(&open(&cli.data_dir, config)?, &file),
-        Cmd::State { stream } => state(&open(&cli.data_dir, config)?, &stream),
+        Cmd::Demo => demo::run(&data_dir, config),
+        Cmd::Submit { file } => submit(&open(&data_dir, config)?, &file),
+        Cmd::State { stream } => state(&open(&data_dir, config)?, &stream),
         Cmd::Atp {
             sku,
             location,
             format,
             today,
         } => {
-            let model = atp_model(&open(&cli.data_dir, config)?)?;
+            let model = atp_model(&open(&data_dir, config)?)?;
             let today = today.unwrap_or_else(|| chrono::Utc::now().date_naive());
             let atp = model.sku(&sku, location.as_deref(), today)?;
             print_atp(&atp, format)
@@ -271,24 +319,39 @@ fn main() -> anyhow::Result<()> {
             format,
         } => {
             anyhow::ensure!(qty > 0, "QTY must be at least 1");
-            let model = atp_model(&open(&cli.data_dir, config)?)?;
+            let model = atp_model(&open(&data_dir, config)?)?;
             let today = today.unwrap_or_else(|| chrono::Utc::now().date_naive());
             let promise = model.promise(&sku, qty, by, location.as_deref(), today)?;
             print_report(&promise, format)
         }
-        Cmd::Serve { http } => serve(open(&cli.data_dir, config)?, http),
-        Cmd::Metrics { which } => metrics(&open(&cli.data_dir, config)?, which),
+        Cmd::Serve { http, kafka } => {
+            let http = match (http, &file.http) {
+                (Some(h), _) => h,
+                (None, Some(h)) => h
+                    .parse()
+                    .with_context(|| format!("http = {h:?} in the config file"))?,
+                (None, None) => std::net::SocketAddr::from(([127, 0, 0, 1], 8080)),
+            };
+            let kafka = if kafka.brokers.is_some() || file.kafka.brokers.is_some() {
+                Some(kafka_config(&file, kafka)?)
+            } else {
+                None
+            };
+            serve(open(&data_dir, config)?, http, kafka)
+        }
+        Cmd::Topics { action } => topics(&file, action),
+        Cmd::Metrics { which } => metrics(&open(&data_dir, config)?, which),
         Cmd::Replay { projection, server } => {
-            read_model_admin(&cli.data_dir, config, &projection, server, Admin::Rebuild)
+            read_model_admin(&data_dir, config, &projection, server, Admin::Rebuild)
         }
         Cmd::Check { projection, server } => {
-            read_model_admin(&cli.data_dir, config, &projection, server, Admin::Check)
+            read_model_admin(&data_dir, config, &projection, server, Admin::Check)
         }
         Cmd::Events {
             stream,
             from,
             limit,
-        } => events(&open(&cli.data_dir, config)?, stream, from, limit),
+        } => events(&open(&data_dir, config)?, stream, from, limit),
     }
 }
 
@@ -588,25 +651,115 @@ fn read_model_admin(
     Ok(())
 }
 
-fn serve(store: Store, http: std::net::SocketAddr) -> anyhow::Result<()> {
+fn kafka_config(
+    file: &fulfil::kafka::config::ConfigFile,
+    args: KafkaArgs,
+) -> anyhow::Result<fulfil::kafka::KafkaConfig> {
+    Ok(fulfil::kafka::KafkaConfig::resolve(
+        &file.kafka,
+        args.brokers,
+        args.topic_prefix,
+        &args.settings,
+    )?)
+}
+
+fn topics(file: &fulfil::kafka::config::ConfigFile, action: TopicsCmd) -> anyhow::Result<()> {
+    match action {
+        TopicsCmd::Create { kafka } => {
+            let config = kafka_config(file, kafka)?;
+            let runtime = tokio::runtime::Runtime::new()?;
+            let made = runtime.block_on(fulfil::kafka::topics::create(&config))?;
+            for (topic, _) in fulfil::kafka::Topics::new(&config.topic_prefix).all() {
+                let state = if made.contains(&topic) {
+                    "created"
+                } else {
+                    "exists"
+                };
+                println!("{topic}\t{state}");
+            }
+            Ok(())
+        }
+        TopicsCmd::List { kafka } => {
+            let prefix = kafka
+                .topic_prefix
+                .or_else(|| file.kafka.topic_prefix.clone())
+                .unwrap_or_else(|| fulfil::kafka::KafkaConfig::DEFAULT_PREFIX.to_owned());
+            for (topic, retention) in fulfil::kafka::Topics::new(&prefix).all() {
+                println!("{topic}\tretention.ms={retention}");
+            }
+            Ok(())
+        }
+    }
+}
+
+type Task = tokio::task::JoinHandle<anyhow::Result<()>>;
+
+fn serve(
+    store: Store,
+    http: std::net::SocketAddr,
+    kafka: Option<fulfil::kafka::KafkaConfig>,
+) -> anyhow::Result<()> {
     let runtime = tokio::runtime::Runtime::new()?;
     runtime.block_on(async move {
         let state = fulfil::service::state(&store, std::sync::Arc::new(clock::SystemClock))?;
         let listener = tokio::net::TcpListener::bind(http)
             .await
             .with_context(|| format!("listening on {http}"))?;
-        eprintln!(
-            "fulfil serving http://{} on the embedded store",
-            listener.local_addr()?
-        );
-        let (stop, stopped) = tokio::sync::watch::channel(false);
-        let workers = tokio::spawn(fulfil::service::run_workers(state.clone(), stopped.clone()));
-        let server = tokio::spawn(fulfil::service::serve_http(state, listener, stopped));
-        stop_signal().await?;
+        let (stop, _) = tokio::sync::watch::channel(false);
+        let mut tasks: Vec<Task> = Vec::new();
+        match &kafka {
+            Some(config) => {
+                eprintln!(
+                    "fulfil serving http://{} with Kafka at {} (topics {}*)",
+                    listener.local_addr()?,
+                    config.brokers,
+                    config.topic_prefix
+                );
+                let commands = fulfil::kafka::commands::CommandConsumer::new(
+                    config,
+                    state.handler.clone(),
+                    state.kafka.consumer.clone(),
+                )?;
+                let stopped = stop.subscribe();
+                tasks.push(tokio::spawn(
+                    async move { Ok(commands.run(stopped).await?) },
+                ));
+                let relay = fulfil::kafka::relay::run(
+                    store.clone(),
+                    config.clone(),
+                    state.kafka.relay.clone(),
+                    stop.subscribe(),
+                );
+                tasks.push(tokio::spawn(async move { Ok(relay.await?) }));
+            }
+            None => eprintln!(
+                "fulfil serving http://{} on the embedded store",
+                listener.local_addr()?
+            ),
+        }
+        let workers = fulfil::service::run_workers(state.clone(), stop.subscribe());
+        tasks.push(tokio::spawn(async move { Ok(workers.await?) }));
+        let server = fulfil::service::serve_http(state, listener, stop.subscribe());
+        tasks.push(tokio::spawn(async move { Ok(server.await?) }));
+        // Stop on a signal, or as soon as any part stops on its own (an error).
+        let mut any = futures::future::select_all(tasks);
+        let early = tokio::select! {
+            signal = stop_signal() => {
+                signal?;
+                None
+            }
+            done = &mut any => Some(done),
+        };
         eprintln!("stopping");
         let _ = stop.send(true);
-        workers.await??;
-        server.await??;
+        let (first, _, rest) = match early {
+            Some(done) => done,
+            None => any.await,
+        };
+        for task in rest {
+            task.await??;
+        }
+        first??;
         anyhow::Ok(())
     })
 }

@@ -1,0 +1,307 @@
+//! The Kafka side against librdkafka's mock cluster: commands published by
+//! a plain client come back as results and events, and every kind of bad
+//! message lands on command-results or the dead-letter topic with its reason.
+
+use std::collections::BTreeMap;
+use std::sync::Arc;
+use std::time::Duration;
+
+use event_store::{Store, StoreConfig};
+use fulfil::kafka::commands::{header, CommandConsumer};
+use fulfil::kafka::{KafkaConfig, Topics};
+use rdkafka::consumer::{Consumer, StreamConsumer};
+use rdkafka::message::{Message, OwnedMessage};
+use rdkafka::mocking::MockCluster;
+use rdkafka::producer::{FutureProducer, FutureRecord};
+use rdkafka::ClientConfig;
+use serde_json::Value;
+
+/// Reads `topic` from the start until `enough` holds of what was read.
+async fn read_until(
+    brokers: &str,
+    topic: &str,
+    enough: impl Fn(&[OwnedMessage]) -> bool,
+) -> Vec<OwnedMessage> {
+    let consumer: StreamConsumer = ClientConfig::new()
+        .set("bootstrap.servers", brokers)
+        .set(
+            "group.id",
+            format!("test-reader-{topic}-{}", uuid::Uuid::now_v7()),
+        )
+        .set("auto.offset.reset", "earliest")
+        .create()
+        .unwrap();
+    // Assigned, not subscribed: no group to join, so reading starts at once.
+    let metadata = consumer
+        .fetch_metadata(Some(topic), Duration::from_secs(10))
+        .unwrap();
+    let mut partitions = rdkafka::TopicPartitionList::new();
+    for p in metadata.topics()[0].partitions() {
+        partitions
+            .add_partition_offset(topic, p.id(), rdkafka::Offset::Beginning)
+            .unwrap();
+    }
+    consumer.assign(&partitions).unwrap();
+    let mut seen = Vec::new();
+    // A safety net, not a synchronisation: the loop ends as soon as enough arrived.
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(20);
+    while !enough(&seen) {
+        let m = tokio::time::timeout_at(deadline, consumer.recv())
+            .await
+            .unwrap_or_else(|_| {
+                let keys: Vec<String> = seen
+                    .iter()
+                    .map(|m: &OwnedMessage| {
+                        String::from_utf8_lossy(m.key().unwrap_or_default()).into_owned()
+                    })
+                    .collect();
+                panic!("{topic}: only {} messages after 60 s: {keys:?}", seen.len())
+            })
+            .unwrap();
+        seen.push(m.detach());
+    }
+    seen
+}
+
+async fn publish(producer: &FutureProducer, topic: &str, key: Option<&str>, payload: &[u8]) {
+    let mut record = FutureRecord::to(topic).payload(payload);
+    if let Some(k) = key {
+        record = record.key(k);
+    }
+    producer
+        .send(record, Duration::from_secs(30))
+        .await
+        .unwrap_or_else(|(e, _)| panic!("{topic}: {e}"));
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn commands_from_topics_come_back_as_results_events_and_dead_letters() {
+    let cluster = MockCluster::new(1).unwrap();
+    let brokers = cluster.bootstrap_servers();
+    let config = KafkaConfig::resolve(
+        &Default::default(),
+        Some(brokers.clone()),
+        Some("t.".into()),
+        &["message.max.bytes=12000000".into()],
+    )
+    .unwrap();
+    let topics = Topics::new("t.");
+    for (topic, _) in topics.all() {
+        cluster.create_topic(&topic, 3, 1).unwrap();
+    }
+
+    let dir = tempfile::tempdir().unwrap();
+    let store = Store::open(dir.path(), StoreConfig::default()).unwrap();
+    let state = fulfil::service::state(&store, Arc::new(clock::SystemClock)).unwrap();
+    let (stop, stopped) = tokio::sync::watch::channel(false);
+    let consumer =
+        CommandConsumer::new(&config, state.handler.clone(), state.kafka.consumer.clone()).unwrap();
+    let commands = tokio::spawn(consumer.run(stopped));
+    let relay = tokio::spawn(fulfil::kafka::relay::run(
+        store.clone(),
+        config.clone(),
+        state.kafka.relay.clone(),
+        stop.subscribe(),
+    ));
+    let workers = tokio::spawn(fulfil::service::run_workers(
+        state.clone(),
+        stop.subscribe(),
+    ));
+
+    let producer: FutureProducer = ClientConfig::new()
+        .set("bootstrap.servers", &brokers)
+        .set("message.max.bytes", "12000000")
+        .create()
+        .unwrap();
+    let catalog = topics.commands("catalog");
+    let inventory = topics.commands("inventory");
+    let order = topics.commands("order");
+    let good: [(&str, &str, &str); 5] = [
+        (
+            &catalog,
+            "MUG",
+            r#"{"command_id":"k-1","type":"DefineSku","sku":"MUG","description":"Mug","unit_of_measure":"each","standard_cost_cents":300}"#,
+        ),
+        (
+            &catalog,
+            "WH1",
+            r#"{"command_id":"k-2","type":"DefineLocation","location":"WH1","name":"Bristol","kind":"warehouse"}"#,
+        ),
+        (
+            &inventory,
+            "MUG@WH1",
+            r#"{"command_id":"k-3","type":"ReceiveStock","sku":"MUG","location":"WH1","qty":10}"#,
+        ),
+        (
+            &order,
+            "SO-1",
+            r#"{"command_id":"k-4","type":"PlaceOrder","order_id":"SO-1","customer_id":"C","lines":[{"line":1,"sku":"MUG","qty":4,"unit_price_cents":900}],"ship_to":"x","channel":"web","requested_date":"2026-03-05"}"#,
+        ),
+        // A redelivered command: applied once, answered twice.
+        (
+            &inventory,
+            "MUG@WH1",
+            r#"{"command_id":"k-3","type":"ReceiveStock","sku":"MUG","location":"WH1","qty":10}"#,
+        ),
+    ];
+    // Kafka orders messages per key only: the item master is defined (and
+    // its results awaited) before anything names it, as an upstream would.
+    for (topic, key, body) in &good[..2] {
+        publish(&producer, topic, Some(key), body.as_bytes()).await;
+    }
+    read_until(&brokers, &topics.results(), |m| m.len() >= 2).await;
+    for (topic, key, body) in &good[2..] {
+        publish(&producer, topic, Some(key), body.as_bytes()).await;
+    }
+    let answered: [(&str, Option<&str>, Vec<u8>); 4] = [
+        (&inventory, Some("MUG@WH1"), br#"{"command_id":"b-1","type":"TeleportStock"}"#.to_vec()),
+        (&inventory, Some("MUG@WH1"), br#"{"command_id":"b-2","type":"ReceiveStock","sku":"MUG","location":"WH1","qty":"ten"}"#.to_vec()),
+        (&inventory, Some("MUG@WH2"), br#"{"command_id":"b-3","type":"ReceiveStock","sku":"MUG","location":"WH1","qty":1}"#.to_vec()),
+        (&order, Some("MUG@WH1"), br#"{"command_id":"b-4","type":"ReceiveStock","sku":"MUG","location":"WH1","qty":1}"#.to_vec()),
+    ];
+    for (topic, key, body) in &answered {
+        publish(&producer, topic, *key, body).await;
+    }
+    // Over the 1 MiB a command may have (the mock broker's log keeps only a
+    // few MB; the 10 MB case runs against the real broker).
+    let big = vec![b'x'; 2 * 1024 * 1024];
+    let dead: [(&str, Option<&str>, &[u8]); 4] = [
+        (&inventory, Some("MUG@WH1"), b"{not json"),
+        (
+            &inventory,
+            Some("MUG@WH1"),
+            br#"{"type":"ReceiveStock","sku":"MUG","location":"WH1","qty":1}"#,
+        ),
+        (
+            &inventory,
+            None,
+            br#"{"command_id":"d-3","type":"ReceiveStock","sku":"MUG","location":"WH1","qty":1}"#,
+        ),
+        (&order, Some("SO-9"), &big),
+    ];
+    for (topic, key, body) in &dead {
+        publish(&producer, topic, *key, body).await;
+    }
+    // A good command after all the bad ones is still applied.
+    publish(
+        &producer,
+        &inventory,
+        Some("MUG@WH1"),
+        br#"{"command_id":"k-5","type":"ReceiveStock","sku":"MUG","location":"WH1","qty":2}"#,
+    )
+    .await;
+
+    let results = read_until(&brokers, &topics.results(), |m| m.len() >= 10).await;
+    let by_id: BTreeMap<String, Vec<Value>> = results.iter().fold(BTreeMap::new(), |mut acc, m| {
+        let key = String::from_utf8_lossy(m.key().unwrap()).into_owned();
+        acc.entry(key)
+            .or_insert_with(Vec::new)
+            .push(serde_json::from_slice(m.payload().unwrap()).unwrap());
+        acc
+    });
+    for id in ["k-1", "k-2", "k-4", "k-5"] {
+        assert_eq!(by_id[id].len(), 1, "{id}: {by_id:?}");
+        assert_eq!(by_id[id][0]["status"], "accepted", "{id}: {by_id:?}");
+    }
+    let k3 = &by_id["k-3"];
+    assert_eq!(k3.len(), 2);
+    assert_eq!(
+        (k3[0]["duplicate"].as_bool(), k3[1]["duplicate"].as_bool()),
+        (Some(false), Some(true))
+    );
+    assert_eq!(
+        k3[0]["first_position"], k3[1]["first_position"],
+        "one effect"
+    );
+    let reason = |id: &str| by_id[id][0]["reason"].as_str().unwrap().to_owned();
+    assert_eq!(reason("b-1"), "unknown_command_type");
+    assert_eq!(reason("b-2"), "invalid_fields");
+    assert_eq!(reason("b-3"), "key_mismatch");
+    assert_eq!(reason("b-4"), "wrong_topic");
+
+    let letters = read_until(&brokers, &topics.dead_letter(), |m| m.len() >= 4).await;
+    let mut reasons: Vec<String> = letters
+        .iter()
+        .map(|m| header(m, "fulfil.reason").unwrap())
+        .collect();
+    reasons.sort();
+    assert_eq!(
+        reasons,
+        [
+            "invalid_envelope",
+            "malformed_json",
+            "missing_key",
+            "too_large"
+        ]
+    );
+    for m in &letters {
+        assert!(header(m, "fulfil.source.topic")
+            .unwrap()
+            .starts_with("t.commands."));
+        assert!(header(m, "fulfil.source.offset")
+            .unwrap()
+            .parse::<i64>()
+            .is_ok());
+        assert!(!header(m, "fulfil.error").unwrap().is_empty());
+    }
+    let not_json = letters
+        .iter()
+        .find(|m| header(*m, "fulfil.reason").as_deref() == Some("malformed_json"))
+        .unwrap();
+    assert_eq!(
+        not_json.payload(),
+        Some(&b"{not json"[..]),
+        "the original bytes"
+    );
+    let large = letters
+        .iter()
+        .find(|m| header(*m, "fulfil.reason").as_deref() == Some("too_large"))
+        .unwrap();
+    assert_eq!(
+        header(large, "fulfil.truncated").as_deref(),
+        Some("2097152")
+    );
+
+    // Every event in the log is published once, in order per key, with its headers.
+    let head = {
+        let mut caught = state.caught_up.subscribe();
+        caught
+            .wait_for(|c| c.is_some_and(|c| c >= store.head_position()))
+            .await
+            .unwrap();
+        store.head_position()
+    };
+    let mut events = Vec::new();
+    for kind in fulfil::kafka::topics::KINDS {
+        let topic = topics.events(kind);
+        let expected = store
+            .read_all(1, usize::MAX)
+            .unwrap()
+            .iter()
+            .filter(|e| {
+                fulfil::kafka::topics::kind_and_id(e.stream.as_str()).map(|(k, _)| k) == Some(kind)
+            })
+            .count();
+        events.extend(read_until(&brokers, &topic, |m| m.len() >= expected).await);
+    }
+    let mut positions: Vec<u64> = events
+        .iter()
+        .map(|m| header(m, "ce_position").unwrap().parse().unwrap())
+        .collect();
+    positions.sort_unstable();
+    assert_eq!(positions, (1..=head).collect::<Vec<_>>(), "each event once");
+    let reserved = events
+        .iter()
+        .find(|m| header(*m, "ce_type").as_deref() == Some("StockReserved"))
+        .unwrap();
+    assert_eq!(reserved.key(), Some(&b"MUG@WH1"[..]));
+    let e =
+        fulfil::kafka::wire::recorded_event(|n| header(reserved, n), reserved.payload().unwrap())
+            .unwrap();
+    assert_eq!(e.stream.as_str(), "inventory-MUG@WH1");
+
+    stop.send(true).unwrap();
+    commands.await.unwrap().unwrap();
+    relay.await.unwrap().unwrap();
+    workers.await.unwrap().unwrap();
+}

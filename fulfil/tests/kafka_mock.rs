@@ -2,77 +2,18 @@
 //! a plain client come back as results and events, and every kind of bad
 //! message lands on command-results or the dead-letter topic with its reason.
 
+mod support;
+
 use std::collections::BTreeMap;
 use std::sync::Arc;
-use std::time::Duration;
 
 use event_store::{Store, StoreConfig};
 use fulfil::kafka::commands::{header, CommandConsumer};
 use fulfil::kafka::{KafkaConfig, Topics};
-use rdkafka::consumer::{Consumer, StreamConsumer};
-use rdkafka::message::{Message, OwnedMessage};
+use rdkafka::message::Message;
 use rdkafka::mocking::MockCluster;
-use rdkafka::producer::{FutureProducer, FutureRecord};
-use rdkafka::ClientConfig;
 use serde_json::Value;
-
-/// Reads `topic` from the start until `enough` holds of what was read.
-async fn read_until(
-    brokers: &str,
-    topic: &str,
-    enough: impl Fn(&[OwnedMessage]) -> bool,
-) -> Vec<OwnedMessage> {
-    let consumer: StreamConsumer = ClientConfig::new()
-        .set("bootstrap.servers", brokers)
-        .set(
-            "group.id",
-            format!("test-reader-{topic}-{}", uuid::Uuid::now_v7()),
-        )
-        .set("auto.offset.reset", "earliest")
-        .create()
-        .unwrap();
-    // Assigned, not subscribed: no group to join, so reading starts at once.
-    let metadata = consumer
-        .fetch_metadata(Some(topic), Duration::from_secs(10))
-        .unwrap();
-    let mut partitions = rdkafka::TopicPartitionList::new();
-    for p in metadata.topics()[0].partitions() {
-        partitions
-            .add_partition_offset(topic, p.id(), rdkafka::Offset::Beginning)
-            .unwrap();
-    }
-    consumer.assign(&partitions).unwrap();
-    let mut seen = Vec::new();
-    // A safety net, not a synchronisation: the loop ends as soon as enough arrived.
-    let deadline = tokio::time::Instant::now() + Duration::from_secs(20);
-    while !enough(&seen) {
-        let m = tokio::time::timeout_at(deadline, consumer.recv())
-            .await
-            .unwrap_or_else(|_| {
-                let keys: Vec<String> = seen
-                    .iter()
-                    .map(|m: &OwnedMessage| {
-                        String::from_utf8_lossy(m.key().unwrap_or_default()).into_owned()
-                    })
-                    .collect();
-                panic!("{topic}: only {} messages after 60 s: {keys:?}", seen.len())
-            })
-            .unwrap();
-        seen.push(m.detach());
-    }
-    seen
-}
-
-async fn publish(producer: &FutureProducer, topic: &str, key: Option<&str>, payload: &[u8]) {
-    let mut record = FutureRecord::to(topic).payload(payload);
-    if let Some(k) = key {
-        record = record.key(k);
-    }
-    producer
-        .send(record, Duration::from_secs(30))
-        .await
-        .unwrap_or_else(|(e, _)| panic!("{topic}: {e}"));
-}
+use support::{publish, read_until};
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn commands_from_topics_come_back_as_results_events_and_dead_letters() {
@@ -108,11 +49,7 @@ async fn commands_from_topics_come_back_as_results_events_and_dead_letters() {
         stop.subscribe(),
     ));
 
-    let producer: FutureProducer = ClientConfig::new()
-        .set("bootstrap.servers", &brokers)
-        .set("message.max.bytes", "12000000")
-        .create()
-        .unwrap();
+    let producer = support::producer(&brokers);
     let catalog = topics.commands("catalog");
     let inventory = topics.commands("inventory");
     let order = topics.commands("order");
@@ -149,7 +86,7 @@ async fn commands_from_topics_come_back_as_results_events_and_dead_letters() {
     for (topic, key, body) in &good[..2] {
         publish(&producer, topic, Some(key), body.as_bytes()).await;
     }
-    read_until(&brokers, &topics.results(), |m| m.len() >= 2).await;
+    read_until(&brokers, &[&topics.results()], |m| m.len() >= 2).await;
     for (topic, key, body) in &good[2..] {
         publish(&producer, topic, Some(key), body.as_bytes()).await;
     }
@@ -191,7 +128,7 @@ async fn commands_from_topics_come_back_as_results_events_and_dead_letters() {
     )
     .await;
 
-    let results = read_until(&brokers, &topics.results(), |m| m.len() >= 10).await;
+    let results = read_until(&brokers, &[&topics.results()], |m| m.len() >= 10).await;
     let by_id: BTreeMap<String, Vec<Value>> = results.iter().fold(BTreeMap::new(), |mut acc, m| {
         let key = String::from_utf8_lossy(m.key().unwrap()).into_owned();
         acc.entry(key)
@@ -219,7 +156,7 @@ async fn commands_from_topics_come_back_as_results_events_and_dead_letters() {
     assert_eq!(reason("b-3"), "key_mismatch");
     assert_eq!(reason("b-4"), "wrong_topic");
 
-    let letters = read_until(&brokers, &topics.dead_letter(), |m| m.len() >= 4).await;
+    let letters = read_until(&brokers, &[&topics.dead_letter()], |m| m.len() >= 4).await;
     let mut reasons: Vec<String> = letters
         .iter()
         .map(|m| header(m, "fulfil.reason").unwrap())
@@ -282,7 +219,7 @@ async fn commands_from_topics_come_back_as_results_events_and_dead_letters() {
                 fulfil::kafka::topics::kind_and_id(e.stream.as_str()).map(|(k, _)| k) == Some(kind)
             })
             .count();
-        events.extend(read_until(&brokers, &topic, |m| m.len() >= expected).await);
+        events.extend(read_until(&brokers, &[&topic], |m| m.len() >= expected).await);
     }
     let mut positions: Vec<u64> = events
         .iter()

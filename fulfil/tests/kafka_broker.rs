@@ -1,0 +1,314 @@
+//! fulfil against a real Kafka-protocol broker (tansu on loopback, started
+//! by each test): commands published by a plain client, `fulfil serve`
+//! restarted mid-stream, and the broker frozen under load.
+
+mod support;
+
+use std::collections::{BTreeMap, BTreeSet};
+use std::io::BufRead;
+use std::process::{Child, Command, Stdio};
+
+use fulfil::kafka::commands::header;
+use fulfil::kafka::Topics;
+use rdkafka::message::{Message, OwnedMessage};
+use serde_json::Value;
+use support::{publish, read_until, Broker};
+
+const PREFIX: &str = "it.";
+
+fn fulfil(args: &[&str]) -> Command {
+    let mut c = Command::new(env!("CARGO_BIN_EXE_fulfil"));
+    c.args(args);
+    c
+}
+
+/// `fulfil serve` on `dir` with Kafka at `brokers`; returns it and its URL.
+fn serve(dir: &std::path::Path, brokers: &str) -> (Child, String) {
+    let mut child = fulfil(&["serve", "--http", "127.0.0.1:0", "--kafka", brokers])
+        .args(["--topic-prefix", PREFIX, "--data-dir"])
+        .arg(dir)
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let mut stderr = std::io::BufReader::new(child.stderr.take().unwrap());
+    let mut first = String::new();
+    stderr.read_line(&mut first).unwrap();
+    std::thread::spawn(move || std::io::copy(&mut stderr, &mut std::io::stderr()));
+    let url = first
+        .split_whitespace()
+        .find(|w| w.starts_with("http://"))
+        .unwrap_or_else(|| panic!("{first}"))
+        .to_owned();
+    (child, url)
+}
+
+fn stop(mut child: Child) {
+    let ok = Command::new("kill")
+        .args(["-TERM", &child.id().to_string()])
+        .status()
+        .unwrap()
+        .success();
+    assert!(ok);
+    assert!(child.wait().unwrap().success(), "serve stopped cleanly");
+}
+
+fn create_topics(brokers: &str) {
+    let out = fulfil(&[
+        "topics",
+        "create",
+        "--kafka",
+        brokers,
+        "--topic-prefix",
+        PREFIX,
+    ])
+    .output()
+    .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert_eq!(
+        text.lines().filter(|l| l.ends_with("created")).count(),
+        10,
+        "{text}"
+    );
+}
+
+async fn get(url: &str) -> String {
+    reqwest::get(url).await.unwrap().text().await.unwrap()
+}
+
+/// A gauge's value from the service's Prometheus text.
+async fn gauge(base: &str, name: &str) -> u64 {
+    let text = get(&format!("{base}/metrics")).await;
+    text.lines()
+        .find_map(|l| l.strip_prefix(&format!("{name} ")))
+        .unwrap_or_else(|| panic!("{name} not in {text}"))
+        .parse()
+        .unwrap()
+}
+
+fn item_master(skus: usize) -> Vec<(String, String, String)> {
+    let topics = Topics::new(PREFIX);
+    let mut out = vec![(
+        topics.commands("catalog"),
+        "WH1".to_owned(),
+        r#"{"command_id":"m-wh1","type":"DefineLocation","location":"WH1","name":"Bristol","kind":"warehouse"}"#.to_owned(),
+    )];
+    for s in 0..skus {
+        out.push((
+            topics.commands("catalog"),
+            format!("SKU-{s}"),
+            format!(r#"{{"command_id":"m-{s}","type":"DefineSku","sku":"SKU-{s}","description":"item {s}","unit_of_measure":"each","standard_cost_cents":100}}"#),
+        ));
+    }
+    out
+}
+
+/// Results by command id, each list in the order published.
+fn results_by_id(messages: &[OwnedMessage]) -> BTreeMap<String, Vec<Value>> {
+    let mut by_id: BTreeMap<String, Vec<Value>> = BTreeMap::new();
+    for m in messages {
+        let key = String::from_utf8_lossy(m.key().unwrap()).into_owned();
+        by_id
+            .entry(key)
+            .or_default()
+            .push(serde_json::from_slice(m.payload().unwrap()).unwrap());
+    }
+    by_id
+}
+
+/// Reads every event topic until each log position 1..=head has been seen;
+/// returns (position, event id) of every message, repeats included.
+async fn events_up_to(brokers: &str, head: u64) -> Vec<(u64, String)> {
+    let topics = Topics::new(PREFIX);
+    let names = topics.all_events();
+    let names: Vec<&str> = names.iter().map(String::as_str).collect();
+    let position = |m: &OwnedMessage| -> u64 { header(m, "ce_position").unwrap().parse().unwrap() };
+    let messages = read_until(brokers, &names, |m| {
+        m.iter().map(position).collect::<BTreeSet<_>>().len() as u64 >= head
+    })
+    .await;
+    messages
+        .iter()
+        .map(|m| (position(m), header(m, "ce_id").unwrap()))
+        .collect()
+}
+
+/// Nothing lost: every position once at least; nothing a reader could
+/// count twice: a repeated position is the same event (same id), which
+/// consumers drop by (stream, version).
+fn assert_each_event_published(events: &[(u64, String)], head: u64) {
+    let mut ids: BTreeMap<u64, BTreeSet<&str>> = BTreeMap::new();
+    for (p, id) in events {
+        ids.entry(*p).or_default().insert(id);
+    }
+    assert_eq!(
+        ids.keys().copied().collect::<Vec<_>>(),
+        (1..=head).collect::<Vec<_>>()
+    );
+    assert!(ids.values().all(|s| s.len() == 1), "one event per position");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn commands_through_a_real_broker_survive_a_restart_of_serve_mid_stream() {
+    let broker = Broker::start();
+    let brokers = broker.brokers.clone();
+    create_topics(&brokers);
+    let topics = Topics::new(PREFIX);
+    let dir = tempfile::tempdir().unwrap();
+    let (child, base) = serve(dir.path(), &brokers);
+    let producer = support::producer(&brokers);
+    let results = topics.results();
+
+    let master = item_master(5);
+    for (topic, key, body) in &master {
+        publish(&producer, topic, Some(key), body.as_bytes()).await;
+    }
+    read_until(&brokers, &[&results], |m| m.len() >= master.len()).await;
+    for s in 0..5 {
+        let body = format!(
+            r#"{{"command_id":"r-{s}","type":"ReceiveStock","sku":"SKU-{s}","location":"WH1","qty":1000}}"#
+        );
+        publish(
+            &producer,
+            &topics.commands("inventory"),
+            Some(&format!("SKU-{s}@WH1")),
+            body.as_bytes(),
+        )
+        .await;
+    }
+    let orders = 120;
+    let order = |n: usize| {
+        format!(
+            r#"{{"command_id":"o-{n}","type":"PlaceOrder","order_id":"SO-{n}","customer_id":"C","lines":[{{"line":1,"sku":"SKU-{}","qty":2,"unit_price_cents":500}}],"ship_to":"x","channel":"web","requested_date":"2026-03-05"}}"#,
+            n % 5
+        )
+    };
+    for n in 0..orders / 2 {
+        publish(
+            &producer,
+            &topics.commands("order"),
+            Some(&format!("SO-{n}")),
+            order(n).as_bytes(),
+        )
+        .await;
+    }
+    // Restart mid-stream: some of the first half may be consumed, some not.
+    stop(child);
+    let (child, base2) = serve(dir.path(), &brokers);
+    for n in orders / 2..orders {
+        publish(
+            &producer,
+            &topics.commands("order"),
+            Some(&format!("SO-{n}")),
+            order(n).as_bytes(),
+        )
+        .await;
+    }
+    // Bad input through the real broker: not JSON, and 10 MB.
+    publish(&producer, &topics.commands("order"), Some("SO-x"), b"{oops").await;
+    let big = vec![b'x'; 10 * 1024 * 1024];
+    publish(&producer, &topics.commands("order"), Some("SO-y"), &big).await;
+
+    let expected: BTreeSet<String> = master
+        .iter()
+        .map(|(_, _, b)| {
+            serde_json::from_str::<Value>(b).unwrap()["command_id"]
+                .as_str()
+                .unwrap()
+                .to_owned()
+        })
+        .chain((0..5).map(|s| format!("r-{s}")))
+        .chain((0..orders).map(|n| format!("o-{n}")))
+        .collect();
+    let answered = read_until(&brokers, &[&results], |m| {
+        results_by_id(m)
+            .keys()
+            .cloned()
+            .collect::<BTreeSet<_>>()
+            .is_superset(&expected)
+    })
+    .await;
+    // Every command answered; a command answered twice (redelivered across
+    // the restart) was applied once: the same positions both times.
+    for (id, answers) in results_by_id(&answered) {
+        assert!(
+            answers.iter().all(|a| a["status"] == "accepted"),
+            "{id}: {answers:?}"
+        );
+        let positions: BTreeSet<String> = answers
+            .iter()
+            .map(|a| a["first_position"].to_string())
+            .collect();
+        assert_eq!(positions.len(), 1, "{id} applied once: {answers:?}");
+    }
+    let letters = read_until(&brokers, &[&topics.dead_letter()], |m| m.len() >= 2).await;
+    let reasons: BTreeSet<String> = letters
+        .iter()
+        .map(|m| header(m, "fulfil.reason").unwrap())
+        .collect();
+    assert_eq!(
+        reasons,
+        BTreeSet::from(["malformed_json".to_owned(), "too_large".to_owned()])
+    );
+
+    // The read models hold each order once and agree with a fresh rebuild.
+    let _ = base;
+    let metrics: Value =
+        serde_json::from_str(&get(&format!("{base2}/metrics/orders")).await).unwrap();
+    assert_eq!(metrics["orders"], orders);
+    for name in ["atp", "orders", "stock"] {
+        let check: Value =
+            serde_json::from_str(&get(&format!("{base2}/read-models/{name}/check")).await).unwrap();
+        assert_eq!(check["differences"], Value::Array(vec![]), "{name}");
+    }
+    // Every event reached the event topics, none twice as a different event.
+    let head = gauge(&base2, "fulfil_log_head_position").await;
+    let events = events_up_to(&brokers, head).await;
+    assert_each_event_published(&events, head);
+    stop(child);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn events_wait_in_the_outbox_while_the_broker_is_frozen_and_drain_when_it_returns() {
+    let broker = Broker::start();
+    create_topics(&broker.brokers);
+    let dir = tempfile::tempdir().unwrap();
+    let (child, base) = serve(dir.path(), &broker.brokers);
+    let client = reqwest::Client::new();
+    let post = |body: String| {
+        let client = client.clone();
+        let url = format!("{base}/commands");
+        async move {
+            let r = client.post(url).body(body).send().await.unwrap();
+            assert!(r.status().is_success(), "{}", r.text().await.unwrap());
+        }
+    };
+    for (_, _, body) in item_master(3) {
+        post(body).await;
+    }
+    let head = gauge(&base, "fulfil_log_head_position").await;
+    assert_each_event_published(&events_up_to(&broker.brokers, head).await, head);
+
+    // The broker stops answering; commands keep coming through the API.
+    broker.signal("-STOP");
+    for n in 0..60 {
+        post(format!(
+            r#"{{"command_id":"s-{n}","type":"ReceiveStock","sku":"SKU-{}","location":"WH1","qty":5}}"#,
+            n % 3
+        ))
+        .await;
+    }
+    let head = gauge(&base, "fulfil_log_head_position").await;
+    assert!(
+        gauge(&base, "fulfil_outbox_pending").await >= 60,
+        "nothing can be delivered to a frozen broker"
+    );
+    broker.signal("-CONT");
+    let events = events_up_to(&broker.brokers, head).await;
+    assert_each_event_published(&events, head);
+    stop(child);
+}

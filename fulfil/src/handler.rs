@@ -144,7 +144,7 @@ const MAX_ATTEMPTS: usize = 16;
 const SNAPSHOT_EVERY: u64 = 100;
 
 /// What became of one command; printed as one JSON line.
-#[derive(Debug, Clone, PartialEq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, schemars::JsonSchema)]
 #[serde(tag = "status", rename_all = "snake_case")]
 pub enum CommandResult {
     /// The events are durable in the log.

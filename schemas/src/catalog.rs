@@ -3,7 +3,7 @@
 use serde::{Deserialize, Serialize};
 
 /// What kind of place holds stock.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, schemars::JsonSchema)]
 #[serde(rename_all = "snake_case")]
 pub enum LocationKind {
     Warehouse,
@@ -11,7 +11,7 @@ pub enum LocationKind {
 }
 
 /// A SKU's master data.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, schemars::JsonSchema)]
 pub struct SkuDefinition {
     pub sku: String,
     pub description: String,
@@ -22,7 +22,7 @@ pub struct SkuDefinition {
 }
 
 /// A location's master data.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, schemars::JsonSchema)]
 pub struct LocationDefinition {
     pub location: String,
     pub name: String,
@@ -31,7 +31,7 @@ pub struct LocationDefinition {
 
 /// What can be asked of the item master. Defining again with other
 /// values revises the definition.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, schemars::JsonSchema)]
 #[serde(tag = "type")]
 pub enum CatalogCommand {
     DefineSku(SkuDefinition),
@@ -44,7 +44,7 @@ impl CatalogCommand {
 }
 
 /// What happened to the item master.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, schemars::JsonSchema)]
 #[serde(tag = "type")]
 pub enum CatalogEvent {
     SkuDefined(SkuDefinition),

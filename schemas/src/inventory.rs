@@ -5,7 +5,7 @@ use serde::{Deserialize, Serialize};
 
 /// What can be asked of an inventory item. Every command names the item
 /// by `sku` and `location`.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, schemars::JsonSchema)]
 #[serde(tag = "type")]
 pub enum InventoryCommand {
     /// Stock arrived, from purchase order `po_id` or otherwise. Inbound
@@ -109,7 +109,7 @@ pub enum InventoryCommand {
 }
 
 /// When and how much to reorder, and whether inbound supply may be promised.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, schemars::JsonSchema)]
 pub struct ReorderPolicy {
     /// Reorder when the inventory position falls to this.
     pub reorder_point: u64,
@@ -160,7 +160,7 @@ impl InventoryCommand {
 }
 
 /// Why on-hand was adjusted.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, schemars::JsonSchema)]
 #[serde(rename_all = "snake_case")]
 pub enum AdjustmentReason {
     Damage,
@@ -170,7 +170,7 @@ pub enum AdjustmentReason {
 }
 
 /// What happened to an inventory item.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, schemars::JsonSchema)]
 #[serde(tag = "type")]
 pub enum InventoryEvent {
     /// On-hand rose by `qty`.

@@ -5,10 +5,12 @@
 //! - `catalog`: the item master (SKUs and locations);
 //! - `inventory`: commands and events of one SKU at one location;
 //! - `order`: commands and events of a customer order;
-//! - `purchasing`: commands and events of a purchase order.
+//! - `purchasing`: commands and events of a purchase order;
+//! - `json_schema`: the JSON Schemas of the above, as checked in under `schemas/json/`.
 
 pub mod catalog;
 pub mod inventory;
+pub mod json_schema;
 pub mod order;
 pub mod purchasing;
 

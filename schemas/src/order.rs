@@ -6,7 +6,7 @@ use chrono::NaiveDate;
 use serde::{Deserialize, Serialize};
 
 /// One line as the customer ordered it.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, schemars::JsonSchema)]
 pub struct OrderLineInput {
     /// Line number, unique within the order.
     pub line: u32,
@@ -16,7 +16,9 @@ pub struct OrderLineInput {
 }
 
 /// Where an allocation's units come from.
-#[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
+#[derive(
+    Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize, schemars::JsonSchema,
+)]
 #[serde(tag = "kind", rename_all = "snake_case")]
 pub enum SupplySource {
     /// Units on hand at a location.
@@ -35,14 +37,14 @@ impl SupplySource {
 }
 
 /// A quantity of one line, in shipments and returns.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, schemars::JsonSchema)]
 pub struct LineQty {
     pub line: u32,
     pub qty: u64,
 }
 
 /// The state of returned goods on arrival.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, schemars::JsonSchema)]
 #[serde(rename_all = "snake_case")]
 pub enum ReturnCondition {
     /// Can go back into stock.
@@ -52,7 +54,7 @@ pub enum ReturnCondition {
 }
 
 /// What the customer is told, at each step they can see.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, schemars::JsonSchema)]
 #[serde(rename_all = "snake_case")]
 pub enum Notice {
     OrderConfirmed,
@@ -69,7 +71,7 @@ pub enum Notice {
 }
 
 /// What can be asked of an order.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, schemars::JsonSchema)]
 #[serde(tag = "type")]
 pub enum OrderCommand {
     PlaceOrder {
@@ -225,7 +227,7 @@ impl OrderCommand {
 }
 
 /// What happened to an order.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, schemars::JsonSchema)]
 #[serde(tag = "type")]
 pub enum OrderEvent {
     OrderPlaced {
@@ -353,7 +355,7 @@ pub enum OrderEvent {
 }
 
 /// A quantity of a line that left (or came back to) a location.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, schemars::JsonSchema)]
 pub struct ShippedLine {
     pub line: u32,
     pub sku: String,
@@ -362,7 +364,7 @@ pub struct ShippedLine {
 }
 
 /// An allocation given back when a line or order is cancelled.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, schemars::JsonSchema)]
 pub struct ReleasedAllocation {
     pub line: u32,
     pub sku: String,

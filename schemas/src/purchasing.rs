@@ -4,7 +4,7 @@ use chrono::NaiveDate;
 use serde::{Deserialize, Serialize};
 
 /// One PO line as ordered from the supplier.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, schemars::JsonSchema)]
 pub struct PoLineInput {
     pub line: u32,
     pub sku: String,
@@ -16,7 +16,7 @@ pub struct PoLineInput {
 }
 
 /// What remains open on a PO line that will not be delivered.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, schemars::JsonSchema)]
 pub struct OpenLine {
     pub line: u32,
     pub sku: String,
@@ -29,7 +29,7 @@ fn default_tolerance() -> u8 {
 }
 
 /// What can be asked of a purchase order.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, schemars::JsonSchema)]
 #[serde(tag = "type")]
 pub enum PurchaseOrderCommand {
     PlacePurchaseOrder {
@@ -91,7 +91,7 @@ impl PurchaseOrderCommand {
 }
 
 /// What happened to a purchase order.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, schemars::JsonSchema)]
 #[serde(tag = "type")]
 pub enum PurchaseOrderEvent {
     PurchaseOrderPlaced {

@@ -109,6 +109,18 @@ pub fn recorded_event(
 mod tests {
     use super::*;
 
+    /// `command-results` carries [`crate::handler::CommandResult`]; its
+    /// schema sits with the others under `schemas/json/`.
+    #[test]
+    fn the_command_result_schema_is_up_to_date() {
+        let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../schemas/json");
+        let schema = schemars::schema_for!(crate::handler::CommandResult);
+        let value = serde_json::to_value(schema).unwrap();
+        let write = std::env::var_os("UPDATE_SCHEMAS").is_some();
+        schemas::json_schema::check_or_write(&dir, "command-result.schema.json", &value, write)
+            .unwrap();
+    }
+
     #[test]
     fn an_event_survives_the_trip_through_a_message() {
         let mut metadata = Map::new();

@@ -2,6 +2,7 @@
 //! together; the business rules live in the aggregates.
 
 mod bench;
+mod bench_kafka;
 mod bench_queries;
 mod demo;
 
@@ -77,6 +78,14 @@ enum Cmd {
         /// ATP queries in all, per path.
         #[arg(long, default_value_t = 40_000)]
         queries: usize,
+    },
+    /// Commands end to end through a Kafka broker, beside the broker's own produce+consume rate.
+    BenchKafka {
+        #[command(flatten)]
+        kafka: KafkaArgs,
+        /// Commands (and raw messages) per path.
+        #[arg(long, default_value_t = 20_000)]
+        commands: usize,
     },
     /// Available-to-promise for a SKU: now, by day and cumulatively, per location and in total (JSON).
     Atp {
@@ -296,6 +305,9 @@ fn main() -> anyhow::Result<()> {
                 queries,
             },
         ),
+        Cmd::BenchKafka { kafka, commands } => {
+            bench_kafka::run(&data_dir, config, kafka_config(&file, kafka)?, commands)
+        }
         Cmd::Demo => demo::run(&data_dir, config),
         Cmd::Submit { file } => submit(&open(&data_dir, config)?, &file),
         Cmd::State { stream } => state(&open(&data_dir, config)?, &stream),

@@ -2,13 +2,13 @@ use std::collections::BTreeMap;
 
 use chrono::NaiveDate;
 use decider::Decider;
-use event_store::{ReadModel, RecordedEvent, Store};
+use event_store::RecordedEvent;
 use inventory_aggregate::InventoryItem;
 use schemas::InventoryEvent;
 use serde::Serialize;
 
 use crate::phased::{time_phased, Dated, Phased};
-use crate::projection::{self, encode, load, Changes, Projection, ProjectionError};
+use crate::projection::{encode, load, Changes, Model, Projection, ProjectionError};
 
 const NAME: &str = "atp";
 
@@ -123,50 +123,17 @@ fn version(tree: &sled::Tree, sku: &str) -> Result<u64, ProjectionError> {
 }
 
 /// The ATP read model and its queries.
-#[derive(Debug, Clone)]
-pub struct AtpModel {
-    store: Store,
-    model: ReadModel,
-}
+pub type AtpModel = Model<AtpProjection>;
 
 impl AtpModel {
-    pub fn open(store: &Store) -> Result<Self, ProjectionError> {
-        Ok(Self {
-            store: store.clone(),
-            model: store.read_model(NAME)?,
-        })
-    }
-
-    /// The stored model, for rebuilds and checks.
-    pub fn read_model(&self) -> &ReadModel {
-        &self.model
-    }
-
-    /// Folds every event past the checkpoint; returns how many were read.
-    pub fn catch_up(&self) -> Result<usize, ProjectionError> {
-        projection::catch_up(&self.store, &self.model, &AtpProjection, None)
-    }
-
     /// The SKU's version (0 when nothing was ever recorded).
     pub fn version(&self, sku: &str) -> Result<u64, ProjectionError> {
-        version(&self.model.tree(), sku)
+        version(&self.tree(), sku)
     }
 
     /// Every location's state of the SKU.
     pub fn items(&self, sku: &str) -> Result<Vec<(String, InventoryItem)>, ProjectionError> {
-        let prefix = format!("item/{sku}@");
-        let mut out = Vec::new();
-        for entry in self.model.tree().scan_prefix(prefix.as_bytes()) {
-            let (k, v) = entry?;
-            let key = String::from_utf8_lossy(&k).into_owned();
-            let state = serde_json::from_slice(&v).map_err(|source| ProjectionError::Corrupt {
-                model: NAME,
-                key: key.clone(),
-                source,
-            })?;
-            out.push((key[prefix.len()..].to_owned(), state));
-        }
-        Ok(out)
+        self.scan(&format!("item/{sku}@"))
     }
 
     /// The SKU's ATP now and by day, at each location (or only `location`) and in total.

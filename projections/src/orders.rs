@@ -21,12 +21,12 @@
 use std::collections::{BTreeMap, BTreeSet};
 
 use chrono::{DateTime, NaiveDate, Utc};
-use event_store::{ReadModel, RecordedEvent, Store};
+use event_store::RecordedEvent;
 use schemas::order::{ReturnCondition, SupplySource};
 use schemas::OrderEvent;
 use serde::{Deserialize, Serialize};
 
-use crate::projection::{self, encode, load, Changes, Projection, ProjectionError};
+use crate::projection::{encode, load, Changes, Model, Projection, ProjectionError};
 use crate::stats::{ratio, Percentiles};
 
 const NAME: &str = "orders";
@@ -462,31 +462,12 @@ pub fn order_metrics<'a>(
 }
 
 /// The order metrics read model and its queries.
-#[derive(Debug, Clone)]
-pub struct OrdersModel {
-    store: Store,
-    model: ReadModel,
-}
+pub type OrdersModel = Model<OrdersProjection>;
 
 impl OrdersModel {
-    pub fn open(store: &Store) -> Result<Self, ProjectionError> {
-        Ok(Self {
-            store: store.clone(),
-            model: store.read_model(NAME)?,
-        })
-    }
-
-    pub fn read_model(&self) -> &ReadModel {
-        &self.model
-    }
-
-    pub fn catch_up(&self) -> Result<usize, ProjectionError> {
-        projection::catch_up(&self.store, &self.model, &OrdersProjection, None)
-    }
-
     /// One order's record, if the order exists.
     pub fn order(&self, order_id: &str) -> Result<Option<OrderRecord>, ProjectionError> {
-        load(NAME, &self.model.tree(), &format!("order/{order_id}"))
+        load(NAME, &self.tree(), &format!("order/{order_id}"))
     }
 
     /// The metrics over the orders `filter` admits, backorder ages at `as_of`.
@@ -495,17 +476,7 @@ impl OrdersModel {
         filter: &OrderFilter,
         as_of: DateTime<Utc>,
     ) -> Result<OrderMetrics, ProjectionError> {
-        let mut orders = Vec::new();
-        for entry in self.model.tree().scan_prefix(b"order/") {
-            let (k, v) = entry?;
-            let record: OrderRecord =
-                serde_json::from_slice(&v).map_err(|source| ProjectionError::Corrupt {
-                    model: NAME,
-                    key: String::from_utf8_lossy(&k).into_owned(),
-                    source,
-                })?;
-            orders.push(record);
-        }
-        Ok(order_metrics(&orders, filter, as_of))
+        let orders: Vec<(String, OrderRecord)> = self.scan("order/")?;
+        Ok(order_metrics(orders.iter().map(|(_, o)| o), filter, as_of))
     }
 }

@@ -50,6 +50,60 @@ pub trait Projection: Send + Sync {
         -> Result<Changes, ProjectionError>;
 }
 
+/// A read model over a store, with the fold that builds it. Each model
+/// adds its queries in its own module.
+#[derive(Debug, Clone)]
+pub struct Model<P> {
+    store: Store,
+    model: ReadModel,
+    projection: P,
+}
+
+impl<P: Projection + Default> Model<P> {
+    pub fn open(store: &Store) -> Result<Self, ProjectionError> {
+        let projection = P::default();
+        Ok(Self {
+            store: store.clone(),
+            model: store.read_model(projection.name())?,
+            projection,
+        })
+    }
+
+    /// The stored model, for rebuilds and checks.
+    pub fn read_model(&self) -> &ReadModel {
+        &self.model
+    }
+
+    /// Folds every event past the checkpoint; returns how many were read.
+    pub fn catch_up(&self) -> Result<usize, ProjectionError> {
+        catch_up(&self.store, &self.model, &self.projection, None)
+    }
+
+    /// The model's tree as queries see it now.
+    pub fn tree(&self) -> sled::Tree {
+        self.model.tree()
+    }
+
+    /// Every value under `prefix`, by the rest of its key.
+    pub fn scan<T: serde::de::DeserializeOwned>(
+        &self,
+        prefix: &str,
+    ) -> Result<Vec<(String, T)>, ProjectionError> {
+        let mut out = Vec::new();
+        for entry in self.model.tree().scan_prefix(prefix.as_bytes()) {
+            let (k, v) = entry?;
+            let key = String::from_utf8_lossy(&k).into_owned();
+            let value = serde_json::from_slice(&v).map_err(|source| ProjectionError::Corrupt {
+                model: self.projection.name(),
+                key: key.clone(),
+                source,
+            })?;
+            out.push((key[prefix.len()..].to_owned(), value));
+        }
+        Ok(out)
+    }
+}
+
 /// Folds every event past `model`'s checkpoint, up to `until` when given;
 /// returns how many events were read.
 pub fn catch_up(

@@ -15,12 +15,12 @@ use std::collections::BTreeMap;
 
 use chrono::{DateTime, Duration, NaiveDate, NaiveTime, Utc};
 use decider::Decider;
-use event_store::{ReadModel, RecordedEvent, Store};
+use event_store::RecordedEvent;
 use inventory_aggregate::InventoryItem;
 use schemas::{CatalogEvent, InventoryEvent, PurchaseOrderEvent};
 use serde::{de::DeserializeOwned, Deserialize, Serialize};
 
-use crate::projection::{self, encode, load, Changes, Projection, ProjectionError};
+use crate::projection::{encode, load, Changes, Model, Projection, ProjectionError};
 use crate::stats::ratio;
 
 const NAME: &str = "stock";
@@ -359,43 +359,9 @@ pub struct DeadStock {
 }
 
 /// The stock metrics read model and its queries.
-#[derive(Debug, Clone)]
-pub struct StockModel {
-    store: Store,
-    model: ReadModel,
-}
+pub type StockModel = Model<StockProjection>;
 
 impl StockModel {
-    pub fn open(store: &Store) -> Result<Self, ProjectionError> {
-        Ok(Self {
-            store: store.clone(),
-            model: store.read_model(NAME)?,
-        })
-    }
-
-    pub fn read_model(&self) -> &ReadModel {
-        &self.model
-    }
-
-    pub fn catch_up(&self) -> Result<usize, ProjectionError> {
-        projection::catch_up(&self.store, &self.model, &StockProjection, None)
-    }
-
-    fn scan<T: DeserializeOwned>(&self, prefix: &str) -> Result<Vec<(String, T)>, ProjectionError> {
-        let mut out = Vec::new();
-        for entry in self.model.tree().scan_prefix(prefix.as_bytes()) {
-            let (k, v) = entry?;
-            let key = String::from_utf8_lossy(&k).into_owned();
-            let value = serde_json::from_slice(&v).map_err(|source| ProjectionError::Corrupt {
-                model: NAME,
-                key: key.clone(),
-                source,
-            })?;
-            out.push((key[prefix.len()..].to_owned(), value));
-        }
-        Ok(out)
-    }
-
     /// The metrics over `filter`'s period and items, open stockouts counted up to `as_of`.
     pub fn metrics(
         &self,
@@ -431,7 +397,7 @@ impl StockModel {
             let last = record.last_demand.or(record.first_seen);
             if record.state.on_hand > 0 && last.is_some_and(|d| d < dead_line) {
                 let sku = item.split('@').next().unwrap_or(item);
-                let cost: Option<Cost> = load(NAME, &self.model.tree(), &format!("cost/{sku}"))?;
+                let cost: Option<Cost> = load(NAME, &self.tree(), &format!("cost/{sku}"))?;
                 m.dead_stock.push(DeadStock {
                     item: item.clone(),
                     on_hand: record.state.on_hand,
@@ -492,7 +458,7 @@ impl StockModel {
         filter: &StockFilter,
         m: &mut StockMetrics,
     ) -> Result<f64, ProjectionError> {
-        let tree = self.model.tree();
+        let tree = self.tree();
         let prefix = format!("day/{item}/");
         let key = |d: NaiveDate| format!("{prefix}{d}");
         let read = |v: &[u8], k: &[u8]| -> Result<StockDay, ProjectionError> {

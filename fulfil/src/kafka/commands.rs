@@ -86,7 +86,8 @@ enum Fate {
         key: String,
         envelope: Box<schemas::CommandEnvelope>,
     },
-    Result(CommandResult),
+    /// An answer for command-results, keyed by the command id.
+    Answer(String, CommandResult),
     DeadLetter {
         reason: &'static str,
         error: String,
@@ -128,21 +129,27 @@ fn classify(m: &OwnedMessage) -> Fate {
                     .map(str::to_owned)
             });
             return match id {
-                Some(command_id) => Fate::Result(CommandResult::Invalid {
-                    line: None,
-                    reason: e.code(),
-                    message: format!("{command_id}: {e}"),
-                }),
+                Some(command_id) => Fate::Answer(
+                    command_id,
+                    CommandResult::Invalid {
+                        line: None,
+                        reason: e.code(),
+                        message: e.to_string(),
+                    },
+                ),
                 None => dead(e.code(), e.to_string()),
             };
         }
     };
     let reject = |reason, message| {
-        Fate::Result(CommandResult::Rejected {
-            command_id: envelope.command_id.clone(),
-            reason,
-            message,
-        })
+        Fate::Answer(
+            envelope.command_id.clone(),
+            CommandResult::Rejected {
+                command_id: envelope.command_id.clone(),
+                reason,
+                message,
+            },
+        )
     };
     let stream = match stream_of(&envelope.command) {
         Ok(s) => s,
@@ -169,18 +176,10 @@ fn classify(m: &OwnedMessage) -> Fate {
     }
 }
 
-fn result_message(topics: &Topics, result: &CommandResult) -> Outgoing {
-    let key = match result {
-        CommandResult::Accepted { command_id, .. } | CommandResult::Rejected { command_id, .. } => {
-            command_id.clone()
-        }
-        CommandResult::Invalid { message, .. } => {
-            message.split(':').next().unwrap_or_default().to_owned()
-        }
-    };
+fn result_message(topics: &Topics, command_id: String, result: &CommandResult) -> Outgoing {
     Outgoing {
         topic: topics.results(),
-        key,
+        key: command_id,
         payload: serde_json::to_vec(result).unwrap_or_default(),
         headers: vec![
             ("ce_specversion", "1.0".into()),
@@ -268,6 +267,17 @@ impl CommandConsumer {
         }
     }
 
+    /// The result's message, counted by outcome.
+    fn answer(&self, command_id: String, result: &CommandResult) -> Outgoing {
+        let counter = match result {
+            CommandResult::Accepted { .. } => &self.stats.accepted,
+            CommandResult::Rejected { .. } => &self.stats.rejected,
+            CommandResult::Invalid { .. } => &self.stats.invalid,
+        };
+        counter.fetch_add(1, Ordering::Relaxed);
+        result_message(&self.topics, command_id, result)
+    }
+
     async fn handle(&self, batch: Vec<OwnedMessage>) -> Result<(), KafkaError> {
         let stats = &self.stats;
         stats.batches.fetch_add(1, Ordering::Relaxed);
@@ -282,7 +292,7 @@ impl CommandConsumer {
                 Fate::Apply { key, envelope } => {
                     groups.entry(key).or_default().push((i, *envelope))
                 }
-                Fate::Result(r) => outgoing[i] = Some(result_message(&self.topics, &r)),
+                Fate::Answer(id, r) => outgoing[i] = Some(self.answer(id, &r)),
                 Fate::DeadLetter { reason, error } => {
                     tracing::info!(reason, %error, topic = m.topic(), offset = m.offset(), "dead-lettered");
                     stats.dead_lettered.fetch_add(1, Ordering::Relaxed);
@@ -296,30 +306,22 @@ impl CommandConsumer {
             tasks.push(tokio::task::spawn_blocking(move || {
                 group
                     .into_iter()
-                    .map(|(i, envelope)| handler.handle(&envelope).map(|r| (i, r)))
+                    .map(|(i, envelope)| {
+                        handler
+                            .handle(&envelope)
+                            .map(|r| (i, envelope.command_id, r))
+                    })
                     .collect::<Result<Vec<_>, _>>()
             }));
         }
         for task in tasks {
-            for (i, result) in task.await?? {
-                outgoing[i] = Some(result_message(&self.topics, &result));
+            for (i, id, result) in task.await?? {
+                outgoing[i] = Some(self.answer(id, &result));
             }
         }
         // Answers go out in message order; every delivery is awaited before the commit.
         let mut deliveries = Vec::with_capacity(outgoing.len());
         for m in outgoing.iter().flatten() {
-            if m.topic == self.topics.results() {
-                let counter = match serde_json::from_slice::<Value>(&m.payload)
-                    .ok()
-                    .and_then(|v| v.get("status").and_then(Value::as_str).map(str::to_owned))
-                    .as_deref()
-                {
-                    Some("accepted") => &stats.accepted,
-                    Some("rejected") => &stats.rejected,
-                    _ => &stats.invalid,
-                };
-                counter.fetch_add(1, Ordering::Relaxed);
-            }
             deliveries.push(send(&self.producer, m)?);
         }
         for d in deliveries {

@@ -294,12 +294,20 @@ impl Store {
     }
 
     /// Up to `limit` events of the whole log from `from_position` on, in log order.
+    ///
+    /// Only events up to the published head: the writer puts a batch in the
+    /// log before it indexes it and tells readers, and a reader must never
+    /// meet an event its stream's version and index do not show yet.
     pub fn read_all(&self, from_position: u64, limit: usize) -> Result<Vec<RecordedEvent>> {
         let mut out = Vec::new();
-        if limit == 0 {
+        let head = self.head_position();
+        if limit == 0 || from_position > head {
             return Ok(out);
         }
         self.scan(from_position, |e| {
+            if e.position > head {
+                return false;
+            }
             out.push(e);
             out.len() < limit
         })?;

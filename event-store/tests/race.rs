@@ -105,3 +105,44 @@ proptest! {
         prop_assert_eq!(positions, (1..=log.len() as u64).collect::<Vec<_>>());
     }
 }
+
+/// A reader following the log while appenders write new streams never
+/// meets an event before the stream's version shows it: what the log hands
+/// out, the index already knows (the fulfilment process relies on it).
+#[test]
+fn a_reader_never_meets_an_event_its_stream_does_not_show_yet() {
+    let dir = tempfile::tempdir().unwrap();
+    let store = Store::open(dir.path(), StoreConfig::default()).unwrap();
+    let appenders = 4;
+    let per_appender = 300;
+    let total = (appenders * per_appender) as u64;
+    std::thread::scope(|s| {
+        for a in 0..appenders {
+            let store = store.clone();
+            s.spawn(move || {
+                for n in 0..per_appender {
+                    let stream = StreamId::new(format!("race-{a}-{n}")).unwrap();
+                    store
+                        .append_blocking(AppendRequest::new(
+                            stream,
+                            ExpectedVersion::NoStream,
+                            vec![NewEvent::new("Made", json!({ "n": n }))],
+                        ))
+                        .unwrap();
+                }
+            });
+        }
+        let mut next = 1;
+        while next <= total {
+            for e in store.read_all(next, 64).unwrap() {
+                assert!(
+                    store.stream_version(&e.stream).unwrap() >= e.version,
+                    "event {} of {} was readable before its stream showed it",
+                    e.position,
+                    e.stream.as_str()
+                );
+                next = e.position + 1;
+            }
+        }
+    });
+}

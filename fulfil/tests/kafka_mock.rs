@@ -230,7 +230,15 @@ async fn commands_from_topics_come_back_as_results_events_and_dead_letters() {
     let reserved = events
         .iter()
         .find(|m| header(*m, "ce_type").as_deref() == Some("StockReserved"))
-        .unwrap();
+        .unwrap_or_else(|| {
+            let log: Vec<String> = store
+                .read_all(1, usize::MAX)
+                .unwrap()
+                .iter()
+                .map(|e| format!("{} {} {}", e.position, e.stream.as_str(), e.payload))
+                .collect();
+            panic!("no reservation:\n{}", log.join("\n"))
+        });
     assert_eq!(reserved.key(), Some(&b"MUG@WH1"[..]));
     let e =
         fulfil::kafka::wire::recorded_event(|n| header(reserved, n), reserved.payload().unwrap())

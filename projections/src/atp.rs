@@ -8,7 +8,7 @@ use schemas::InventoryEvent;
 use serde::Serialize;
 
 use crate::phased::{time_phased, Dated, Phased};
-use crate::projection::{encode, load, Changes, Model, Projection, ProjectionError};
+use crate::projection::{decode, encode, load, Changes, Model, Projection, ProjectionError};
 
 const NAME: &str = "atp";
 
@@ -80,11 +80,7 @@ impl Projection for AtpProjection {
             let Some(item) = e.stream.as_str().strip_prefix("inventory-") else {
                 continue;
             };
-            let Ok(event) = serde_json::from_value::<InventoryEvent>(e.payload.clone()) else {
-                tracing::warn!(
-                    position = e.position,
-                    "ATP model skips an inventory event it cannot read"
-                );
+            let Some(event) = decode::<InventoryEvent>(NAME, e) else {
                 continue;
             };
             let state = match items.remove(item) {

@@ -26,7 +26,7 @@ use schemas::order::{ReturnCondition, SupplySource};
 use schemas::OrderEvent;
 use serde::{Deserialize, Serialize};
 
-use crate::projection::{encode, load, Changes, Model, Projection, ProjectionError};
+use crate::projection::{decode, encode, load, Changes, Model, Projection, ProjectionError};
 use crate::stats::{ratio, Percentiles};
 
 const NAME: &str = "orders";
@@ -265,11 +265,7 @@ impl Projection for OrdersProjection {
             let Some(id) = e.stream.as_str().strip_prefix("order-") else {
                 continue;
             };
-            let Ok(event) = serde_json::from_value::<OrderEvent>(e.payload.clone()) else {
-                tracing::warn!(
-                    position = e.position,
-                    "order metrics skip an order event they cannot read"
-                );
+            let Some(event) = decode::<OrderEvent>(NAME, e) else {
                 continue;
             };
             let record = match orders.get_mut(id) {

@@ -20,7 +20,7 @@ use inventory_aggregate::InventoryItem;
 use schemas::{CatalogEvent, InventoryEvent, PurchaseOrderEvent};
 use serde::{de::DeserializeOwned, Deserialize, Serialize};
 
-use crate::projection::{encode, load, Changes, Model, Projection, ProjectionError};
+use crate::projection::{decode, encode, load, Changes, Model, Projection, ProjectionError};
 use crate::stats::ratio;
 
 const NAME: &str = "stock";
@@ -136,19 +136,6 @@ impl Batch<'_> {
     }
 }
 
-fn decode<T: DeserializeOwned>(e: &RecordedEvent) -> Option<T> {
-    match serde_json::from_value(e.payload.clone()) {
-        Ok(v) => Some(v),
-        Err(_) => {
-            tracing::warn!(
-                position = e.position,
-                "stock metrics skip an event they cannot read"
-            );
-            None
-        }
-    }
-}
-
 impl Projection for StockProjection {
     fn name(&self) -> &'static str {
         NAME
@@ -166,7 +153,9 @@ impl Projection for StockProjection {
         for e in events {
             let stream = e.stream.as_str();
             if stream.starts_with("sku-") {
-                if let Some(CatalogEvent::SkuDefined(d) | CatalogEvent::SkuRevised(d)) = decode(e) {
+                if let Some(CatalogEvent::SkuDefined(d) | CatalogEvent::SkuRevised(d)) =
+                    decode(NAME, e)
+                {
                     let key = format!("cost/{}", d.sku);
                     let mut cost: Cost = batch.get(&key)?;
                     cost.standard_cents = Some(d.standard_cost_cents);
@@ -178,7 +167,7 @@ impl Projection for StockProjection {
                     qty,
                     unit_cost_cents,
                     ..
-                }) = decode(e)
+                }) = decode(NAME, e)
                 {
                     let key = format!("cost/{sku}");
                     let mut cost: Cost = batch.get(&key)?;
@@ -187,7 +176,7 @@ impl Projection for StockProjection {
                     batch.put(key, &cost)?;
                 }
             } else if let Some(item) = stream.strip_prefix("inventory-") {
-                if let Some(event) = decode::<InventoryEvent>(e) {
+                if let Some(event) = decode::<InventoryEvent>(NAME, e) {
                     fold_inventory(&mut batch, item, &event, e)?;
                 }
             }

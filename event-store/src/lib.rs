@@ -40,6 +40,7 @@ pub(crate) struct Trees {
     events: sled::Tree,
     outbox: sled::Tree,
     snapshots: sled::Tree,
+    meta: sled::Tree,
 }
 
 impl Trees {
@@ -48,6 +49,7 @@ impl Trees {
             events: db.open_tree("events")?,
             outbox: db.open_tree("outbox")?,
             snapshots: db.open_tree("snapshots")?,
+            meta: db.open_tree("meta")?,
             db,
         })
     }

@@ -120,8 +120,22 @@ impl ReadModel {
     where
         F: Fn(&TransactionalTree) -> Result<(), UnabortableTransactionError>,
     {
+        self.apply_marked(position, &[], change)
+    }
+
+    /// [`ReadModel::apply`], also recording `marks` beside the checkpoint in
+    /// the same transaction: a consumer fed from elsewhere (Kafka offsets per
+    /// partition) keeps where to resume in step with what it applied.
+    pub fn apply_marked<F>(&self, position: u64, marks: &[(String, u64)], change: F) -> Result<bool>
+    where
+        F: Fn(&TransactionalTree) -> Result<(), UnabortableTransactionError>,
+    {
         let live = self.live();
         let name = live.checkpoint_key.as_bytes();
+        let marks: Vec<(Vec<u8>, [u8; 8])> = marks
+            .iter()
+            .map(|(mark, value)| (mark_key(&live.checkpoint_key, mark), keys::position(*value)))
+            .collect();
         let result: Result<bool, TransactionError<()>> = (&live.tree, &self.checkpoints)
             .transaction(|(tree, checkpoints)| {
                 let done = checkpoints.get(name)?.and_then(|v| keys::read_u64(&v));
@@ -130,6 +144,9 @@ impl ReadModel {
                 }
                 change(tree)?;
                 checkpoints.insert(name, &keys::position(position)[..])?;
+                for (key, value) in &marks {
+                    checkpoints.insert(key.as_slice(), &value[..])?;
+                }
                 Ok::<bool, ConflictableTransactionError<()>>(true)
             });
         match result {
@@ -141,12 +158,36 @@ impl ReadModel {
         }
     }
 
+    /// The marks recorded with the checkpoint by [`ReadModel::apply_marked`].
+    pub fn marks(&self) -> Result<Vec<(String, u64)>> {
+        let prefix = mark_key(&self.live().checkpoint_key, "");
+        let mut out = Vec::new();
+        for entry in self.checkpoints.scan_prefix(&prefix) {
+            let (k, v) = entry?;
+            if let Some(value) = keys::read_u64(&v) {
+                out.push((
+                    String::from_utf8_lossy(&k[prefix.len()..]).into_owned(),
+                    value,
+                ));
+            }
+        }
+        Ok(out)
+    }
+
+    fn remove_marks(&self, g: &Generation) -> Result<()> {
+        let prefix = mark_key(&g.checkpoint_key, "");
+        for key in self.checkpoints.scan_prefix(&prefix).keys() {
+            self.checkpoints.remove(key?)?;
+        }
+        Ok(())
+    }
+
     /// Removes the model and its checkpoint, for a rebuild from the log in place.
     pub fn clear(&self) -> Result<()> {
         let live = self.live();
         live.tree.clear()?;
         self.checkpoints.remove(live.checkpoint_key.as_bytes())?;
-        Ok(())
+        self.remove_marks(&live)
     }
 
     /// A new, empty copy of this model that no query sees, to rebuild into
@@ -158,12 +199,14 @@ impl ReadModel {
         generation.tree.clear()?;
         self.checkpoints
             .remove(generation.checkpoint_key.as_bytes())?;
-        Ok(Self {
+        let scratch = Self {
             db: self.db.clone(),
             name: self.name.clone(),
             checkpoints: self.checkpoints.clone(),
-            live: Arc::new(RwLock::new(generation)),
-        })
+            live: Arc::new(RwLock::new(generation.clone())),
+        };
+        scratch.remove_marks(&generation)?;
+        Ok(scratch)
     }
 
     /// Makes `rebuilt` (from [`ReadModel::scratch`]) the live copy for this
@@ -193,7 +236,14 @@ impl ReadModel {
 
     fn drop_generation(&self, g: &Generation) -> Result<()> {
         self.checkpoints.remove(g.checkpoint_key.as_bytes())?;
+        self.remove_marks(g)?;
         self.db.drop_tree(g.tree.name())?;
         Ok(())
     }
+}
+
+/// Where mark `mark` of the copy with checkpoint key `checkpoint_key` is kept
+/// (the NUL keeps `atp`'s marks apart from `atp#2`'s checkpoint).
+fn mark_key(checkpoint_key: &str, mark: &str) -> Vec<u8> {
+    format!("{checkpoint_key}\0{mark}").into_bytes()
 }

@@ -408,6 +408,47 @@ impl Store {
         Subscription::new(self.clone(), from_position, self.inner.head.clone())
     }
 
+    /// The store's identity, made when it was created: it tells one store's
+    /// history from another's (a copy of the directory keeps it).
+    pub fn id(&self) -> Result<uuid::Uuid> {
+        if let Some(id) = self.meta("store-id")? {
+            return uuid::Uuid::parse_str(&id)
+                .map_err(|e| StoreError::Failed(format!("store-id {id:?}: {e}")));
+        }
+        let id = uuid::Uuid::now_v7();
+        let won = self.inner.trees.meta.compare_and_swap(
+            "store-id",
+            None as Option<&[u8]>,
+            Some(id.to_string().as_bytes()),
+        )?;
+        self.inner.trees.db.flush()?;
+        match won {
+            Ok(()) => Ok(id),
+            // Another caller made it first.
+            Err(_) => self.id(),
+        }
+    }
+
+    /// A durable note about the store (what it is for), by key.
+    pub fn meta(&self, key: &str) -> Result<Option<String>> {
+        Ok(self
+            .inner
+            .trees
+            .meta
+            .get(key.as_bytes())?
+            .map(|v| String::from_utf8_lossy(&v).into_owned()))
+    }
+
+    /// Records a note about the store, flushed before it returns.
+    pub fn set_meta(&self, key: &str, value: &str) -> Result<()> {
+        self.inner
+            .trees
+            .meta
+            .insert(key.as_bytes(), value.as_bytes())?;
+        self.inner.trees.db.flush()?;
+        Ok(())
+    }
+
     /// A checkpointed read model kept in the store's own database.
     pub fn read_model(&self, name: &str) -> Result<ReadModel> {
         ReadModel::open(&self.inner.trees.db, name)

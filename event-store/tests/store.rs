@@ -535,6 +535,60 @@ fn a_read_model_applies_each_position_once_with_its_checkpoint() {
 }
 
 #[test]
+fn a_store_keeps_its_identity_and_notes_across_opens() {
+    let (a, b) = (tempfile::tempdir().unwrap(), tempfile::tempdir().unwrap());
+    let id = {
+        let store = open(a.path());
+        store.set_meta("role", "replica").unwrap();
+        store.id().unwrap()
+    };
+    let store = open(a.path());
+    assert_eq!(store.id().unwrap(), id);
+    assert_eq!(store.meta("role").unwrap().as_deref(), Some("replica"));
+    assert_eq!(store.meta("other").unwrap(), None);
+    assert_ne!(open(b.path()).id().unwrap(), id);
+}
+
+#[test]
+fn marks_move_with_the_checkpoint_and_go_with_their_copy() {
+    let dir = tempfile::tempdir().unwrap();
+    let marks = |m: &event_store::ReadModel| m.marks().unwrap();
+    {
+        let store = open(dir.path());
+        let model = store.read_model("atp").unwrap();
+        let other = store.read_model("atp#x").unwrap();
+        let at = |p: u64| {
+            vec![
+                ("events.order/0".to_owned(), p),
+                ("events.order/1".to_owned(), 7),
+            ]
+        };
+        assert!(model.apply_marked(3, &at(10), |_| Ok(())).unwrap());
+        // A position already applied moves neither the checkpoint nor the marks.
+        assert!(!model.apply_marked(2, &at(99), |_| Ok(())).unwrap());
+        assert!(model.apply_marked(4, &at(11), |_| Ok(())).unwrap());
+        assert_eq!(marks(&other), vec![]);
+        // A scratch copy starts without marks and leaves the live ones alone.
+        let scratch = model.scratch().unwrap();
+        assert_eq!(marks(&scratch), vec![]);
+        scratch.apply_marked(1, &at(1), |_| Ok(())).unwrap();
+        scratch.discard().unwrap();
+    }
+    let store = open(dir.path());
+    let model = store.read_model("atp").unwrap();
+    assert_eq!(model.checkpoint().unwrap(), Some(4));
+    assert_eq!(
+        marks(&model),
+        vec![
+            ("events.order/0".to_owned(), 11),
+            ("events.order/1".to_owned(), 7)
+        ]
+    );
+    model.clear().unwrap();
+    assert_eq!(marks(&model), vec![]);
+}
+
+#[test]
 fn idempotency_by_command_body_survives_a_redecided_retry() {
     let dir = tempfile::tempdir().unwrap();
     let store = open(dir.path());

@@ -121,21 +121,39 @@ pub fn catch_up(
             None => BATCH,
         };
         let events = store.read_all(from, limit)?;
-        let Some(last) = events.last().map(|e| e.position) else {
+        if events.is_empty() {
             return Ok(total);
-        };
+        }
         total += events.len();
-        let changes = projection.fold(&model.tree(), &events)?;
-        model.apply(last, |tree| {
-            for (key, value) in &changes {
-                match value {
-                    Some(v) => tree.insert(key.as_slice(), v.as_slice())?,
-                    None => tree.remove(key.as_slice())?,
-                };
-            }
-            Ok(())
-        })?;
+        apply(model, projection, &events, &[])?;
     }
+}
+
+/// Folds the events of `events` past `model`'s checkpoint (a run in
+/// ascending log order, as read from the log or restored from Kafka) and records them
+/// with `marks` in one transaction; returns how many it folded.
+pub fn apply(
+    model: &ReadModel,
+    projection: &dyn Projection,
+    events: &[RecordedEvent],
+    marks: &[(String, u64)],
+) -> Result<usize, ProjectionError> {
+    let done = model.checkpoint()?.unwrap_or(0);
+    let fresh = &events[events.partition_point(|e| e.position <= done)..];
+    let Some(last) = fresh.last().map(|e| e.position) else {
+        return Ok(0);
+    };
+    let changes = projection.fold(&model.tree(), fresh)?;
+    model.apply_marked(last, marks, |tree| {
+        for (key, value) in &changes {
+            match value {
+                Some(v) => tree.insert(key.as_slice(), v.as_slice())?,
+                None => tree.remove(key.as_slice())?,
+            };
+        }
+        Ok(())
+    })?;
+    Ok(fresh.len())
 }
 
 /// What a rebuild did.

@@ -43,7 +43,8 @@ pub const ROUTES: [(&str, &str); 11] = [
 ];
 
 /// The query parameters each route accepts; any other is refused.
-pub const QUERY_PARAMETERS: [(&str, &[&str]); 4] = [
+pub const QUERY_PARAMETERS: [(&str, &[&str]); 5] = [
+    ("/readyz", &["position", "timeout_ms"]),
     ("/atp/{sku}", &["location", "today"]),
     ("/promise/{sku}", &["qty", "by", "location", "today"]),
     (
@@ -80,6 +81,29 @@ pub struct AppState {
     pub telemetry: Arc<Telemetry>,
     /// The Kafka side's counters (zero when running without Kafka).
     pub kafka: KafkaStats,
+    /// Set on a read replica (`fulfil project`): its models come from the
+    /// event topics, so it takes no commands and has no log of its own.
+    pub replica: Option<Arc<crate::kafka::replica::ReplicaStats>>,
+}
+
+impl AppState {
+    /// The newest log position this node knows of: its own log's head, or
+    /// on a replica the highest position seen on the event topics.
+    pub fn head(&self) -> u64 {
+        match &self.replica {
+            Some(r) => r.highest.load(Ordering::Relaxed),
+            None => self.store.head_position(),
+        }
+    }
+
+    fn writer_only(&self, what: &str) -> Result<(), ApiError> {
+        match self.replica {
+            Some(_) => Err(ApiError::Replica(format!(
+                "this node is a read replica built from the event topics: {what}"
+            ))),
+            None => Ok(()),
+        }
+    }
 }
 
 /// Counters of the command consumer and the outbox relay.
@@ -174,6 +198,8 @@ pub enum ApiError {
         message: String,
     },
     NotFound(String),
+    /// Asked of a read replica, which only answers queries.
+    Replica(String),
     Internal(String),
 }
 
@@ -209,6 +235,7 @@ impl IntoResponse for ApiError {
                 serde_json::json!({ "error": format!("parameter `{name}`: {message}"), "parameter": name }),
             ),
             Self::NotFound(m) => (StatusCode::NOT_FOUND, serde_json::json!({ "error": m })),
+            Self::Replica(m) => (StatusCode::CONFLICT, serde_json::json!({ "error": m })),
             Self::Internal(m) => {
                 tracing::error!(error = %m, "request failed");
                 (
@@ -267,24 +294,47 @@ fn required<T>(value: Option<T>, name: &str) -> Result<T, ApiError> {
     value.ok_or_else(|| ApiError::bad(name, "required"))
 }
 
-async fn readyz(State(state): State<AppState>) -> Response {
-    let ready = state.caught_up.borrow().is_some();
-    let lag = state.models.lag().map_err(ApiError::from);
-    match lag {
-        Ok(lag) => {
-            let status = if ready {
-                StatusCode::OK
-            } else {
-                StatusCode::SERVICE_UNAVAILABLE
-            };
-            (
-                status,
-                Json(serde_json::json!({ "ready": ready, "read_models": lag })),
-            )
-                .into_response()
+/// Longest a readiness request may wait for a position.
+const READY_WAIT_MAX_MS: u64 = 60_000;
+
+/// Ready once the first catch-up is done; with `position`, once the read
+/// models hold that log position (waiting up to `timeout_ms`, default 10 s),
+/// so a client can read what it just wrote.
+async fn readyz(
+    State(state): State<AppState>,
+    Query(raw): Query<HashMap<String, String>>,
+) -> Result<Response, ApiError> {
+    let params = Params::new(raw, "/readyz")?;
+    let position: Option<u64> = params.parse("position", "a log position")?;
+    let timeout_ms: u64 = params
+        .parse("timeout_ms", "milliseconds")?
+        .unwrap_or(10_000)
+        .min(READY_WAIT_MAX_MS);
+    let reached = |c: &Option<u64>| c.is_some_and(|c| position.is_none_or(|p| c >= p));
+    let ready = match position {
+        None => reached(&state.caught_up.borrow()),
+        Some(_) => {
+            let mut caught_up = state.caught_up.subscribe();
+            let limit = std::time::Duration::from_millis(timeout_ms);
+            let waited =
+                tokio::time::timeout(limit, async { caught_up.wait_for(reached).await.is_ok() })
+                    .await;
+            waited == Ok(true)
         }
-        Err(e) => e.into_response(),
-    }
+    };
+    let lag = state.models.lag(state.head())?;
+    let status = if ready {
+        StatusCode::OK
+    } else {
+        StatusCode::SERVICE_UNAVAILABLE
+    };
+    let body = serde_json::json!({
+        "ready": ready,
+        "role": if state.replica.is_some() { "replica" } else { "writer" },
+        "caught_up": *state.caught_up.borrow(),
+        "read_models": lag,
+    });
+    Ok((status, Json(body)).into_response())
 }
 
 async fn openapi() -> Response {
@@ -333,18 +383,63 @@ async fn prometheus(State(state): State<AppState>) -> Result<Response, ApiError>
         "histogram",
         "HTTP request latency by route.",
     );
-    let lag = state.models.lag()?;
-    let outbox = state
-        .store
-        .outbox_len()
-        .map_err(|e| ApiError::Internal(e.to_string()))?;
+    let lag = state.models.lag(state.head())?;
     let mut body = String::new();
-    let _ = writeln!(
-        body,
-        "fulfil_log_head_position {}",
-        state.store.head_position()
-    );
-    let _ = writeln!(body, "fulfil_outbox_pending {outbox}");
+    let _ = writeln!(body, "fulfil_log_head_position {}", state.head());
+    match &state.replica {
+        None => {
+            let outbox = state
+                .store
+                .outbox_len()
+                .map_err(|e| ApiError::Internal(e.to_string()))?;
+            let _ = writeln!(body, "fulfil_outbox_pending {outbox}");
+        }
+        Some(r) => {
+            for (name, help, value) in [
+                (
+                    "fulfil_replica_folded_total",
+                    "Events the replica folded.",
+                    &r.folded,
+                ),
+                (
+                    "fulfil_replica_duplicates_total",
+                    "Repeated events dropped by position.",
+                    &r.duplicates,
+                ),
+                (
+                    "fulfil_replica_unreadable_total",
+                    "Messages on event topics that are not fulfil events.",
+                    &r.unreadable,
+                ),
+                (
+                    "fulfil_replica_held_events",
+                    "Early events held until the positions before them arrive.",
+                    &r.held,
+                ),
+                (
+                    "fulfil_replica_waiting_for_position",
+                    "The next log position to fold.",
+                    &r.waiting_for,
+                ),
+                (
+                    "fulfil_replica_pauses_total",
+                    "Times reading was paused to bound the hold.",
+                    &r.paused,
+                ),
+            ] {
+                let kind = if name.ends_with("_total") {
+                    "counter"
+                } else {
+                    "gauge"
+                };
+                let _ = writeln!(
+                    body,
+                    "# HELP {name} {help}\n# TYPE {name} {kind}\n{name} {}",
+                    value.load(Ordering::Relaxed)
+                );
+            }
+        }
+    }
     for l in &lag {
         let _ = writeln!(
             body,
@@ -511,6 +606,11 @@ async fn inventory_metrics(
 }
 
 async fn command(State(state): State<AppState>, body: String) -> Response {
+    if let Err(e) =
+        state.writer_only("send commands to the writer (its POST /commands or the command topics)")
+    {
+        return e.into_response();
+    }
     let handler = state.handler.clone();
     let outcome = tokio::task::spawn_blocking(move || match schemas::parse_command(&body) {
         Ok(envelope) => handler.handle(&envelope),
@@ -543,6 +643,9 @@ async fn rebuild(
     State(state): State<AppState>,
     Path(name): Path<String>,
 ) -> Result<Response, ApiError> {
+    state.writer_only(
+        "it rebuilds by reading the topics again; restart it with `fulfil project --reset`",
+    )?;
     let models = state.models.clone();
     let n = name.clone();
     match tokio::task::spawn_blocking(move || models.rebuild(&n)).await?? {
@@ -555,6 +658,7 @@ async fn check(
     State(state): State<AppState>,
     Path(name): Path<String>,
 ) -> Result<Response, ApiError> {
+    state.writer_only("it has no log to check against; check the writer")?;
     let models = state.models.clone();
     let n = name.clone();
     match tokio::task::spawn_blocking(move || models.check(&n)).await?? {

@@ -124,6 +124,20 @@ enum Cmd {
         #[command(flatten)]
         kafka: KafkaArgs,
     },
+    /// Runs a read replica: the read models built from the event topics (in log order, each event once) in a data directory of its own, with the HTTP queries on top.
+    Project {
+        /// Address the HTTP API listens on (default 127.0.0.1:8081).
+        #[arg(long, env = "FULFIL_HTTP")]
+        http: Option<std::net::SocketAddr>,
+        #[command(flatten)]
+        kafka: KafkaArgs,
+        /// The replica's name: its offsets are reported under the consumer group `<prefix>projections.<NAME>` (default: its store's id).
+        #[arg(long)]
+        replica: Option<String>,
+        /// Drops the read models first, to build them again from the start of the topics.
+        #[arg(long)]
+        reset: bool,
+    },
     /// Kafka topics: `fulfil topics create --kafka BROKERS` makes every topic fulfil uses.
     Topics {
         #[command(subcommand)]
@@ -309,7 +323,7 @@ fn main() -> anyhow::Result<()> {
             bench_kafka::run(&data_dir, config, kafka_config(&file, kafka)?, commands)
         }
         Cmd::Demo => demo::run(&data_dir, config),
-        Cmd::Submit { file } => submit(&open(&data_dir, config)?, &file),
+        Cmd::Submit { file } => submit(&open_writer(&data_dir, config)?, &file),
         Cmd::State { stream } => state(&open(&data_dir, config)?, &stream),
         Cmd::Atp {
             sku,
@@ -349,7 +363,29 @@ fn main() -> anyhow::Result<()> {
             } else {
                 None
             };
-            serve(open(&data_dir, config)?, http, kafka)
+            serve(open_writer(&data_dir, config)?, http, kafka)
+        }
+        Cmd::Project {
+            http,
+            kafka,
+            replica,
+            reset,
+        } => {
+            let http = match (http, &file.http) {
+                (Some(h), _) => h,
+                (None, Some(h)) => h
+                    .parse()
+                    .with_context(|| format!("http = {h:?} in the config file"))?,
+                (None, None) => std::net::SocketAddr::from(([127, 0, 0, 1], 8081)),
+            };
+            let kafka = kafka_config(&file, kafka)?;
+            project(
+                open_replica(&data_dir, config)?,
+                http,
+                kafka,
+                replica,
+                reset,
+            )
         }
         Cmd::Topics { action } => topics(&file, action),
         Cmd::Metrics { which } => metrics(&open(&data_dir, config)?, which),
@@ -369,6 +405,36 @@ fn main() -> anyhow::Result<()> {
 
 fn open(dir: &std::path::Path, config: StoreConfig) -> anyhow::Result<Store> {
     Store::open(dir, config).with_context(|| format!("opening the store in {}", dir.display()))
+}
+
+/// The store note that marks a read replica's directory.
+const ROLE: &str = "role";
+
+/// A store that takes commands: never a replica's, whose models are ahead
+/// of its empty log and would skip every event appended there.
+fn open_writer(dir: &std::path::Path, config: StoreConfig) -> anyhow::Result<Store> {
+    let store = open(dir, config)?;
+    anyhow::ensure!(
+        store.meta(ROLE)?.as_deref() != Some("replica"),
+        "{} holds a read replica's models (fulfil project), not a log: the writer's store is elsewhere",
+        dir.display()
+    );
+    Ok(store)
+}
+
+/// A replica's store: a directory of its own, marked as such on first use.
+fn open_replica(dir: &std::path::Path, config: StoreConfig) -> anyhow::Result<Store> {
+    let store = open(dir, config)?;
+    if store.meta(ROLE)?.is_none() {
+        anyhow::ensure!(
+            store.head_position() == 0,
+            "{} holds a log of {} events, a writer's store: give the replica a data directory of its own",
+            dir.display(),
+            store.head_position()
+        );
+        store.set_meta(ROLE, "replica")?;
+    }
+    Ok(store)
 }
 
 fn submit(store: &Store, file: &str) -> anyhow::Result<()> {
@@ -635,7 +701,7 @@ fn read_model_admin(
             }
         }
     } else {
-        let store = open(dir, config)?;
+        let store = open_writer(dir, config)?;
         let models = fulfil::read_models::ReadModels::open(&store)?;
         for name in names {
             let known = fulfil::read_models::NAMES.join(", ");
@@ -753,27 +819,86 @@ fn serve(
         tasks.push(tokio::spawn(async move { Ok(workers.await?) }));
         let server = fulfil::service::serve_http(state, listener, stop.subscribe());
         tasks.push(tokio::spawn(async move { Ok(server.await?) }));
-        // Stop on a signal, or as soon as any part stops on its own (an error).
-        let mut any = futures::future::select_all(tasks);
-        let early = tokio::select! {
-            signal = stop_signal() => {
-                signal?;
-                None
-            }
-            done = &mut any => Some(done),
-        };
-        eprintln!("stopping");
-        let _ = stop.send(true);
-        let (first, _, rest) = match early {
-            Some(done) => done,
-            None => any.await,
-        };
-        for task in rest {
-            task.await??;
-        }
-        first??;
-        anyhow::Ok(())
+        until_stopped(tasks, stop).await
     })
+}
+
+/// Runs a read replica on `store` until a signal stops it.
+fn project(
+    store: Store,
+    http: std::net::SocketAddr,
+    kafka: fulfil::kafka::KafkaConfig,
+    replica: Option<String>,
+    reset: bool,
+) -> anyhow::Result<()> {
+    let runtime = tokio::runtime::Runtime::new()?;
+    runtime.block_on(async move {
+        let mut state = fulfil::service::state(&store, std::sync::Arc::new(clock::SystemClock))?;
+        if reset {
+            for name in fulfil::read_models::NAMES {
+                if let Some((model, _)) = state.models.get(name) {
+                    model.clear()?;
+                }
+            }
+        }
+        let stats = std::sync::Arc::new(fulfil::kafka::replica::ReplicaStats::default());
+        state.replica = Some(stats.clone());
+        let name = match replica {
+            Some(name) => name,
+            None => store.id()?.to_string(),
+        };
+        let listener = tokio::net::TcpListener::bind(http)
+            .await
+            .with_context(|| format!("listening on {http}"))?;
+        eprintln!(
+            "fulfil replica serving http://{} from Kafka at {} (topics {}events.*, group {})",
+            listener.local_addr()?,
+            kafka.brokers,
+            kafka.topic_prefix,
+            fulfil::kafka::replica::group(&kafka, &name)
+        );
+        let (stop, _) = tokio::sync::watch::channel(false);
+        let reader = fulfil::kafka::replica::Replica::new(
+            &kafka,
+            &name,
+            state.models.clone(),
+            stats,
+            state.caught_up.clone(),
+        )?;
+        let stopped = stop.subscribe();
+        let mut tasks: Vec<Task> =
+            vec![tokio::spawn(async move { Ok(reader.run(stopped).await?) })];
+        let server = fulfil::service::serve_http(state, listener, stop.subscribe());
+        tasks.push(tokio::spawn(async move { Ok(server.await?) }));
+        until_stopped(tasks, stop).await
+    })
+}
+
+/// Waits for a signal, or for any task to stop on its own (an error), then
+/// tells the rest to stop and waits for them.
+async fn until_stopped(
+    tasks: Vec<Task>,
+    stop: tokio::sync::watch::Sender<bool>,
+) -> anyhow::Result<()> {
+    let mut any = futures::future::select_all(tasks);
+    let early = tokio::select! {
+        signal = stop_signal() => {
+            signal?;
+            None
+        }
+        done = &mut any => Some(done),
+    };
+    eprintln!("stopping");
+    let _ = stop.send(true);
+    let (first, _, rest) = match early {
+        Some(done) => done,
+        None => any.await,
+    };
+    for task in rest {
+        task.await??;
+    }
+    first??;
+    Ok(())
 }
 
 /// Ctrl-C or SIGTERM.

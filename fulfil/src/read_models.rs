@@ -52,9 +52,9 @@ impl ReadModels {
         }
     }
 
-    /// Each model's checkpoint and distance from the head of the log.
-    pub fn lag(&self) -> Result<Vec<Lag>, ProjectionError> {
-        let head = self.store.head_position();
+    /// Each model's checkpoint and distance from `head`, the newest log
+    /// position known.
+    pub fn lag(&self, head: u64) -> Result<Vec<Lag>, ProjectionError> {
         NAMES
             .iter()
             .filter_map(|n| self.get(n).map(|(m, _)| (*n, m)))

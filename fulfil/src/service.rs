@@ -37,6 +37,7 @@ pub fn state(store: &Store, clock: SharedClock) -> Result<AppState, ServiceError
         caught_up: Arc::new(watch::channel(None).0),
         telemetry: Arc::new(Telemetry::default()),
         kafka: crate::api::KafkaStats::default(),
+        replica: None,
     })
 }
 

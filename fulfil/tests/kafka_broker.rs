@@ -24,7 +24,16 @@ fn fulfil(args: &[&str]) -> Command {
 
 /// `fulfil serve` on `dir` with Kafka at `brokers`; returns it and its URL.
 fn serve(dir: &std::path::Path, brokers: &str) -> (Child, String) {
-    let mut child = fulfil(&["serve", "--http", "127.0.0.1:0", "--kafka", brokers])
+    start("serve", dir, brokers)
+}
+
+/// A read replica (`fulfil project`) on `dir`; returns it and its URL.
+fn project(dir: &std::path::Path, brokers: &str) -> (Child, String) {
+    start("project", dir, brokers)
+}
+
+fn start(command: &str, dir: &std::path::Path, brokers: &str) -> (Child, String) {
+    let mut child = fulfil(&[command, "--http", "127.0.0.1:0", "--kafka", brokers])
         .args(["--topic-prefix", PREFIX, "--data-dir"])
         .arg(dir)
         .stderr(Stdio::piped())
@@ -257,6 +266,7 @@ async fn commands_through_a_real_broker_survive_a_restart_of_serve_mid_stream() 
 
     // The read models hold each order once and agree with a fresh rebuild.
     let _ = base;
+    settled(&base2).await;
     let metrics: Value =
         serde_json::from_str(&get(&format!("{base2}/metrics/orders")).await).unwrap();
     assert_eq!(metrics["orders"], orders);
@@ -311,4 +321,251 @@ async fn events_wait_in_the_outbox_while_the_broker_is_frozen_and_drain_when_it_
     let events = events_up_to(&broker.brokers, head).await;
     assert_each_event_published(&events, head);
     stop(child);
+}
+
+/// Publishes `commands` (topic, key, body) and waits until each is answered
+/// on `command-results` and the writer at `base` has folded everything that
+/// followed (the fulfilment process's own commands included); returns the
+/// writer's head then.
+async fn settle(brokers: &str, base: &str, commands: &[(String, String, String)]) -> u64 {
+    let topics = Topics::new(PREFIX);
+    let producer = support::producer(brokers);
+    for (topic, key, body) in commands {
+        publish(&producer, topic, Some(key), body.as_bytes()).await;
+    }
+    let ids: BTreeSet<String> = commands
+        .iter()
+        .map(|(_, _, b)| {
+            serde_json::from_str::<Value>(b).unwrap()["command_id"]
+                .as_str()
+                .unwrap()
+                .to_owned()
+        })
+        .collect();
+    let answered = read_until(brokers, &[&topics.results()], |m| {
+        results_by_id(m)
+            .keys()
+            .cloned()
+            .collect::<BTreeSet<_>>()
+            .is_superset(&ids)
+    })
+    .await;
+    for (id, answers) in results_by_id(&answered) {
+        if ids.contains(&id) {
+            assert!(
+                answers.iter().all(|a| a["status"] == "accepted"),
+                "{id}: {answers:?}"
+            );
+        }
+    }
+    settled(base).await
+}
+
+/// Waits until the writer at `base` has handled everything in its log (the
+/// fulfilment process's own commands included); returns its head then.
+async fn settled(base: &str) -> u64 {
+    loop {
+        let head = gauge(base, "fulfil_log_head_position").await;
+        let ready = reqwest::get(format!("{base}/readyz?position={head}&timeout_ms=30000"))
+            .await
+            .unwrap();
+        assert!(ready.status().is_success(), "writer caught up to {head}");
+        if gauge(base, "fulfil_log_head_position").await == head {
+            return head;
+        }
+    }
+}
+
+/// The queries an analyst asks, with every time fixed, and their answers.
+async fn answers(base: &str, skus: usize) -> Vec<(String, Value)> {
+    let period = "from=2026-01-01&to=2029-12-31&as_of=2030-01-01T00:00:00Z";
+    let mut paths: Vec<String> = (0..skus)
+        .map(|s| format!("/atp/SKU-{s}?today=2026-03-01"))
+        .collect();
+    paths.push(format!("/metrics/orders?{period}"));
+    paths.push(format!("/metrics/inventory?{period}"));
+    let mut out = Vec::new();
+    for path in paths {
+        let body = get(&format!("{base}{path}")).await;
+        out.push((path, serde_json::from_str(&body).unwrap()));
+    }
+    out
+}
+
+fn command(kind: &str, key: &str, body: String) -> (String, String, String) {
+    (Topics::new(PREFIX).commands(kind), key.to_owned(), body)
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_replica_fed_from_the_event_topics_answers_as_the_writer_does() {
+    let broker = Broker::start();
+    let brokers = broker.brokers.clone();
+    create_topics(&brokers);
+    let topics = Topics::new(PREFIX);
+    let (writer_dir, replica_dir, late_dir) = (
+        tempfile::tempdir().unwrap(),
+        tempfile::tempdir().unwrap(),
+        tempfile::tempdir().unwrap(),
+    );
+    let (writer, base) = serve(writer_dir.path(), &brokers);
+    let (replica, _) = project(replica_dir.path(), &brokers);
+    let skus = 4;
+
+    // Stock arrives on purchase orders at a cost other than the standard
+    // cost, so the stock model's COGS depends on the order of events
+    // across streams.
+    settle(&brokers, &base, &item_master(skus)).await;
+    let mut supply = Vec::new();
+    for s in 0..skus {
+        let po = format!("PO-{s}");
+        supply.push(command("purchase-order", &po, format!(
+            r#"{{"command_id":"po-{s}","type":"PlacePurchaseOrder","po_id":"{po}","supplier_id":"S","ordered_on":"2026-03-02","lines":[{{"line":1,"sku":"SKU-{s}","location":"WH1","qty":100,"unit_cost_cents":{},"expected_date":"2026-03-09"}}]}}"#,
+            150 + s * 10
+        )));
+        supply.push(command("purchase-order", &po, format!(
+            r#"{{"command_id":"rc-{s}","type":"ReceivePurchaseOrderLine","po_id":"{po}","line":1,"qty":100,"received_on":"2026-03-09"}}"#
+        )));
+    }
+    settle(&brokers, &base, &supply).await;
+
+    let orders = 24;
+    let mut placed = Vec::new();
+    for n in 0..orders {
+        let id = format!("SO-{n}");
+        placed.push(command("order", &id, format!(
+            r#"{{"command_id":"o-{n}","type":"PlaceOrder","order_id":"{id}","customer_id":"C","lines":[{{"line":1,"sku":"SKU-{}","qty":3,"unit_price_cents":500}}],"ship_to":"x","channel":"web","requested_date":"2026-03-05"}}"#,
+            n % skus
+        )));
+        placed.push(command("order", &id, format!(
+            r#"{{"command_id":"pay-{n}","type":"AuthorizePayment","order_id":"{id}","amount_cents":1500,"reference":"A"}}"#
+        )));
+    }
+    settle(&brokers, &base, &placed).await;
+
+    // The replica stops and starts again on its own directory mid-stream.
+    stop(replica);
+    let mut shipped = Vec::new();
+    for n in 0..orders / 2 {
+        let id = format!("SO-{n}");
+        shipped.push(command("order", &id, format!(
+            r#"{{"command_id":"pick-{n}","type":"RecordPick","order_id":"{id}","line":1,"qty":3}}"#
+        )));
+        shipped.push(command(
+            "order",
+            &id,
+            format!(r#"{{"command_id":"pack-{n}","type":"PackOrder","order_id":"{id}"}}"#),
+        ));
+        shipped.push(command("order", &id, format!(
+            r#"{{"command_id":"ship-{n}","type":"ShipOrder","order_id":"{id}","shipment_id":"SHP-{n}","carrier":"DPD","tracking":"T","lines":[{{"line":1,"qty":3}}]}}"#
+        )));
+    }
+    let (replica, replica_base) = project(replica_dir.path(), &brokers);
+    let head = settle(&brokers, &base, &shipped).await;
+
+    // An event published twice (as after a relay crash) and a message that
+    // is not an event at all.
+    let order_events = topics.events("order");
+    let some = read_until(&brokers, &[&order_events], |m| m.len() >= 3).await;
+    let producer = support::producer(&brokers);
+    for m in &some {
+        let mut record = rdkafka::producer::FutureRecord::to(&order_events)
+            .key(m.key().unwrap())
+            .payload(m.payload().unwrap());
+        if let Some(h) = m.headers() {
+            record = record.headers(h.clone());
+        }
+        producer
+            .send(record, std::time::Duration::from_secs(30))
+            .await
+            .unwrap();
+    }
+    publish(&producer, &order_events, Some("SO-0"), b"not an event").await;
+
+    let ready = reqwest::get(format!(
+        "{replica_base}/readyz?position={head}&timeout_ms=30000"
+    ))
+    .await
+    .unwrap();
+    assert!(
+        ready.status().is_success(),
+        "the replica folded up to {head}"
+    );
+    let writer_answers = answers(&base, skus).await;
+    let inventory = &writer_answers.last().unwrap().1;
+    assert!(
+        inventory["cogs_cents"].as_f64().unwrap() > 0.0,
+        "{inventory}"
+    );
+    assert_eq!(inventory["units_shipped"], 3 * orders / 2);
+    assert_eq!(answers(&replica_base, skus).await, writer_answers);
+
+    // The repeats were dropped, the stray message passed over: reading a
+    // little further than `head` guarantees the replica has seen them.
+    let marker = settle(
+        &brokers,
+        &base,
+        &[command(
+            "inventory",
+            "SKU-0@WH1",
+            r#"{"command_id":"last","type":"ReceiveStock","sku":"SKU-0","location":"WH1","qty":1}"#
+                .to_owned(),
+        )],
+    )
+    .await;
+    let ready = reqwest::get(format!(
+        "{replica_base}/readyz?position={marker}&timeout_ms=30000"
+    ))
+    .await
+    .unwrap();
+    assert!(ready.status().is_success());
+    assert!(gauge(&replica_base, "fulfil_replica_duplicates_total").await >= 3);
+    assert_eq!(
+        gauge(&replica_base, "fulfil_replica_unreadable_total").await,
+        1
+    );
+    assert_eq!(gauge(&replica_base, "fulfil_replica_held_events").await, 0);
+    assert_eq!(
+        answers(&replica_base, skus).await,
+        answers(&base, skus).await
+    );
+
+    // A replica started from nothing reads everything and agrees too.
+    let (late, late_base) = project(late_dir.path(), &brokers);
+    let ready = reqwest::get(format!(
+        "{late_base}/readyz?position={marker}&timeout_ms=30000"
+    ))
+    .await
+    .unwrap();
+    assert!(ready.status().is_success());
+    assert_eq!(answers(&late_base, skus).await, answers(&base, skus).await);
+
+    // A replica takes no commands and has no log to rebuild from.
+    let client = reqwest::Client::new();
+    let refused = client
+        .post(format!("{late_base}/commands"))
+        .body("{}")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(refused.status(), reqwest::StatusCode::CONFLICT);
+    let refused = client
+        .post(format!("{late_base}/read-models/atp/rebuild"))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(refused.status(), reqwest::StatusCode::CONFLICT);
+    stop(late);
+    stop(replica);
+    stop(writer);
+    // Its directory is not a writer's store.
+    let out = fulfil(&["serve", "--data-dir"])
+        .arg(replica_dir.path())
+        .output()
+        .unwrap();
+    assert!(!out.status.success());
+    assert!(
+        String::from_utf8_lossy(&out.stderr).contains("read replica"),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
 }

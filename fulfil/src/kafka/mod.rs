@@ -9,11 +9,15 @@
 //! - `commands`: the command consumer (at least once from Kafka, once in
 //!   the store by command id; offsets committed after the append is durable);
 //! - `relay`: the outbox relay (idempotent producer; an event is marked
-//!   published only after its delivery report).
+//!   published only after its delivery report);
+//! - `sequencer` and `replica`: read models built from the event topics on
+//!   a node of their own, in log order, each event folded once.
 
 pub mod commands;
 pub mod config;
 pub mod relay;
+pub mod replica;
+pub mod sequencer;
 pub mod topics;
 pub mod wire;
 
@@ -27,6 +31,8 @@ pub enum KafkaError {
     Client(#[from] rdkafka::error::KafkaError),
     #[error(transparent)]
     Store(#[from] event_store::StoreError),
+    #[error(transparent)]
+    Projection(#[from] projections::ProjectionError),
     #[error("configuration: {0}")]
     Config(String),
     #[error("creating topic {topic}: {message}")]

@@ -1,7 +1,9 @@
 //! `fulfil bench-kafka --kafka BROKERS`: commands end to end through the
 //! broker (published by a plain producer, consumed, applied durably,
 //! answered on command-results) beside the broker's own produce+consume
-//! rate for messages of the same size, in the same run.
+//! rate for messages of the same size, in the same run; then a read
+//! replica building the read models from the event topics that run wrote,
+//! beside reading the same topics alone.
 
 use std::collections::HashMap;
 use std::path::Path;
@@ -59,13 +61,18 @@ pub fn run(
     let result = runtime.block_on(async {
         fulfil::kafka::topics::create(&kafka).await?;
         let raw = raw(&kafka, commands).await?;
-        let e2e = end_to_end(&root, config, &kafka, commands).await?;
-        for r in [&raw, &e2e] {
+        let (e2e, head) =
+            end_to_end(&root.join("writer"), config.clone(), &kafka, commands).await?;
+        let events = read_events(&kafka, head).await?;
+        let mut replica = replica(&root.join("replica"), config, &kafka, head).await?;
+        replica.bytes_each = events.bytes_each;
+        let reports = [raw, e2e, events, replica];
+        for r in &reports {
             println!("{}", serde_json::to_string(r)?);
         }
         eprintln!("\n| path | messages | bytes | msgs/s | p50 | p99 |");
         eprintln!("|---|---|---|---|---|---|");
-        for r in [&raw, &e2e] {
+        for r in &reports {
             let ms = |v: Option<f64>| v.map_or("-".into(), |v| format!("{v:.1} ms"));
             eprintln!(
                 "| {} | {} | {} | {:.0} | {} | {} |",
@@ -174,12 +181,13 @@ async fn produce_all(
 }
 
 /// Commands through fulfil: published, consumed, applied durably, answered.
+/// Returns the report and the log's head once every event is published.
 async fn end_to_end(
     root: &Path,
     config: StoreConfig,
     kafka: &KafkaConfig,
     n: usize,
-) -> anyhow::Result<Report> {
+) -> anyhow::Result<(Report, u64)> {
     let skus = 500;
     let store = Store::open(root, config)?;
     let handler = CommandHandler::new(store.clone());
@@ -227,6 +235,11 @@ async fn end_to_end(
     .await?;
     let answered = answers.await??;
     let seconds = started.elapsed().as_secs_f64();
+    // Every event out before the relay stops, for the replica to read.
+    let mut head = store.head_watch();
+    while store.published()? < store.head_position() {
+        let _ = tokio::time::timeout(Duration::from_millis(50), head.changed()).await;
+    }
     let _ = stop.send(true);
     commands.await??;
     relay.await??;
@@ -235,7 +248,7 @@ async fn end_to_end(
         .filter_map(|(id, done)| sent.get(id).map(|s| done.saturating_duration_since(*s)))
         .collect();
     latencies.sort();
-    Ok(Report {
+    let report = Report {
         path: "fulfil: command → durable append → result",
         messages: n,
         bytes_each: command(0, 1).1.len(),
@@ -243,5 +256,74 @@ async fn end_to_end(
         per_s: n as f64 / seconds,
         p50_ms: Some(percentile(&latencies, 50.0)),
         p99_ms: Some(percentile(&latencies, 99.0)),
+    };
+    Ok((report, store.head_position()))
+}
+
+/// The broker alone: every event topic read from the start until `head`
+/// distinct positions arrived.
+async fn read_events(kafka: &KafkaConfig, head: u64) -> anyhow::Result<Report> {
+    let topics = Topics::new(&kafka.topic_prefix).all_events();
+    let consumer: StreamConsumer = kafka
+        .client()
+        .set("group.id", format!("{}bench-events", kafka.topic_prefix))
+        .create()?;
+    let mut list = TopicPartitionList::new();
+    for t in &topics {
+        for p in 0..kafka.partitions {
+            list.add_partition_offset(t, p, Offset::Beginning)?;
+        }
+    }
+    consumer.assign(&list)?;
+    let started = Instant::now();
+    let mut seen = std::collections::HashSet::new();
+    let mut bytes = 0;
+    while (seen.len() as u64) < head {
+        let m = consumer.recv().await?;
+        bytes += m.payload_len();
+        let position = fulfil::kafka::commands::header(&m, "ce_position");
+        seen.insert(position.unwrap_or_default());
+    }
+    let seconds = started.elapsed().as_secs_f64();
+    Ok(Report {
+        path: "broker alone: read the event topics",
+        messages: seen.len(),
+        bytes_each: bytes / seen.len().max(1),
+        seconds,
+        per_s: seen.len() as f64 / seconds,
+        p50_ms: None,
+        p99_ms: None,
+    })
+}
+
+/// A read replica on a fresh store: the event topics read, put in log
+/// order and folded into every read model, until it holds `head`.
+async fn replica(
+    root: &Path,
+    config: StoreConfig,
+    kafka: &KafkaConfig,
+    head: u64,
+) -> anyhow::Result<Report> {
+    let store = Store::open(root, config)?;
+    let models = fulfil::read_models::ReadModels::open(&store)?;
+    let stats = Arc::new(fulfil::kafka::replica::ReplicaStats::default());
+    let caught_up = Arc::new(tokio::sync::watch::channel(None).0);
+    let mut folded = caught_up.subscribe();
+    let (stop, _) = tokio::sync::watch::channel(false);
+    let started = Instant::now();
+    let reader = fulfil::kafka::replica::Replica::new(kafka, "bench", models, stats, caught_up)?;
+    let running = tokio::spawn(reader.run(stop.subscribe()));
+    folded.wait_for(|c| c.is_some_and(|c| c >= head)).await?;
+    let seconds = started.elapsed().as_secs_f64();
+    let _ = stop.send(true);
+    running.await??;
+    Ok(Report {
+        path: "replica: event topics → log order → 3 read models",
+        messages: usize::try_from(head)?,
+        bytes_each: 0,
+        seconds,
+        per_s: head as f64 / seconds,
+        p50_ms: None,
+        p99_ms: None,
     })
 }

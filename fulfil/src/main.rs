@@ -780,11 +780,52 @@ fn serve(
     let runtime = tokio::runtime::Runtime::new()?;
     runtime.block_on(async move {
         let state = fulfil::service::state(&store, std::sync::Arc::new(clock::SystemClock))?;
+        let (stop, _) = tokio::sync::watch::channel(false);
+        let mut tasks: Vec<Task> = Vec::new();
+        if let Some(config) = &kafka {
+            // Only the store that owns the topics writes to them, one node at a time.
+            let node = format!("{}:{}", host_name(), store.path().display());
+            let owner = fulfil::kafka::writer::claim(config, store.id()?, &node).await?;
+            let lease = fulfil::kafka::writer::Lease::join(config)?;
+            let mut held = lease.held();
+            let stopped = stop.subscribe();
+            tasks.push(tokio::spawn(async move { Ok(lease.keep(stopped).await?) }));
+            // Stand by until the group makes this node the writer, then check
+            // that the store holds what the topics hold.
+            eprintln!(
+                "fulfil waiting for the writer lease (group {}) of store {}",
+                fulfil::kafka::writer::group(config),
+                owner.store_id
+            );
+            let became = async {
+                tokio::select! {
+                    r = held.wait_for(|h| *h) => { r?; }
+                    s = stop_signal() => {
+                        s?;
+                        return Ok(false);
+                    }
+                }
+                let (check, config) = (store.clone(), config.clone());
+                tokio::task::spawn_blocking(move || {
+                    fulfil::kafka::writer::verify_history(&config, &check)
+                })
+                .await??;
+                anyhow::Ok(true)
+            }
+            .await;
+            if !matches!(became, Ok(true)) {
+                // Let go of the lease before going: see Lease::keep.
+                eprintln!("stopping");
+                let _ = stop.send(true);
+                for task in tasks {
+                    let _ = task.await;
+                }
+                return became.map(|_| ());
+            }
+        }
         let listener = tokio::net::TcpListener::bind(http)
             .await
             .with_context(|| format!("listening on {http}"))?;
-        let (stop, _) = tokio::sync::watch::channel(false);
-        let mut tasks: Vec<Task> = Vec::new();
         match &kafka {
             Some(config) => {
                 eprintln!(
@@ -899,6 +940,16 @@ async fn until_stopped(
     }
     first??;
     Ok(())
+}
+
+/// This machine's name, for the writer's claim.
+fn host_name() -> String {
+    std::fs::read_to_string("/etc/hostname")
+        .map(|h| h.trim().to_owned())
+        .ok()
+        .filter(|h| !h.is_empty())
+        .or_else(|| std::env::var("HOSTNAME").ok())
+        .unwrap_or_else(|| "unknown-host".to_owned())
 }
 
 /// Ctrl-C or SIGTERM.

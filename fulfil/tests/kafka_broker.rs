@@ -40,8 +40,10 @@ fn start(command: &str, dir: &std::path::Path, brokers: &str) -> (Child, String)
         .spawn()
         .unwrap();
     let mut stderr = std::io::BufReader::new(child.stderr.take().unwrap());
-    let mut first = String::new();
-    stderr.read_line(&mut first).unwrap();
+    let mut first = said(&mut stderr);
+    if first.contains("waiting for the writer lease") {
+        first = said(&mut stderr);
+    }
     std::thread::spawn(move || std::io::copy(&mut stderr, &mut std::io::stderr()));
     let url = first
         .split_whitespace()
@@ -49,6 +51,18 @@ fn start(command: &str, dir: &std::path::Path, brokers: &str) -> (Child, String)
         .unwrap_or_else(|| panic!("{first}"))
         .to_owned();
     (child, url)
+}
+
+/// The next line the process says itself (`fulfil ...`), passing log lines on.
+fn said(stderr: &mut impl BufRead) -> String {
+    loop {
+        let mut line = String::new();
+        assert!(stderr.read_line(&mut line).unwrap() > 0, "stderr closed");
+        if line.starts_with("fulfil ") || line.starts_with("Error") {
+            return line;
+        }
+        eprint!("{line}");
+    }
 }
 
 fn stop(mut child: Child) {
@@ -80,7 +94,7 @@ fn create_topics(brokers: &str) {
     let text = String::from_utf8_lossy(&out.stdout);
     assert_eq!(
         text.lines().filter(|l| l.ends_with("created")).count(),
-        10,
+        11,
         "{text}"
     );
 }
@@ -568,4 +582,75 @@ async fn a_replica_fed_from_the_event_topics_answers_as_the_writer_does() {
         "{}",
         String::from_utf8_lossy(&out.stderr)
     );
+}
+
+fn copy_dir(from: &std::path::Path, to: &std::path::Path) {
+    let ok = Command::new("cp")
+        .arg("-r")
+        .arg(from)
+        .arg(to)
+        .status()
+        .unwrap()
+        .success();
+    assert!(ok);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn one_store_owns_the_topics_and_one_node_writes_at_a_time() {
+    let broker = Broker::start();
+    let brokers = broker.brokers.clone();
+    create_topics(&brokers);
+    let root = tempfile::tempdir().unwrap();
+    let (a, b, stale, current) = (
+        root.path().join("a"),
+        root.path().join("b"),
+        root.path().join("stale"),
+        root.path().join("current"),
+    );
+    let (writer, base) = serve(&a, &brokers);
+    settle(&brokers, &base, &item_master(1)).await;
+
+    // Another store is refused: it would write a second history.
+    let refused = fulfil(&["serve", "--http", "127.0.0.1:0", "--kafka", &brokers])
+        .args(["--topic-prefix", PREFIX, "--data-dir"])
+        .arg(&b)
+        .output()
+        .unwrap();
+    assert!(!refused.status.success());
+    let why = String::from_utf8_lossy(&refused.stderr);
+    assert!(why.contains("the topics belong to store"), "{why}");
+
+    // A copy taken before the writer's last event is refused: it would
+    // give that event's position to another.
+    stop(writer);
+    copy_dir(&a, &stale);
+    let (writer, base) = serve(&a, &brokers);
+    let receive = |id: &str| {
+        command(
+            "inventory",
+            "SKU-0@WH1",
+            format!(
+                r#"{{"command_id":"{id}","type":"ReceiveStock","sku":"SKU-0","location":"WH1","qty":5}}"#
+            ),
+        )
+    };
+    settle(&brokers, &base, &[receive("r-1")]).await;
+    stop(writer);
+    let out = fulfil(&["serve", "--http", "127.0.0.1:0", "--kafka", &brokers])
+        .args(["--topic-prefix", PREFIX, "--data-dir"])
+        .arg(&stale)
+        .output()
+        .unwrap();
+    let why = String::from_utf8_lossy(&out.stderr);
+    assert!(!out.status.success(), "{why}");
+    assert!(why.contains("store is behind the topics"), "{why}");
+
+    // A current copy (the writer's directory moved to another node) takes
+    // over and goes on where the writer stopped.
+    copy_dir(&a, &current);
+    let (moved, url) = serve(&current, &brokers);
+    let head = settle(&brokers, &url, &[receive("r-2")]).await;
+    let events = events_up_to(&brokers, head).await;
+    assert_each_event_published(&events, head);
+    stop(moved);
 }

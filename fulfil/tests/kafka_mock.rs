@@ -9,6 +9,7 @@ use std::sync::Arc;
 
 use event_store::{Store, StoreConfig};
 use fulfil::kafka::commands::{header, CommandConsumer};
+use fulfil::kafka::writer::Lease;
 use fulfil::kafka::{KafkaConfig, Topics};
 use rdkafka::message::Message;
 use rdkafka::mocking::MockCluster;
@@ -249,4 +250,43 @@ async fn commands_from_topics_come_back_as_results_events_and_dead_letters() {
     commands.await.unwrap().unwrap();
     relay.await.unwrap().unwrap();
     workers.await.unwrap().unwrap();
+}
+
+/// The writer lease passes to the node standing by when the writer stops.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_writer_lease_passes_to_the_standby_when_the_writer_stops() {
+    let cluster = MockCluster::new(1).unwrap();
+    let config = KafkaConfig::resolve(
+        &Default::default(),
+        Some(cluster.bootstrap_servers()),
+        Some("w.".into()),
+        &[],
+    )
+    .unwrap();
+    cluster
+        .create_topic(&Topics::new("w.").writer(), 1, 1)
+        .unwrap();
+    // A safety net, not a synchronisation: each wait ends when the lease moves.
+    let limit = std::time::Duration::from_secs(60);
+    let first = Lease::join(&config).unwrap();
+    let mut first_held = first.held();
+    let (stop_first, stopped) = tokio::sync::watch::channel(false);
+    let first = tokio::spawn(first.keep(stopped));
+    tokio::time::timeout(limit, first_held.wait_for(|h| *h))
+        .await
+        .expect("the first node becomes the writer")
+        .unwrap();
+
+    let second = Lease::join(&config).unwrap();
+    let mut second_held = second.held();
+    let (stop_second, stopped) = tokio::sync::watch::channel(false);
+    let second = tokio::spawn(second.keep(stopped));
+    stop_first.send(true).unwrap();
+    first.await.unwrap().unwrap();
+    tokio::time::timeout(limit, second_held.wait_for(|h| *h))
+        .await
+        .expect("the standby takes over")
+        .unwrap();
+    stop_second.send(true).unwrap();
+    second.await.unwrap().unwrap();
 }

@@ -10,6 +10,7 @@
 //!   the store by command id; offsets committed after the append is durable);
 //! - `relay`: the outbox relay (idempotent producer; an event is marked
 //!   published only after its delivery report);
+//! - `writer`: one store owns the topics, one node at a time writes;
 //! - `sequencer` and `replica`: read models built from the event topics on
 //!   a node of their own, in log order, each event folded once.
 
@@ -20,6 +21,7 @@ pub mod replica;
 pub mod sequencer;
 pub mod topics;
 pub mod wire;
+pub mod writer;
 
 pub use config::KafkaConfig;
 pub use topics::Topics;
@@ -39,4 +41,22 @@ pub enum KafkaError {
     Topic { topic: String, message: String },
     #[error("a worker task failed: {0}")]
     Worker(#[from] tokio::task::JoinError),
+    #[error("the topics belong to store {owner} (claimed on {topic} by {node} at {since}); this node's store is {store}. A second store would write a second history into them: run the owner's data directory, or use another --topic-prefix")]
+    NotTheWriter {
+        topic: String,
+        owner: uuid::Uuid,
+        node: String,
+        since: chrono::DateTime<chrono::Utc>,
+        store: uuid::Uuid,
+    },
+    #[error("this node's store is behind the topics: {topic} holds position {position}, which its log (head {head}) does not hold as the same event. It is a stale or foreign copy; writing from it would reuse positions")]
+    StaleStore {
+        topic: String,
+        position: u64,
+        head: u64,
+    },
+    #[error(
+        "lost the writer lease ({0}): another node took over; stopping so that one node writes"
+    )]
+    LostLease(String),
 }

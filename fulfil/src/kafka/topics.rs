@@ -6,6 +6,7 @@
 //! | `events.{catalog,inventory,order,purchase-order}` | aggregate id | every recorded event (kept forever) |
 //! | `command-results` | command id | accepted (with positions) or rejected/invalid (with reason) |
 //! | `dead-letter` | the original key | messages that are not commands, with the original bytes |
+//! | `writer` | store id | which store owns the topics (its first message), and the lease of the one writer node (one partition) |
 //!
 //! The aggregate id is the stream without its kind: `MUG@WH1` for the
 //! inventory item, `SO-1` for an order, `PO-1` for a purchase order, the
@@ -49,6 +50,11 @@ impl Topics {
         format!("{}dead-letter", self.prefix)
     }
 
+    /// The one-partition topic that names the store owning the topics.
+    pub fn writer(&self) -> String {
+        format!("{}writer", self.prefix)
+    }
+
     pub fn all_commands(&self) -> Vec<String> {
         KINDS.iter().map(|k| self.commands(k)).collect()
     }
@@ -57,8 +63,8 @@ impl Topics {
         KINDS.iter().map(|k| self.events(k)).collect()
     }
 
-    /// Every topic with its retention: events and dead letters are kept
-    /// forever, commands and results for a week.
+    /// Every topic with its retention: events, dead letters and the writer's
+    /// claim are kept forever, commands and results for a week.
     pub fn all(&self) -> Vec<(String, &'static str)> {
         const WEEK_MS: &str = "604800000";
         let mut all: Vec<(String, &str)> = Vec::new();
@@ -66,6 +72,7 @@ impl Topics {
         all.extend(self.all_events().into_iter().map(|t| (t, "-1")));
         all.push((self.results(), WEEK_MS));
         all.push((self.dead_letter(), "-1"));
+        all.push((self.writer(), "-1"));
         all
     }
 }
@@ -87,13 +94,20 @@ pub fn kind_and_id(stream: &str) -> Option<(&'static str, &str)> {
 /// Creates every topic that does not exist yet; returns the ones it made.
 pub async fn create(config: &KafkaConfig) -> Result<Vec<String>, KafkaError> {
     let admin: AdminClient<DefaultClientContext> = config.client().create()?;
-    let topics = Topics::new(&config.topic_prefix).all();
+    let names = Topics::new(&config.topic_prefix);
+    let topics = names.all();
     let new: Vec<NewTopic<'_>> = topics
         .iter()
         .map(|(name, retention)| {
+            // One partition: its single consumer-group member is the writer.
+            let partitions = if *name == names.writer() {
+                1
+            } else {
+                config.partitions
+            };
             NewTopic::new(
                 name,
-                config.partitions,
+                partitions,
                 TopicReplication::Fixed(config.replication_factor),
             )
             .set("retention.ms", retention)

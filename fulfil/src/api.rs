@@ -421,11 +421,6 @@ async fn prometheus(State(state): State<AppState>) -> Result<Response, ApiError>
                     "The next log position to fold.",
                     &r.waiting_for,
                 ),
-                (
-                    "fulfil_replica_pauses_total",
-                    "Times reading was paused to bound the hold.",
-                    &r.paused,
-                ),
             ] {
                 let kind = if name.ends_with("_total") {
                     "counter"

@@ -351,13 +351,7 @@ fn main() -> anyhow::Result<()> {
             print_report(&promise, format)
         }
         Cmd::Serve { http, kafka } => {
-            let http = match (http, &file.http) {
-                (Some(h), _) => h,
-                (None, Some(h)) => h
-                    .parse()
-                    .with_context(|| format!("http = {h:?} in the config file"))?,
-                (None, None) => std::net::SocketAddr::from(([127, 0, 0, 1], 8080)),
-            };
+            let http = http_address(http, &file, 8080)?;
             let kafka = if kafka.brokers.is_some() || file.kafka.brokers.is_some() {
                 Some(kafka_config(&file, kafka)?)
             } else {
@@ -371,13 +365,7 @@ fn main() -> anyhow::Result<()> {
             replica,
             reset,
         } => {
-            let http = match (http, &file.http) {
-                (Some(h), _) => h,
-                (None, Some(h)) => h
-                    .parse()
-                    .with_context(|| format!("http = {h:?} in the config file"))?,
-                (None, None) => std::net::SocketAddr::from(([127, 0, 0, 1], 8081)),
-            };
+            let http = http_address(http, &file, 8081)?;
             let kafka = kafka_config(&file, kafka)?;
             project(
                 open_replica(&data_dir, config)?,
@@ -940,6 +928,22 @@ async fn until_stopped(
     }
     first??;
     Ok(())
+}
+
+/// The HTTP address: the flag (or FULFIL_HTTP), then the config file, then
+/// loopback on `port`.
+fn http_address(
+    flag: Option<std::net::SocketAddr>,
+    file: &fulfil::kafka::config::ConfigFile,
+    port: u16,
+) -> anyhow::Result<std::net::SocketAddr> {
+    Ok(match (flag, &file.http) {
+        (Some(h), _) => h,
+        (None, Some(h)) => h
+            .parse()
+            .with_context(|| format!("http = {h:?} in the config file"))?,
+        (None, None) => std::net::SocketAddr::from(([127, 0, 0, 1], port)),
+    })
 }
 
 /// This machine's name, for the writer's claim.

@@ -143,6 +143,19 @@ fn results_by_id(messages: &[OwnedMessage]) -> BTreeMap<String, Vec<Value>> {
     by_id
 }
 
+/// Reads `command-results` until every command of `ids` is answered.
+async fn answers_to(brokers: &str, ids: &BTreeSet<String>) -> Vec<OwnedMessage> {
+    let results = Topics::new(PREFIX).results();
+    read_until(brokers, &[&results], |m| {
+        results_by_id(m)
+            .keys()
+            .cloned()
+            .collect::<BTreeSet<_>>()
+            .is_superset(ids)
+    })
+    .await
+}
+
 /// Reads every event topic until each log position 1..=head has been seen;
 /// returns (position, event id) of every message, repeats included.
 async fn events_up_to(brokers: &str, head: u64) -> Vec<(u64, String)> {
@@ -247,14 +260,7 @@ async fn commands_through_a_real_broker_survive_a_restart_of_serve_mid_stream() 
         .chain((0..5).map(|s| format!("r-{s}")))
         .chain((0..orders).map(|n| format!("o-{n}")))
         .collect();
-    let answered = read_until(&brokers, &[&results], |m| {
-        results_by_id(m)
-            .keys()
-            .cloned()
-            .collect::<BTreeSet<_>>()
-            .is_superset(&expected)
-    })
-    .await;
+    let answered = answers_to(&brokers, &expected).await;
     // Every command answered; a command answered twice (redelivered across
     // the restart) was applied once: the same positions both times.
     for (id, answers) in results_by_id(&answered) {
@@ -342,7 +348,6 @@ async fn events_wait_in_the_outbox_while_the_broker_is_frozen_and_drain_when_it_
 /// followed (the fulfilment process's own commands included); returns the
 /// writer's head then.
 async fn settle(brokers: &str, base: &str, commands: &[(String, String, String)]) -> u64 {
-    let topics = Topics::new(PREFIX);
     let producer = support::producer(brokers);
     for (topic, key, body) in commands {
         publish(&producer, topic, Some(key), body.as_bytes()).await;
@@ -356,14 +361,7 @@ async fn settle(brokers: &str, base: &str, commands: &[(String, String, String)]
                 .to_owned()
         })
         .collect();
-    let answered = read_until(brokers, &[&topics.results()], |m| {
-        results_by_id(m)
-            .keys()
-            .cloned()
-            .collect::<BTreeSet<_>>()
-            .is_superset(&ids)
-    })
-    .await;
+    let answered = answers_to(brokers, &ids).await;
     for (id, answers) in results_by_id(&answered) {
         if ids.contains(&id) {
             assert!(

@@ -10,8 +10,11 @@
 //! - The offsets are also committed to its consumer group
 //!   (`<prefix>projections.<replica>`), so Kafka tools show how far behind
 //!   it is. They are only a report: the replica resumes from its own.
-//! - Memory is bounded: when too many early events are held, the
-//!   partitions that hold them are paused until the gap fills.
+//! - Early events are held in memory until the gap before them fills. How
+//!   many depends on how far librdkafka reads one partition ahead of
+//!   another: up to a partition's worth when a replica starts from the
+//!   beginning of large topics (the hold is reported, and logged past
+//!   [`HOLD_WARNING`]).
 //!
 //! Replicas share the query load: each is a complete copy. The partitions
 //! are not split between the processes of a replica, because a model reads
@@ -36,8 +39,8 @@ use crate::read_models::{ReadModels, NAMES};
 
 /// Messages read before folding, at most.
 const BATCH: usize = 1024;
-/// Early events held before the partitions holding them are paused.
-const HOLD_LIMIT: usize = 20_000;
+/// Early events held past which each new high is logged.
+pub const HOLD_WARNING: usize = 100_000;
 /// How long metadata and watermark requests may take.
 const METADATA_TIMEOUT: Duration = Duration::from_secs(10);
 
@@ -53,7 +56,6 @@ pub struct ReplicaStats {
     pub highest: AtomicU64,
     /// The position it waits for (the next one to fold).
     pub waiting_for: AtomicU64,
-    pub paused: AtomicU64,
 }
 
 /// The consumer group a replica commits its offsets under.
@@ -171,7 +173,7 @@ impl Replica {
         if ends.is_empty() {
             self.caught_up.send_replace(Some(done));
         }
-        let mut paused = false;
+        let mut warned = HOLD_WARNING;
         loop {
             let first = tokio::select! {
                 m = self.consumer.recv() => m,
@@ -197,7 +199,14 @@ impl Replica {
             if ends.is_empty() {
                 self.caught_up.send_replace(Some(seq.next() - 1));
             }
-            paused = self.pace(&seq, paused)?;
+            if seq.held() > warned {
+                warned = seq.held();
+                tracing::warn!(
+                    held = warned,
+                    waiting_for = seq.next(),
+                    "replica holds many early events"
+                );
+            }
         }
     }
 
@@ -264,29 +273,5 @@ impl Replica {
         if let Err(e) = self.consumer.commit(&list, CommitMode::Async) {
             tracing::debug!(error = %e, "replica: offsets not reported to the group");
         }
-    }
-
-    /// Pauses the partitions holding early events while too many are held,
-    /// and resumes everything once the hold is half emptied.
-    fn pace(&self, seq: &Sequencer, paused: bool) -> Result<bool, KafkaError> {
-        if !paused && seq.held() > HOLD_LIMIT {
-            let mut list = TopicPartitionList::new();
-            for p in seq.holding() {
-                list.add_partition(&p.topic, p.partition);
-            }
-            self.consumer.pause(&list)?;
-            self.stats.paused.fetch_add(1, Ordering::Relaxed);
-            tracing::info!(
-                held = seq.held(),
-                waiting_for = seq.next(),
-                "replica paused the partitions holding early events"
-            );
-            return Ok(true);
-        }
-        if paused && seq.held() <= HOLD_LIMIT / 2 {
-            self.consumer.resume(&self.consumer.assignment()?)?;
-            return Ok(false);
-        }
-        Ok(paused)
     }
 }

@@ -136,16 +136,6 @@ impl Sequencer {
             .collect()
     }
 
-    /// The partitions that have events held: reading them further only
-    /// grows the hold, while the next position must be elsewhere.
-    pub fn holding(&self) -> Vec<Partition> {
-        self.partitions
-            .iter()
-            .filter(|(_, progress)| !progress.held.is_empty())
-            .map(|(p, _)| p.clone())
-            .collect()
-    }
-
     /// The position handed out next.
     pub fn next(&self) -> u64 {
         self.next
@@ -257,7 +247,6 @@ mod tests {
         let mut seq = Sequencer::new(0);
         assert_eq!(seq.offer(&a, 0, event(2)), Offer::Held);
         assert_eq!(seq.take(10), vec![]);
-        assert_eq!(seq.holding(), vec![a.clone()]);
         assert_eq!(seq.resume_at(), vec![(a.clone(), 0)]);
         seq.pass(&b, 0);
         assert_eq!(seq.offer(&b, 1, event(1)), Offer::Held);

@@ -123,6 +123,9 @@ enum Cmd {
         http: Option<std::net::SocketAddr>,
         #[command(flatten)]
         kafka: KafkaArgs,
+        /// With --kafka: stand by in the writer group until this node holds the writer lease (a hot spare with a copy of the store).
+        #[arg(long)]
+        standby: bool,
     },
     /// Runs a read replica: the read models built from the event topics (in log order, each event once) in a data directory of its own, with the HTTP queries on top.
     Project {
@@ -350,14 +353,22 @@ fn main() -> anyhow::Result<()> {
             let promise = model.promise(&sku, qty, by, location.as_deref(), today)?;
             print_report(&promise, format)
         }
-        Cmd::Serve { http, kafka } => {
+        Cmd::Serve {
+            http,
+            kafka,
+            standby,
+        } => {
             let http = http_address(http, &file, 8080)?;
             let kafka = if kafka.brokers.is_some() || file.kafka.brokers.is_some() {
                 Some(kafka_config(&file, kafka)?)
             } else {
                 None
             };
-            serve(open_writer(&data_dir, config)?, http, kafka)
+            anyhow::ensure!(
+                !standby || kafka.is_some(),
+                "--standby needs --kafka: the lease is a Kafka consumer group"
+            );
+            serve(open_writer(&data_dir, config)?, http, kafka, standby)
         }
         Cmd::Project {
             http,
@@ -764,6 +775,7 @@ fn serve(
     store: Store,
     http: std::net::SocketAddr,
     kafka: Option<fulfil::kafka::KafkaConfig>,
+    standby: bool,
 ) -> anyhow::Result<()> {
     let runtime = tokio::runtime::Runtime::new()?;
     runtime.block_on(async move {
@@ -774,33 +786,37 @@ fn serve(
             // Only the store that owns the topics writes to them, one node at a time.
             let node = format!("{}:{}", host_name(), store.path().display());
             let owner = fulfil::kafka::writer::claim(config, store.id()?, &node).await?;
-            let lease = fulfil::kafka::writer::Lease::join(config)?;
-            let mut held = lease.held();
-            let stopped = stop.subscribe();
-            tasks.push(tokio::spawn(async move { Ok(lease.keep(stopped).await?) }));
-            // Stand by until the group makes this node the writer, then check
-            // that the store holds what the topics hold.
-            eprintln!(
-                "fulfil waiting for the writer lease (group {}) of store {}",
-                fulfil::kafka::writer::group(config),
-                owner.store_id
-            );
-            let became = async {
+            let became = if standby {
+                let lease = fulfil::kafka::writer::Lease::join(config)?;
+                let mut held = lease.held();
+                let stopped = stop.subscribe();
+                tasks.push(tokio::spawn(async move { Ok(lease.keep(stopped).await?) }));
+                // Stand by until the group makes this node the writer.
+                eprintln!(
+                    "fulfil waiting for the writer lease (group {}) of store {}",
+                    fulfil::kafka::writer::group(config),
+                    owner.store_id
+                );
                 tokio::select! {
-                    r = held.wait_for(|h| *h) => { r?; }
-                    s = stop_signal() => {
-                        s?;
-                        return Ok(false);
-                    }
+                    r = held.wait_for(|h| *h) => r.map(|_| true).map_err(anyhow::Error::from),
+                    s = stop_signal() => s.map(|_| false).map_err(anyhow::Error::from),
                 }
-                let (check, config) = (store.clone(), config.clone());
-                tokio::task::spawn_blocking(move || {
-                    fulfil::kafka::writer::verify_history(&config, &check)
-                })
-                .await??;
-                anyhow::Ok(true)
-            }
-            .await;
+            } else {
+                Ok(true)
+            };
+            // The store must hold what the topics hold before it writes.
+            let became = match became {
+                Ok(true) => {
+                    let (check, config) = (store.clone(), config.clone());
+                    tokio::task::spawn_blocking(move || {
+                        fulfil::kafka::writer::verify_history(&config, &check)
+                    })
+                    .await
+                    .map_err(anyhow::Error::from)
+                    .and_then(|r| r.map(|_| true).map_err(anyhow::Error::from))
+                }
+                other => other,
+            };
             if !matches!(became, Ok(true)) {
                 // Let go of the lease before going: see Lease::keep.
                 eprintln!("stopping");

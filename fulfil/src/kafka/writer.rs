@@ -6,9 +6,9 @@
 //!   its log would give the same streams other versions and positions,
 //!   and every reader would mix two histories. The first claim wins, so
 //!   two new nodes racing to claim agree on the owner.
-//! - **Lease.** Nodes with the owning store (a copy of its directory, or a
-//!   restart) join the consumer group `<prefix>writer` on the
-//!   one-partition `writer` topic. The member assigned the partition is
+//! - **Lease** (`fulfil serve --standby`). Nodes with the owning store (a
+//!   copy of its directory, or a restart) join the consumer group
+//!   `<prefix>writer` on the one-partition `writer` topic. The member assigned the partition is
 //!   the writer; the others stand by and take over when it leaves (at
 //!   once when it stops, after the session timeout when it dies). A
 //!   writer that loses the lease stops.

@@ -632,7 +632,10 @@ async fn one_store_owns_the_topics_and_one_node_writes_at_a_time() {
             ),
         )
     };
-    settle(&brokers, &base, &[receive("r-1")]).await;
+    let head = settle(&brokers, &base, &[receive("r-1")]).await;
+    // Published first: an event still in the old writer's outbox is one the
+    // topics cannot show, so no check could see the copy lacks it.
+    events_up_to(&brokers, head).await;
     stop(writer);
     let out = fulfil(&["serve", "--http", "127.0.0.1:0", "--kafka", &brokers])
         .args(["--topic-prefix", PREFIX, "--data-dir"])

@@ -117,6 +117,10 @@ pub fn verify_history(config: &KafkaConfig, store: &Store) -> Result<u64, KafkaE
         }
     }
     let mut left = list.count();
+    tracing::info!(
+        partitions = left,
+        "checking the newest event of each event-topic partition"
+    );
     consumer.assign(&list)?;
     let mut highest = 0;
     let deadline = std::time::Instant::now() + CLAIM_TIMEOUT;
@@ -136,6 +140,13 @@ pub fn verify_history(config: &KafkaConfig, store: &Store) -> Result<u64, KafkaE
             continue; // Not an event fulfil published: nothing to compare.
         };
         highest = highest.max(published.position);
+        tracing::debug!(
+            topic = m.topic(),
+            partition = m.partition(),
+            offset = m.offset(),
+            position = published.position,
+            "newest event"
+        );
         let mine = store.read_all(published.position, 1)?;
         if mine.first().map(|e| e.event_id) != Some(published.event_id) {
             return Err(KafkaError::StaleStore {

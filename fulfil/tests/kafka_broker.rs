@@ -130,6 +130,14 @@ fn item_master(skus: usize) -> Vec<(String, String, String)> {
     out
 }
 
+/// The `command_id` of a command's JSON body.
+fn command_id(body: &str) -> String {
+    serde_json::from_str::<Value>(body).unwrap()["command_id"]
+        .as_str()
+        .unwrap()
+        .to_owned()
+}
+
 /// Results by command id, each list in the order published.
 fn results_by_id(messages: &[OwnedMessage]) -> BTreeMap<String, Vec<Value>> {
     let mut by_id: BTreeMap<String, Vec<Value>> = BTreeMap::new();
@@ -251,12 +259,7 @@ async fn commands_through_a_real_broker_survive_a_restart_of_serve_mid_stream() 
 
     let expected: BTreeSet<String> = master
         .iter()
-        .map(|(_, _, b)| {
-            serde_json::from_str::<Value>(b).unwrap()["command_id"]
-                .as_str()
-                .unwrap()
-                .to_owned()
-        })
+        .map(|(_, _, b)| command_id(b))
         .chain((0..5).map(|s| format!("r-{s}")))
         .chain((0..orders).map(|n| format!("o-{n}")))
         .collect();
@@ -352,15 +355,7 @@ async fn settle(brokers: &str, base: &str, commands: &[(String, String, String)]
     for (topic, key, body) in commands {
         publish(&producer, topic, Some(key), body.as_bytes()).await;
     }
-    let ids: BTreeSet<String> = commands
-        .iter()
-        .map(|(_, _, b)| {
-            serde_json::from_str::<Value>(b).unwrap()["command_id"]
-                .as_str()
-                .unwrap()
-                .to_owned()
-        })
-        .collect();
+    let ids: BTreeSet<String> = commands.iter().map(|(_, _, b)| command_id(b)).collect();
     let answered = answers_to(brokers, &ids).await;
     for (id, answers) in results_by_id(&answered) {
         if ids.contains(&id) {

@@ -2,13 +2,10 @@
 //! purchase orders and stock movements may only name what is defined here
 //! (the command handler checks), so a typo never creates phantom stock.
 
-use decider::Decider;
+use decider::{Aggregate, Decider};
 use schemas::catalog::{CatalogCommand, CatalogEvent, LocationDefinition, SkuDefinition};
-use schemas::{check_id, InvalidField};
+use schemas::{check_id, InvalidField, StreamKind, StreamName};
 use serde::{Deserialize, Serialize};
-
-/// Names the shape of [`CatalogEntry`] for snapshots.
-pub const STATE_SCHEMA: &str = "catalog-entry/1";
 
 /// One SKU's or one location's current definition.
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
@@ -89,12 +86,22 @@ impl Decider for CatalogEntry {
     }
 }
 
-/// The stream holding a SKU's definition.
-pub fn sku_stream(sku: &str) -> String {
-    format!("sku-{sku}")
-}
+impl Aggregate for CatalogEntry {
+    const KINDS: &'static [StreamKind] = &[StreamKind::Sku, StreamKind::Location];
+    const STATE_SCHEMA: &'static str = "catalog-entry/1";
 
-/// The stream holding a location's definition.
-pub fn location_stream(location: &str) -> String {
-    format!("location-{location}")
+    fn stream(command: &CatalogCommand) -> Result<StreamName, InvalidField> {
+        match command {
+            CatalogCommand::DefineSku(d) => StreamName::sku(&d.sku),
+            CatalogCommand::DefineLocation(d) => StreamName::location(&d.location),
+        }
+    }
+
+    fn event_type(event: &CatalogEvent) -> &'static str {
+        event.event_type()
+    }
+
+    fn reason(rejection: &Rejection) -> (&'static str, String) {
+        (rejection.code(), rejection.to_string())
+    }
 }

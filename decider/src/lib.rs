@@ -1,11 +1,20 @@
-//! Aggregates as pure functions.
+//! The domain contract: aggregates as pure functions.
 //!
 //! A command is decided against the current state into events (or a
 //! rejection); the state is the fold of the events. No I/O happens here:
 //! loading, appending and publishing live outside, so every business rule is
 //! testable as given-events / when-command / then-events with [`given`].
+//!
+//! - [`Decider`]: the rules (`decide`, `evolve`);
+//! - [`Aggregate`]: what the command path needs beyond the rules: which
+//!   stream a command addresses, how states are snapshotted and how events
+//!   and rejections are named on the wire.
 
 use std::fmt::Debug;
+
+use schemas::{InvalidField, StreamKind, StreamName};
+use serde::de::DeserializeOwned;
+use serde::Serialize;
 
 /// One aggregate's business rules.
 pub trait Decider {
@@ -36,6 +45,26 @@ pub trait Decider {
             .into_iter()
             .fold(Self::State::default(), Self::evolve)
     }
+}
+
+/// An aggregate as the command path stores and reports it: its stream,
+/// its snapshot shape, its event and rejection names. Implemented next to
+/// each aggregate's rules.
+pub trait Aggregate:
+    Decider<State = Self> + Default + Clone + Serialize + DeserializeOwned + Send + Sync + 'static
+{
+    /// The kinds of stream this aggregate's instances live in.
+    const KINDS: &'static [StreamKind];
+    /// Names the state's shape for snapshots: a new shape gets a new name,
+    /// so an old snapshot is replayed past instead of misread.
+    const STATE_SCHEMA: &'static str;
+
+    /// The stream of the instance `command` addresses, or why it names none.
+    fn stream(command: &Self::Command) -> Result<StreamName, InvalidField>;
+    /// The event's type, as stored and published (`StockReceived`).
+    fn event_type(event: &Self::Event) -> &'static str;
+    /// The rejection's stable reason code and its message.
+    fn reason(rejection: &Self::Rejection) -> (&'static str, String);
 }
 
 /// Starts a given/when/then test from a history of events.

@@ -108,7 +108,7 @@ fn append(c: &mut Criterion) {
                 b.iter_custom(|iters| {
                     run += 1;
                     run_appenders(&rt, &store, appenders, iters, &format!("r{run}")).0
-                })
+                });
             },
         );
 
@@ -123,7 +123,7 @@ fn append(c: &mut Criterion) {
                         raw.batch(batch);
                     }
                     start.elapsed()
-                })
+                });
             },
         );
     }

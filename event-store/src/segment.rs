@@ -2,7 +2,7 @@
 //!
 //! A segment holds the events at positions `first .. first + n` (its key is
 //! `first`) as JSON lines, followed by one more line: the [`SegmentIndex`]
-//! of its appends. serde_json escapes newlines inside strings, so `\n` only
+//! of its appends. `serde_json` escapes newlines inside strings, so `\n` only
 //! ever separates lines. A segment is cut only between appends, so each
 //! append's events sit in one segment, at the byte range its index entry names.
 

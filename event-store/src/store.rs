@@ -147,7 +147,7 @@ impl Store {
             next_position,
             last_recorded_at,
             head: head_tx,
-            heads: Default::default(),
+            heads: std::collections::HashMap::default(),
             ids: crate::writer::EventIds::new(),
         };
         let handle = std::thread::Builder::new()
@@ -632,7 +632,11 @@ fn open_sled(dir: &Path, cache_capacity: u64) -> Result<sled::Db> {
         let detail = panic
             .downcast_ref::<String>()
             .cloned()
-            .or_else(|| panic.downcast_ref::<&str>().map(|s| s.to_string()))
+            .or_else(|| {
+                panic
+                    .downcast_ref::<&str>()
+                    .map(std::string::ToString::to_string)
+            })
             .unwrap_or_else(|| "sled panicked while opening".into());
         StoreError::Corrupt {
             path: dir.to_path_buf(),

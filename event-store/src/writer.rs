@@ -31,7 +31,7 @@ use crate::model::{AppendOutcome, AppendRequest, RecordedEventRef, StreamId};
 use crate::Trees;
 
 /// Segments are cut after this many bytes. sled splits a leaf past 16
-/// entries and writes a node above 128 KiB (segment_size / 4) as a separate
+/// entries and writes a node above 128 KiB (`segment_size` / 4) as a separate
 /// blob file with its own fsync; 16 segments of about 4 KiB stay well below.
 /// (At 32 KiB a 256-appender run wrote 76 blob files per 570 segments.)
 const SEGMENT_BYTES: usize = 4 * 1024;

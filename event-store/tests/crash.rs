@@ -37,7 +37,7 @@ impl Rng {
 fn request(round: u64, thread: u64, n: u64) -> AppendRequest {
     let mut rng = Rng(round * 1_000_003 + thread * 10_007 + n);
     let stream = StreamId::new(format!("sku-{}@WH1", rng.below(STREAMS))).unwrap();
-    let events = (0..1 + rng.below(3))
+    let events = (0..=rng.below(3))
         .map(|k| {
             NewEvent::new(
                 "StockAdjusted",

@@ -95,7 +95,7 @@ proptest! {
         prop_assert_eq!(won, log.len());
         // Every version was won by one append: the winners' ranges tile 1..=len.
         let mut ranges: Vec<_> = results.iter().filter_map(|r| r.4.as_ref().ok()).map(|o| (o.first_version, o.last_version)).collect();
-        ranges.sort();
+        ranges.sort_unstable();
         let mut next = 1;
         for (first, last) in ranges {
             prop_assert_eq!(first, next);

@@ -667,9 +667,8 @@ async fn big_group_commits_never_spill_into_sled_blob_files() {
         t.await.unwrap();
     }
     drop(store);
-    let blobs = std::fs::read_dir(dir.path().join("log/blobs"))
-        .map(|d| d.count())
-        .unwrap_or(0);
+    let blobs =
+        std::fs::read_dir(dir.path().join("log/blobs")).map_or(0, std::iter::Iterator::count);
     assert_eq!(blobs, 0);
     let store = open(dir.path());
     assert_eq!(store.read_all(1, usize::MAX).unwrap().len(), 128 * 40);
@@ -686,7 +685,7 @@ fn the_index_spills_sorted_runs_merges_them_and_reads_stay_exact() {
         let store = open(dir.path());
         for n in 0..appends {
             for s in 0..streams {
-                let events = (0..1 + (s + n) % 3).map(|_| received(s)).collect();
+                let events = (0..=((s + n) % 3)).map(|_| received(s)).collect();
                 let request =
                     AppendRequest::new(stream(&format!("item-{s}")), ExpectedVersion::Any, events)
                         .command_id(format!("cmd-{s}-{n}"));
@@ -716,7 +715,7 @@ fn the_index_spills_sorted_runs_merges_them_and_reads_stay_exact() {
             let again = AppendRequest::new(
                 stream(&format!("item-{s}")),
                 ExpectedVersion::Any,
-                (0..1 + (s + n) % 3).map(|_| received(*s)).collect(),
+                (0..=((s + n) % 3)).map(|_| received(*s)).collect(),
             )
             .command_id(format!("cmd-{s}-{n}"));
             let replay = store.append_blocking(again).unwrap();

@@ -8,11 +8,13 @@
 use std::path::Path;
 
 use anyhow::Context;
-use event_store::{Store, StoreConfig, StreamId};
-use fulfil::handler::{CommandHandler, CommandResult};
-use fulfil::process::FulfilmentProcess;
+use command_handler::CommandHandler;
+use event_store::{Store, StoreConfig};
+use fulfilment::FulfilmentProcess;
 use inventory_aggregate::InventoryItem;
 use order_aggregate::Order;
+use schemas::CommandResult;
+use schemas::StreamName;
 
 /// The same scenario the end-to-end test checks.
 const SCENARIO: &str = include_str!("../../scenarios/fulfilment.jsonl");
@@ -20,7 +22,7 @@ const SCENARIO: &str = include_str!("../../scenarios/fulfilment.jsonl");
 pub fn run(data_dir: &Path, config: StoreConfig) -> anyhow::Result<()> {
     let dir = data_dir.join(format!(
         "demo-{}",
-        chrono::Utc::now().format("%Y%m%dT%H%M%S%.3f")
+        clock::Clock::now(&clock::SystemClock).format("%Y%m%dT%H%M%S%.3f")
     ));
     let store = Store::open(&dir, config).with_context(|| format!("opening {}", dir.display()))?;
     let handler = CommandHandler::new(store.clone());
@@ -72,8 +74,8 @@ pub fn run(data_dir: &Path, config: StoreConfig) -> anyhow::Result<()> {
         "item", "on hand", "reserved", "free", "inbound"
     );
     for item in ["MUG@WH1", "MUG@WH2", "TOWEL@WH1", "BEANS@WH2"] {
-        let (state, _) =
-            handler.state::<InventoryItem>(&StreamId::new(format!("inventory-{item}"))?)?;
+        let (sku, location) = item.split_once('@').unwrap_or((item, ""));
+        let (state, _) = handler.state::<InventoryItem>(&StreamName::inventory(sku, location)?)?;
         let inbound: u64 = state.inbound.values().map(|i| i.qty).sum();
         println!(
             "   {:<18} {:>8} {:>9} {:>5} {:>8}",
@@ -87,7 +89,7 @@ pub fn run(data_dir: &Path, config: StoreConfig) -> anyhow::Result<()> {
 
     println!("\n3. Orders:");
     for order_id in ["SO-1", "SO-2", "SO-3"] {
-        let (order, _) = handler.state::<Order>(&StreamId::new(format!("order-{order_id}"))?)?;
+        let (order, _) = handler.state::<Order>(&StreamName::order(order_id)?)?;
         let lines: Vec<String> = order
             .lines
             .iter()
@@ -139,7 +141,16 @@ pub fn run(data_dir: &Path, config: StoreConfig) -> anyhow::Result<()> {
             other => anyhow::bail!("unexpected result in the race: {other:?}"),
         }
     }
-    println!("   {won} reservations made, {lost} refused for insufficient stock: {} of 10 promised, none oversold", won * 3);
+    let (mug, _) = handler.state::<InventoryItem>(&StreamName::inventory("MUG", "WH1")?)?;
+    let oversold = if mug.reserved() > mug.on_hand {
+        format!("OVERSOLD by {}", mug.reserved() - mug.on_hand)
+    } else {
+        "none oversold".to_owned()
+    };
+    println!(
+        "   {won} reservations made, {lost} refused for insufficient stock: {} of 10 promised, {oversold}",
+        won * 3
+    );
 
     let log = store.read_all(1, usize::MAX)?;
     let count = |t: &str| log.iter().filter(|e| e.event_type == t).count();

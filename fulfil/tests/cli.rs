@@ -172,8 +172,12 @@ fn events_pages_through_a_log_longer_than_one_page() {
     let dir = tempfile::tempdir().unwrap();
     let base = define_item_master(dir.path());
     let commands: String = (0..1100)
-        .map(|i| format!("{{\"command_id\":\"p-{i}\",\"type\":\"ReceiveStock\",\"sku\":\"SKU-{}\",\"location\":\"WH1\",\"qty\":1}}\n", 1 + i % 3))
-        .collect();
+        .map(|i| {
+            let sku = 1 + i % 3;
+            format!("{{\"command_id\":\"p-{i}\",\"type\":\"ReceiveStock\",\"sku\":\"SKU-{sku}\",\"location\":\"WH1\",\"qty\":1}}\n")
+        })
+        .collect::<Vec<_>>()
+        .concat();
     let (_, err, ok) = fulfil(dir.path(), &["submit", "-"], Some(&commands));
     assert!(ok && err.contains("1100 accepted"), "{err}");
 

@@ -8,8 +8,8 @@ use std::collections::{BTreeMap, BTreeSet};
 use std::io::BufRead;
 use std::process::{Child, Command, Stdio};
 
-use fulfil::kafka::commands::header;
-use fulfil::kafka::Topics;
+use fulfil_kafka::client::header;
+use fulfil_kafka::Topics;
 use rdkafka::message::{Message, OwnedMessage};
 use serde_json::Value;
 use support::{publish, read_until, Broker};

@@ -8,9 +8,9 @@ use std::collections::BTreeMap;
 use std::sync::Arc;
 
 use event_store::{Store, StoreConfig};
-use fulfil::kafka::commands::{header, CommandConsumer};
-use fulfil::kafka::writer::Lease;
-use fulfil::kafka::{KafkaConfig, Topics};
+use fulfil_kafka::client::header;
+use fulfil_kafka::lease::Lease;
+use fulfil_kafka::{KafkaConfig, Topics};
 use rdkafka::message::Message;
 use rdkafka::mocking::MockCluster;
 use serde_json::Value;
@@ -21,7 +21,7 @@ async fn commands_from_topics_come_back_as_results_events_and_dead_letters() {
     let cluster = MockCluster::new(1).unwrap();
     let brokers = cluster.bootstrap_servers();
     let config = KafkaConfig::resolve(
-        &Default::default(),
+        &fulfil_kafka::KafkaFile::default(),
         Some(brokers.clone()),
         Some("t.".into()),
         &["message.max.bytes=12000000".into()],
@@ -34,21 +34,12 @@ async fn commands_from_topics_come_back_as_results_events_and_dead_letters() {
 
     let dir = tempfile::tempdir().unwrap();
     let store = Store::open(dir.path(), StoreConfig::default()).unwrap();
-    let state = fulfil::service::state(&store, Arc::new(clock::SystemClock)).unwrap();
-    let (stop, stopped) = tokio::sync::watch::channel(false);
-    let consumer =
-        CommandConsumer::new(&config, state.handler.clone(), state.kafka.consumer.clone()).unwrap();
-    let commands = tokio::spawn(consumer.run(stopped));
-    let relay = tokio::spawn(fulfil::kafka::relay::run(
-        store.clone(),
-        config.clone(),
-        state.kafka.relay.clone(),
-        stop.subscribe(),
-    ));
-    let workers = tokio::spawn(fulfil::service::run_workers(
-        state.clone(),
-        stop.subscribe(),
-    ));
+    let service = fulfil_service::Service::new(&store, Arc::new(clock::SystemClock))
+        .unwrap()
+        .with_kafka(&config)
+        .unwrap()
+        .with_workers();
+    let state = service.state.clone();
 
     let producer = support::producer(&brokers);
     let catalog = topics.commands("catalog");
@@ -210,14 +201,15 @@ async fn commands_from_topics_come_back_as_results_events_and_dead_letters() {
         store.head_position()
     };
     let mut events = Vec::new();
-    for kind in fulfil::kafka::topics::KINDS {
+    for kind in fulfil_kafka::topics::KINDS {
         let topic = topics.events(kind);
         let expected = store
             .read_all(1, usize::MAX)
             .unwrap()
             .iter()
             .filter(|e| {
-                fulfil::kafka::topics::kind_and_id(e.stream.as_str()).map(|(k, _)| k) == Some(kind)
+                schemas::StreamKind::split(e.stream.as_str()).map(|(k, _)| k.topic_kind())
+                    == Some(kind)
             })
             .count();
         events.extend(read_until(&brokers, &[&topic], |m| m.len() >= expected).await);
@@ -242,14 +234,11 @@ async fn commands_from_topics_come_back_as_results_events_and_dead_letters() {
         });
     assert_eq!(reserved.key(), Some(&b"MUG@WH1"[..]));
     let e =
-        fulfil::kafka::wire::recorded_event(|n| header(reserved, n), reserved.payload().unwrap())
+        fulfil_kafka::wire::recorded_event(|n| header(reserved, n), reserved.payload().unwrap())
             .unwrap();
     assert_eq!(e.stream.as_str(), "inventory-MUG@WH1");
 
-    stop.send(true).unwrap();
-    commands.await.unwrap().unwrap();
-    relay.await.unwrap().unwrap();
-    workers.await.unwrap().unwrap();
+    service.stop().await.unwrap();
 }
 
 /// The writer lease passes to the node standing by when the writer stops.
@@ -257,7 +246,7 @@ async fn commands_from_topics_come_back_as_results_events_and_dead_letters() {
 async fn the_writer_lease_passes_to_the_standby_when_the_writer_stops() {
     let cluster = MockCluster::new(1).unwrap();
     let config = KafkaConfig::resolve(
-        &Default::default(),
+        &fulfil_kafka::KafkaFile::default(),
         Some(cluster.bootstrap_servers()),
         Some("w.".into()),
         &[],
@@ -267,7 +256,7 @@ async fn the_writer_lease_passes_to_the_standby_when_the_writer_stops() {
         .create_topic(&Topics::new("w.").writer(), 1, 1)
         .unwrap();
     // A safety net, not a synchronisation: each wait ends when the lease moves.
-    let limit = std::time::Duration::from_secs(60);
+    let limit = std::time::Duration::from_mins(1);
     let first = Lease::join(&config).unwrap();
     let mut first_held = first.held();
     let (stop_first, stopped) = tokio::sync::watch::channel(false);

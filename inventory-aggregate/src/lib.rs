@@ -16,9 +16,6 @@ use schemas::inventory::{AdjustmentReason, InventoryCommand, InventoryEvent, Reo
 use schemas::{check_id, check_qty, InvalidField, MAX_QTY};
 use serde::{Deserialize, Serialize};
 
-/// Names the shape of [`InventoryItem`] for snapshots; change it when the struct changes.
-pub const STATE_SCHEMA: &str = "inventory-item/2";
-
 /// The stock position of one SKU at one location.
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
 pub struct InventoryItem {
@@ -138,6 +135,24 @@ impl Rejection {
             Self::InsufficientInbound { .. } => "insufficient_inbound",
             Self::InvalidPolicy(_) => "invalid_policy",
         }
+    }
+}
+
+impl decider::Aggregate for InventoryItem {
+    const KINDS: &'static [schemas::StreamKind] = &[schemas::StreamKind::Inventory];
+    const STATE_SCHEMA: &'static str = "inventory-item/2";
+
+    fn stream(command: &InventoryCommand) -> Result<schemas::StreamName, schemas::InvalidField> {
+        let (sku, location) = command.item();
+        schemas::StreamName::inventory(sku, location)
+    }
+
+    fn event_type(event: &InventoryEvent) -> &'static str {
+        event.event_type()
+    }
+
+    fn reason(rejection: &Rejection) -> (&'static str, String) {
+        (rejection.code(), rejection.to_string())
     }
 }
 

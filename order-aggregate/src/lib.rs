@@ -18,9 +18,6 @@ use serde::{Deserialize, Serialize};
 
 pub use rules::Rejection;
 
-/// Names the shape of [`Order`] for snapshots; change it when the struct changes.
-pub const STATE_SCHEMA: &str = "order/1";
-
 /// Everything the order's rules need to know.
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Order {
@@ -201,6 +198,13 @@ impl Order {
             .sum()
     }
 
+    /// Whether `ReleaseToWarehouse` would be accepted now: the order is
+    /// live and paid, and stock is allocated that the warehouse does not
+    /// have yet. The fulfilment process asks this before releasing.
+    pub fn can_release(&self) -> bool {
+        rules::release(self).is_ok()
+    }
+
     /// Every unit of every live line has shipped.
     pub fn fully_shipped(&self) -> bool {
         self.lines
@@ -222,6 +226,25 @@ impl decider::Decider for Order {
 
     fn evolve(state: Self, event: &OrderEvent) -> Self {
         evolve(state, event)
+    }
+}
+
+impl decider::Aggregate for Order {
+    const KINDS: &'static [schemas::StreamKind] = &[schemas::StreamKind::Order];
+    const STATE_SCHEMA: &'static str = "order/1";
+
+    fn stream(
+        command: &schemas::OrderCommand,
+    ) -> Result<schemas::StreamName, schemas::InvalidField> {
+        schemas::StreamName::order(command.order_id())
+    }
+
+    fn event_type(event: &OrderEvent) -> &'static str {
+        event.event_type()
+    }
+
+    fn reason(rejection: &Rejection) -> (&'static str, String) {
+        (rejection.code(), rejection.to_string())
     }
 }
 

@@ -183,6 +183,34 @@ fn released(line: u32, l: &Line) -> Vec<ReleasedAllocation> {
         .collect()
 }
 
+/// The release rule: a live, paid order hands the warehouse every unit
+/// allocated from stock that it does not have yet.
+pub(crate) fn release(state: &Order) -> Result<Vec<LineQty>, Rejection> {
+    live(state)?;
+    match &state.payment {
+        Payment::Authorized { .. } | Payment::Captured { .. } => {}
+        Payment::Pending => return Err(Rejection::PaymentNotAuthorized),
+        Payment::Failed { reason } => {
+            return Err(Rejection::PaymentFailed {
+                reason: reason.clone(),
+            })
+        }
+    }
+    let lines: Vec<LineQty> = state
+        .lines
+        .iter()
+        .filter(|(_, l)| !l.cancelled)
+        .filter_map(|(n, l)| {
+            let qty = l.stock_allocated().saturating_sub(l.in_warehouse());
+            (qty > 0).then_some(LineQty { line: *n, qty })
+        })
+        .collect();
+    if lines.is_empty() {
+        return Err(Rejection::NothingToRelease);
+    }
+    Ok(lines)
+}
+
 pub(crate) fn decide(state: &Order, command: &OrderCommand) -> Result<Vec<OrderEvent>, Rejection> {
     let order_id = command.order_id().to_owned();
     check_id("order_id", &order_id)?;
@@ -437,31 +465,10 @@ pub(crate) fn decide(state: &Order, command: &OrderCommand) -> Result<Vec<OrderE
                 qty: *qty,
             }])
         }
-        OrderCommand::ReleaseToWarehouse { .. } => {
-            live(state)?;
-            match &state.payment {
-                Payment::Authorized { .. } | Payment::Captured { .. } => {}
-                Payment::Pending => return Err(Rejection::PaymentNotAuthorized),
-                Payment::Failed { reason } => {
-                    return Err(Rejection::PaymentFailed {
-                        reason: reason.clone(),
-                    })
-                }
-            }
-            let lines: Vec<LineQty> = state
-                .lines
-                .iter()
-                .filter(|(_, l)| !l.cancelled)
-                .filter_map(|(n, l)| {
-                    let qty = l.stock_allocated().saturating_sub(l.in_warehouse());
-                    (qty > 0).then_some(LineQty { line: *n, qty })
-                })
-                .collect();
-            if lines.is_empty() {
-                return Err(Rejection::NothingToRelease);
-            }
-            Ok(vec![OrderEvent::OrderReleased { order_id, lines }])
-        }
+        OrderCommand::ReleaseToWarehouse { .. } => Ok(vec![OrderEvent::OrderReleased {
+            order_id,
+            lines: release(state)?,
+        }]),
         OrderCommand::RecordPick { line, qty, .. } => {
             live(state)?;
             let l = live_line(state, *line)?;

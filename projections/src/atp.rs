@@ -1,14 +1,13 @@
-use std::collections::BTreeMap;
-
 use chrono::NaiveDate;
 use decider::Decider;
 use event_store::RecordedEvent;
 use inventory_aggregate::InventoryItem;
 use schemas::InventoryEvent;
+use schemas::StreamKind;
 use serde::Serialize;
 
 use crate::phased::{time_phased, Dated, Phased};
-use crate::projection::{decode, encode, load, Changes, Model, Projection, ProjectionError};
+use crate::projection::{decode, Model, Projection, ProjectionError, Working};
 
 const NAME: &str = "atp";
 
@@ -71,51 +70,31 @@ impl Projection for AtpProjection {
     /// The new states of the items `events` change, and the SKUs' versions.
     fn fold(
         &self,
-        tree: &sled::Tree,
+        working: &mut Working<'_>,
         events: &[RecordedEvent],
-    ) -> Result<Changes, ProjectionError> {
-        let mut items: BTreeMap<String, InventoryItem> = BTreeMap::new();
-        let mut versions: BTreeMap<String, u64> = BTreeMap::new();
+    ) -> Result<(), ProjectionError> {
         for e in events {
-            let Some(item) = e.stream.as_str().strip_prefix("inventory-") else {
+            let Some((StreamKind::Inventory, item)) = StreamKind::split(e.stream.as_str()) else {
                 continue;
             };
             let Some(event) = decode::<InventoryEvent>(NAME, e) else {
                 continue;
             };
-            let state = match items.remove(item) {
-                Some(state) => state,
-                None => load(NAME, tree, &format!("item/{item}"))?.unwrap_or_default(),
-            };
-            items.insert(item.to_owned(), InventoryItem::evolve(state, &event));
-            let sku = item.split('@').next().unwrap_or(item).to_owned();
-            let v = match versions.get(&sku) {
-                Some(v) => *v,
-                None => version(tree, &sku)?,
-            };
-            versions.insert(sku, v + 1);
+            let state = working.get::<InventoryItem>(&format!("item/{item}"))?;
+            *state = InventoryItem::evolve(std::mem::take(state), &event);
+            let sku = item.split('@').next().unwrap_or(item);
+            let key = format!("version/{sku}");
+            let v = version(working.raw(&key)?);
+            working.put_raw(key, (v + 1).to_be_bytes().to_vec());
         }
-        let mut changes = Changes::new();
-        for (item, state) in items {
-            let key = format!("item/{item}");
-            let value = encode(NAME, &key, &state)?;
-            changes.insert(key.into_bytes(), Some(value));
-        }
-        for (sku, v) in versions {
-            changes.insert(
-                format!("version/{sku}").into_bytes(),
-                Some(v.to_be_bytes().to_vec()),
-            );
-        }
-        Ok(changes)
+        Ok(())
     }
 }
 
-fn version(tree: &sled::Tree, sku: &str) -> Result<u64, ProjectionError> {
-    let raw = tree.get(format!("version/{sku}").as_bytes())?;
-    Ok(raw
-        .and_then(|v| v.as_ref().try_into().ok().map(u64::from_be_bytes))
-        .unwrap_or(0))
+/// A SKU's version as stored (big-endian), 0 when there is none.
+fn version(raw: Option<impl AsRef<[u8]>>) -> u64 {
+    raw.and_then(|v| v.as_ref().try_into().ok().map(u64::from_be_bytes))
+        .unwrap_or(0)
 }
 
 /// The ATP read model and its queries.
@@ -124,7 +103,9 @@ pub type AtpModel = Model<AtpProjection>;
 impl AtpModel {
     /// The SKU's version (0 when nothing was ever recorded).
     pub fn version(&self, sku: &str) -> Result<u64, ProjectionError> {
-        version(&self.tree(), sku)
+        Ok(version(
+            self.tree().get(format!("version/{sku}").as_bytes())?,
+        ))
     }
 
     /// Every location's state of the SKU.

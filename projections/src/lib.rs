@@ -9,13 +9,16 @@
 //!   rate, backorders);
 //! - `stock`: inventory metrics (turnover, stock accuracy, stockouts, dead
 //!   stock, shortages);
-//! - `stats`: percentiles and ratios the metrics share.
+//! - `stats`: percentiles and ratios the metrics share;
+//! - `registry`: every model the service keeps ([`ReadModels`]), by name.
 
 pub mod atp;
 pub mod orders;
 pub mod phased;
 pub mod projection;
+mod registry;
 pub mod stats;
 pub mod stock;
 
-pub use projection::{Projection, ProjectionError};
+pub use projection::{Projection, ProjectionError, Working};
+pub use registry::{Lag, ReadModels, NAMES};

@@ -24,9 +24,10 @@ use chrono::{DateTime, NaiveDate, Utc};
 use event_store::RecordedEvent;
 use schemas::order::{ReturnCondition, SupplySource};
 use schemas::OrderEvent;
+use schemas::StreamKind;
 use serde::{Deserialize, Serialize};
 
-use crate::projection::{decode, encode, load, Changes, Model, Projection, ProjectionError};
+use crate::projection::{decode, load, Model, Projection, ProjectionError, Working};
 use crate::stats::{ratio, Percentiles};
 
 const NAME: &str = "orders";
@@ -257,33 +258,21 @@ impl Projection for OrdersProjection {
 
     fn fold(
         &self,
-        tree: &sled::Tree,
+        working: &mut Working<'_>,
         events: &[RecordedEvent],
-    ) -> Result<Changes, ProjectionError> {
-        let mut orders: BTreeMap<String, OrderRecord> = BTreeMap::new();
+    ) -> Result<(), ProjectionError> {
         for e in events {
-            let Some(id) = e.stream.as_str().strip_prefix("order-") else {
+            let Some((StreamKind::Order, id)) = StreamKind::split(e.stream.as_str()) else {
                 continue;
             };
             let Some(event) = decode::<OrderEvent>(NAME, e) else {
                 continue;
             };
-            let record = match orders.get_mut(id) {
-                Some(r) => r,
-                None => {
-                    let stored = load(NAME, tree, &format!("order/{id}"))?.unwrap_or_default();
-                    orders.entry(id.to_owned()).or_insert(stored)
-                }
-            };
-            record.evolve(&event, e.at);
+            working
+                .get::<OrderRecord>(&format!("order/{id}"))?
+                .evolve(&event, e.at);
         }
-        let mut changes = Changes::new();
-        for (id, record) in orders {
-            let key = format!("order/{id}");
-            let value = encode(NAME, &key, &record)?;
-            changes.insert(key.into_bytes(), Some(value));
-        }
-        Ok(changes)
+        Ok(())
     }
 }
 

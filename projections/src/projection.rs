@@ -2,10 +2,12 @@
 //! checkpoint, rebuilding beside the live copy and swapping it in, and
 //! checking a live copy against a fresh rebuild.
 
+use std::any::Any;
 use std::collections::BTreeMap;
 use std::time::{Duration, Instant};
 
 use event_store::{ReadModel, RecordedEvent, Store, StoreError};
+use serde::de::DeserializeOwned;
 use serde::Serialize;
 
 /// Events folded per transaction.
@@ -26,6 +28,8 @@ pub enum ProjectionError {
         key: String,
         source: serde_json::Error,
     },
+    #[error("read model {model} holds another kind of value at {key}")]
+    WrongType { model: &'static str, key: String },
     #[error("the live model kept moving; no stable point to compare at after {0} attempts")]
     Unstable(usize),
     #[error("no stock of SKU {0} has ever been recorded")]
@@ -43,11 +47,154 @@ pub trait Projection: Send + Sync {
     /// The read model's name, as stored and as named on the command line.
     fn name(&self) -> &'static str;
 
-    /// The changes `events` make, reading earlier values from `tree`.
-    /// Events of other kinds are passed over; events of its kind it cannot
-    /// read are logged and passed over, so one bad payload never stops a model.
-    fn fold(&self, tree: &sled::Tree, events: &[RecordedEvent])
-        -> Result<Changes, ProjectionError>;
+    /// Folds `events` into the working set, which reads earlier values from
+    /// the model. Events of other kinds are passed over; events of its kind
+    /// it cannot read are logged and passed over, so one bad payload never
+    /// stops a model.
+    fn fold(
+        &self,
+        working: &mut Working<'_>,
+        events: &[RecordedEvent],
+    ) -> Result<(), ProjectionError>;
+}
+
+/// Encodes a value of the working set as the model stores it.
+type Encoder = fn(&'static str, &str, &(dyn Any + Send)) -> Result<Vec<u8>, ProjectionError>;
+
+/// One key of a working set.
+enum Entry {
+    /// A decoded value, with how to encode it back.
+    Value(Box<dyn Any + Send>, Encoder),
+    /// Bytes kept as they are (counters).
+    Raw(Vec<u8>),
+    Removed,
+}
+
+/// What one fold sees of its model: values read once from the model,
+/// changed in memory and written back once, with the checkpoint.
+pub struct Working<'a> {
+    model: &'static str,
+    tree: &'a sled::Tree,
+    entries: BTreeMap<String, Entry>,
+}
+
+impl<'a> Working<'a> {
+    fn new(model: &'static str, tree: &'a sled::Tree) -> Self {
+        Self {
+            model,
+            tree,
+            entries: BTreeMap::new(),
+        }
+    }
+
+    /// The value at `key` (the default when there is none), to read or change.
+    pub fn get<T>(&mut self, key: &str) -> Result<&mut T, ProjectionError>
+    where
+        T: Serialize + DeserializeOwned + Default + Send + 'static,
+    {
+        let fresh = match self.entries.get(key) {
+            Some(Entry::Value(..)) => None,
+            Some(Entry::Removed) => Some(T::default()),
+            Some(Entry::Raw(bytes)) => Some(self.decode(key, bytes)?),
+            None => match self.tree.get(key.as_bytes())? {
+                Some(bytes) => Some(self.decode(key, &bytes)?),
+                None => Some(T::default()),
+            },
+        };
+        if let Some(value) = fresh {
+            self.entries.insert(
+                key.to_owned(),
+                Entry::Value(Box::new(value), encode_any::<T>),
+            );
+        }
+        match self.entries.get_mut(key) {
+            Some(Entry::Value(value, _)) => {
+                value
+                    .downcast_mut::<T>()
+                    .ok_or_else(|| ProjectionError::WrongType {
+                        model: self.model,
+                        key: key.to_owned(),
+                    })
+            }
+            _ => Err(ProjectionError::WrongType {
+                model: self.model,
+                key: key.to_owned(),
+            }),
+        }
+    }
+
+    /// Sets the value at `key`.
+    pub fn put<T: Serialize + Send + 'static>(&mut self, key: String, value: T) {
+        self.entries
+            .insert(key, Entry::Value(Box::new(value), encode_any::<T>));
+    }
+
+    /// The bytes at `key` as stored, for values that are not JSON (counters).
+    pub fn raw(&self, key: &str) -> Result<Option<Vec<u8>>, ProjectionError> {
+        Ok(match self.entries.get(key) {
+            Some(Entry::Raw(bytes)) => Some(bytes.clone()),
+            Some(Entry::Removed) => None,
+            Some(Entry::Value(value, encode)) => Some(encode(self.model, key, value.as_ref())?),
+            None => self.tree.get(key.as_bytes())?.map(|v| v.to_vec()),
+        })
+    }
+
+    /// Sets the bytes at `key`.
+    pub fn put_raw(&mut self, key: String, bytes: Vec<u8>) {
+        self.entries.insert(key, Entry::Raw(bytes));
+    }
+
+    /// Removes `key`.
+    pub fn remove(&mut self, key: String) {
+        self.entries.insert(key, Entry::Removed);
+    }
+
+    fn decode<T: DeserializeOwned>(&self, key: &str, bytes: &[u8]) -> Result<T, ProjectionError> {
+        serde_json::from_slice(bytes).map_err(|source| ProjectionError::Corrupt {
+            model: self.model,
+            key: key.to_owned(),
+            source,
+        })
+    }
+
+    /// The new bytes of every key the fold touched.
+    fn into_changes(self) -> Result<Changes, ProjectionError> {
+        let mut changes = Changes::new();
+        for (key, entry) in self.entries {
+            let bytes = match entry {
+                Entry::Value(value, encode) => Some(encode(self.model, &key, value.as_ref())?),
+                Entry::Raw(bytes) => Some(bytes),
+                Entry::Removed => None,
+            };
+            changes.insert(key.into_bytes(), bytes);
+        }
+        Ok(changes)
+    }
+}
+
+fn encode_any<T: Serialize + 'static>(
+    model: &'static str,
+    key: &str,
+    value: &(dyn Any + Send),
+) -> Result<Vec<u8>, ProjectionError> {
+    match value.downcast_ref::<T>() {
+        Some(value) => encode(model, key, value),
+        None => Err(ProjectionError::WrongType {
+            model,
+            key: key.to_owned(),
+        }),
+    }
+}
+
+/// Folds `events` with `projection` over `tree`: the changes to write.
+fn changes(
+    projection: &dyn Projection,
+    tree: &sled::Tree,
+    events: &[RecordedEvent],
+) -> Result<Changes, ProjectionError> {
+    let mut working = Working::new(projection.name(), tree);
+    projection.fold(&mut working, events)?;
+    working.into_changes()
 }
 
 /// A read model over a store, with the fold that builds it. Each model
@@ -55,7 +202,7 @@ pub trait Projection: Send + Sync {
 #[derive(Debug, Clone)]
 pub struct Model<P> {
     store: Store,
-    model: ReadModel,
+    stored: ReadModel,
     projection: P,
 }
 
@@ -64,24 +211,29 @@ impl<P: Projection + Default> Model<P> {
         let projection = P::default();
         Ok(Self {
             store: store.clone(),
-            model: store.read_model(projection.name())?,
+            stored: store.read_model(projection.name())?,
             projection,
         })
     }
 
     /// The stored model, for rebuilds and checks.
     pub fn read_model(&self) -> &ReadModel {
-        &self.model
+        &self.stored
+    }
+
+    /// How the model is folded from the log.
+    pub fn projection(&self) -> &dyn Projection {
+        &self.projection
     }
 
     /// Folds every event past the checkpoint; returns how many were read.
     pub fn catch_up(&self) -> Result<usize, ProjectionError> {
-        catch_up(&self.store, &self.model, &self.projection, None)
+        catch_up(&self.store, &self.stored, &self.projection, None)
     }
 
     /// The model's tree as queries see it now.
     pub fn tree(&self) -> sled::Tree {
-        self.model.tree()
+        self.stored.tree()
     }
 
     /// Every value under `prefix`, by the rest of its key.
@@ -90,7 +242,7 @@ impl<P: Projection + Default> Model<P> {
         prefix: &str,
     ) -> Result<Vec<(String, T)>, ProjectionError> {
         let mut out = Vec::new();
-        for entry in self.model.tree().scan_prefix(prefix.as_bytes()) {
+        for entry in self.stored.tree().scan_prefix(prefix.as_bytes()) {
             let (k, v) = entry?;
             let key = String::from_utf8_lossy(&k).into_owned();
             let value = serde_json::from_slice(&v).map_err(|source| ProjectionError::Corrupt {
@@ -143,7 +295,7 @@ pub fn apply(
     let Some(last) = fresh.last().map(|e| e.position) else {
         return Ok(0);
     };
-    let changes = projection.fold(&model.tree(), fresh)?;
+    let changes = changes(projection, &model.tree(), fresh)?;
     model.apply_marked(last, marks, |tree| {
         for (key, value) in &changes {
             match value {
@@ -262,6 +414,7 @@ fn compare(
     Err(ProjectionError::Unstable(CHECK_ATTEMPTS))
 }
 
+#[allow(clippy::many_single_char_names)] // a and b walk x and y: two cursors, two heads
 fn diff(
     live: &sled::Tree,
     rebuilt: &sled::Tree,

@@ -11,16 +11,15 @@
 //! value, units shipped, COGS), each cycle count, each stockout interval
 //! (nothing free to promise from stock) and each shortage.
 
-use std::collections::BTreeMap;
-
 use chrono::{DateTime, Duration, NaiveDate, NaiveTime, Utc};
 use decider::Decider;
 use event_store::RecordedEvent;
 use inventory_aggregate::InventoryItem;
+use schemas::StreamKind;
 use schemas::{CatalogEvent, InventoryEvent, PurchaseOrderEvent};
-use serde::{de::DeserializeOwned, Deserialize, Serialize};
+use serde::{Deserialize, Serialize};
 
-use crate::projection::{decode, encode, load, Changes, Model, Projection, ProjectionError};
+use crate::projection::{decode, load, Model, Projection, ProjectionError, Working};
 use crate::stats::ratio;
 
 const NAME: &str = "stock";
@@ -94,48 +93,6 @@ pub struct Shortage {
 #[derive(Debug, Clone, Copy, Default)]
 pub struct StockProjection;
 
-/// A batch's working set: values read once, changed in memory, written once.
-struct Batch<'a> {
-    tree: &'a sled::Tree,
-    values: BTreeMap<String, Option<serde_json::Value>>,
-}
-
-impl Batch<'_> {
-    fn get<T: DeserializeOwned + Default>(&mut self, key: &str) -> Result<T, ProjectionError> {
-        let value = match self.values.get(key) {
-            Some(v) => v.clone(),
-            None => load::<serde_json::Value>(NAME, self.tree, key)?,
-        };
-        match value {
-            Some(v) => serde_json::from_value(v).map_err(|source| ProjectionError::Corrupt {
-                model: NAME,
-                key: key.to_owned(),
-                source,
-            }),
-            None => Ok(T::default()),
-        }
-    }
-
-    fn put<T: Serialize>(&mut self, key: String, value: &T) -> Result<(), ProjectionError> {
-        let v = serde_json::to_value(value).map_err(|source| ProjectionError::Corrupt {
-            model: NAME,
-            key: key.clone(),
-            source,
-        })?;
-        self.values.insert(key, Some(v));
-        Ok(())
-    }
-
-    fn changes(self) -> Result<Changes, ProjectionError> {
-        let mut changes = Changes::new();
-        for (key, value) in self.values {
-            let bytes = value.map(|v| encode(NAME, &key, &v)).transpose()?;
-            changes.insert(key.into_bytes(), bytes);
-        }
-        Ok(changes)
-    }
-}
-
 impl Projection for StockProjection {
     fn name(&self) -> &'static str {
         NAME
@@ -143,25 +100,23 @@ impl Projection for StockProjection {
 
     fn fold(
         &self,
-        tree: &sled::Tree,
+        batch: &mut Working<'_>,
         events: &[RecordedEvent],
-    ) -> Result<Changes, ProjectionError> {
-        let mut batch = Batch {
-            tree,
-            values: BTreeMap::new(),
-        };
+    ) -> Result<(), ProjectionError> {
         for e in events {
-            let stream = e.stream.as_str();
-            if stream.starts_with("sku-") {
+            let Some((kind, id)) = StreamKind::split(e.stream.as_str()) else {
+                continue;
+            };
+            if kind == StreamKind::Sku {
                 if let Some(CatalogEvent::SkuDefined(d) | CatalogEvent::SkuRevised(d)) =
                     decode(NAME, e)
                 {
                     let key = format!("cost/{}", d.sku);
-                    let mut cost: Cost = batch.get(&key)?;
+                    let mut cost: Cost = std::mem::take(batch.get::<Cost>(&key)?);
                     cost.standard_cents = Some(d.standard_cost_cents);
-                    batch.put(key, &cost)?;
+                    batch.put(key, cost);
                 }
-            } else if stream.starts_with("po-") {
+            } else if kind == StreamKind::PurchaseOrder {
                 if let Some(PurchaseOrderEvent::PurchaseOrderReceived {
                     sku,
                     qty,
@@ -170,23 +125,23 @@ impl Projection for StockProjection {
                 }) = decode(NAME, e)
                 {
                     let key = format!("cost/{sku}");
-                    let mut cost: Cost = batch.get(&key)?;
+                    let mut cost: Cost = std::mem::take(batch.get::<Cost>(&key)?);
                     cost.received_units += qty;
                     cost.received_value_cents += qty * unit_cost_cents;
-                    batch.put(key, &cost)?;
+                    batch.put(key, cost);
                 }
-            } else if let Some(item) = stream.strip_prefix("inventory-") {
+            } else if kind == StreamKind::Inventory {
                 if let Some(event) = decode::<InventoryEvent>(NAME, e) {
-                    fold_inventory(&mut batch, item, &event, e)?;
+                    fold_inventory(batch, id, &event, e)?;
                 }
             }
         }
-        batch.changes()
+        Ok(())
     }
 }
 
 fn fold_inventory(
-    batch: &mut Batch<'_>,
+    batch: &mut Working<'_>,
     item: &str,
     event: &InventoryEvent,
     e: &RecordedEvent,
@@ -195,12 +150,12 @@ fn fold_inventory(
     let sku = item.split('@').next().unwrap_or(item);
     let unit_cost = batch.get::<Cost>(&format!("cost/{sku}"))?.unit_cents();
     let item_key = format!("item/{item}");
-    let mut record: StockItem = batch.get(&item_key)?;
+    let mut record: StockItem = std::mem::take(batch.get::<StockItem>(&item_key)?);
     record.first_seen.get_or_insert(day);
     record.state = InventoryItem::evolve(std::mem::take(&mut record.state), event);
     let tag = format!("{item}/{:020}", e.position);
     let day_key = format!("day/{item}/{day}");
-    let mut today: StockDay = batch.get(&day_key)?;
+    let mut today: StockDay = std::mem::take(batch.get::<StockDay>(&day_key)?);
     match event {
         InventoryEvent::StockShipped { qty, .. } => {
             today.shipped_units += qty;
@@ -216,35 +171,35 @@ fn fold_inventory(
             ..
         } => batch.put(
             format!("count/{tag}"),
-            &Count {
+            Count {
                 at: e.at,
                 expected: *expected,
                 counted: *counted,
                 variance: *variance,
                 unit_cost_cents: unit_cost,
             },
-        )?,
+        ),
         InventoryEvent::ShortageRecorded { short, .. } => batch.put(
             format!("shortage/{tag}"),
-            &Shortage {
+            Shortage {
                 at: e.at,
                 kind: "reserved_stock".into(),
                 short: *short,
             },
-        )?,
+        ),
         InventoryEvent::PickShortRecorded { short, .. } => batch.put(
             format!("shortage/{tag}"),
-            &Shortage {
+            Shortage {
                 at: e.at,
                 kind: "pick".into(),
                 short: *short,
             },
-        )?,
+        ),
         _ => {}
     }
     today.close_units = record.state.on_hand;
     today.close_value_cents = record.state.on_hand as f64 * unit_cost;
-    batch.put(day_key, &today)?;
+    batch.put(day_key, today);
     // A stockout: nothing free to promise from stock.
     let free = record.state.free();
     match (&record.stockout, free) {
@@ -252,23 +207,24 @@ fn fold_inventory(
             let key = format!("stockout/{tag}");
             batch.put(
                 key.clone(),
-                &Stockout {
+                Stockout {
                     start: e.at,
                     end: None,
                 },
-            )?;
+            );
             record.stockout = Some(key);
         }
         (Some(key), f) if f > 0 => {
             let key = key.clone();
-            let mut s: Stockout = batch.get(&key)?;
+            let mut s: Stockout = std::mem::take(batch.get::<Stockout>(&key)?);
             s.end = Some(e.at);
-            batch.put(key, &s)?;
+            batch.put(key, s);
             record.stockout = None;
         }
         _ => {}
     }
-    batch.put(item_key, &record)
+    batch.put(item_key, record);
+    Ok(())
 }
 
 /// Turns of inventory and days of inventory over a period of `days`.

@@ -10,9 +10,6 @@ use schemas::purchasing::{OpenLine, PurchaseOrderCommand, PurchaseOrderEvent};
 use schemas::{check_id, check_qty, InvalidField};
 use serde::{Deserialize, Serialize};
 
-/// Names the shape of [`PurchaseOrder`] for snapshots.
-pub const STATE_SCHEMA: &str = "purchase-order/1";
-
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
 pub struct PurchaseOrder {
     /// Absent until placed.
@@ -137,6 +134,25 @@ impl PurchaseOrder {
             return Err(Rejection::LineCancelled { line });
         }
         Ok(l)
+    }
+}
+
+impl decider::Aggregate for PurchaseOrder {
+    const KINDS: &'static [schemas::StreamKind] = &[schemas::StreamKind::PurchaseOrder];
+    const STATE_SCHEMA: &'static str = "purchase-order/1";
+
+    fn stream(
+        command: &PurchaseOrderCommand,
+    ) -> Result<schemas::StreamName, schemas::InvalidField> {
+        schemas::StreamName::purchase_order(command.po_id())
+    }
+
+    fn event_type(event: &PurchaseOrderEvent) -> &'static str {
+        event.event_type()
+    }
+
+    fn reason(rejection: &Rejection) -> (&'static str, String) {
+        (rejection.code(), rejection.to_string())
     }
 }
 

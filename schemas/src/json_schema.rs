@@ -7,8 +7,8 @@ use schemars::{schema_for, JsonSchema};
 use serde_json::Value;
 
 use crate::{
-    CatalogCommand, CatalogEvent, InventoryCommand, InventoryEvent, OrderCommand, OrderEvent,
-    PurchaseOrderCommand, PurchaseOrderEvent,
+    CatalogCommand, CatalogEvent, CommandResult, InventoryCommand, InventoryEvent, OrderCommand,
+    OrderEvent, PurchaseOrderCommand, PurchaseOrderEvent,
 };
 
 /// A command as published on a command topic: the envelope fields and the
@@ -30,6 +30,10 @@ struct CommandMessage<C> {
 pub fn json_schemas() -> Vec<(&'static str, Value)> {
     let value = |s: schemars::schema::RootSchema| serde_json::to_value(s).unwrap_or(Value::Null);
     vec![
+        (
+            "command-result.schema.json",
+            value(schema_for!(CommandResult)),
+        ),
         (
             "commands.catalog.schema.json",
             value(schema_for!(CommandMessage<CatalogCommand>)),

@@ -6,6 +6,8 @@
 //! - `inventory`: commands and events of one SKU at one location;
 //! - `order`: commands and events of a customer order;
 //! - `purchasing`: commands and events of a purchase order;
+//! - `stream`: stream names (kind + id), printed and parsed in one place;
+//! - `result`: what became of a command ([`CommandResult`]);
 //! - `json_schema`: the JSON Schemas of the above, as checked in under `schemas/json/`.
 
 pub mod catalog;
@@ -13,6 +15,8 @@ pub mod inventory;
 pub mod json_schema;
 pub mod order;
 pub mod purchasing;
+mod result;
+pub mod stream;
 
 use chrono::{DateTime, Utc};
 use serde::Deserialize;
@@ -22,6 +26,8 @@ pub use catalog::{CatalogCommand, CatalogEvent};
 pub use inventory::{InventoryCommand, InventoryEvent};
 pub use order::{OrderCommand, OrderEvent};
 pub use purchasing::{PurchaseOrderCommand, PurchaseOrderEvent};
+pub use result::{CommandResult, Outcome, Outcomes};
+pub use stream::{StreamKind, StreamName, UnknownStream};
 
 /// Quantities above this are taken for a typing error, not an order.
 pub const MAX_QTY: u64 = 1_000_000;
@@ -213,14 +219,11 @@ pub fn parse_command(text: &str) -> Result<CommandEnvelope, InvalidCommand> {
             })
         }
     };
-    let command_type = match fields.command_type {
-        Some(Value::String(s)) => s,
-        _ => {
-            return Err(InvalidCommand::Envelope {
-                field: "type",
-                problem: "is required and must be a string",
-            })
-        }
+    let Some(Value::String(command_type)) = fields.command_type else {
+        return Err(InvalidCommand::Envelope {
+            field: "type",
+            problem: "is required and must be a string",
+        });
     };
     let fields_error = |e: serde_json::Error| InvalidCommand::Fields {
         command_type: command_type.clone(),

@@ -34,6 +34,14 @@ impl SupplySource {
             Self::Stock { location } | Self::Inbound { location, .. } => location,
         }
     }
+
+    /// The purchase order the units are due on, for inbound supply.
+    pub fn po_id(&self) -> Option<&str> {
+        match self {
+            Self::Stock { .. } => None,
+            Self::Inbound { po_id, .. } => Some(po_id),
+        }
+    }
 }
 
 /// A quantity of one line, in shipments and returns.

@@ -8,7 +8,7 @@
 //! `spill_appends` appends, the indexer thread freezes it and writes it as
 //! one sorted run (see `run`), then records the run and the last segment it
 //! covers in the manifest. Runs of similar size are merged, so a store
-//! holds about log2(appends / spill_appends) runs. After a crash, `recover`
+//! holds about log2(appends / `spill_appends`) runs. After a crash, `recover`
 //! stages again the segments past the manifest's mark.
 //!
 //! A lookup reads the active table, the frozen one, then the runs newest
@@ -364,7 +364,7 @@ impl Index {
     }
 
     /// The tables a lookup reads after the active one.
-    fn settled(&self, tables: &Tables) -> (Option<Arc<Table>>, Arc<Vec<Arc<Run>>>) {
+    fn settled(tables: &Tables) -> (Option<Arc<Table>>, Arc<Vec<Arc<Run>>>) {
         (tables.frozen.clone(), tables.runs.clone())
     }
 
@@ -375,7 +375,7 @@ impl Index {
             if let Some(e) = tables.active.stream_last(stream) {
                 return Ok(e.last_version());
             }
-            self.settled(&tables)
+            Self::settled(&tables)
         };
         if let Some(e) = frozen.and_then(|t| t.stream_last(stream)) {
             return Ok(e.last_version());
@@ -396,7 +396,7 @@ impl Index {
             tables
                 .active
                 .stream_entries(stream, from_version, &mut entries);
-            self.settled(&tables)
+            Self::settled(&tables)
         };
         if let Some(frozen) = frozen {
             frozen.stream_entries(stream, from_version, &mut entries);
@@ -414,7 +414,7 @@ impl Index {
             if let Some(record) = tables.active.commands.get(id) {
                 return Ok(Some(record.clone()));
             }
-            self.settled(&tables)
+            Self::settled(&tables)
         };
         if let Some(record) = frozen.and_then(|t| t.commands.get(id).cloned()) {
             return Ok(Some(record));

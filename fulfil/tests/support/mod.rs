@@ -40,7 +40,7 @@ pub async fn read_until(
     }
     consumer.assign(&partitions).unwrap();
     let mut seen = Vec::new();
-    let deadline = tokio::time::Instant::now() + Duration::from_secs(60);
+    let deadline = tokio::time::Instant::now() + Duration::from_mins(1);
     while !enough(&seen) {
         let m = tokio::time::timeout_at(deadline, consumer.recv())
             .await

@@ -1,0 +1,148 @@
+//! `fulfil-bench`: the benchmark tools, apart from the production binary.
+//! Each measures fulfil beside the limit underneath it in the same run,
+//! on a fresh store under the data directory, and prints JSON.
+
+mod bench;
+mod bench_kafka;
+mod bench_queries;
+
+use std::path::PathBuf;
+
+use clap::{Parser, Subcommand};
+use event_store::StoreConfig;
+
+#[derive(Parser)]
+#[command(
+    name = "fulfil-bench",
+    version,
+    about = "Benchmarks of fulfil beside their limits"
+)]
+struct Cli {
+    /// Where the benchmarks' fresh stores are made (default ./data).
+    #[arg(long, global = true, env = "FULFIL_DATA_DIR")]
+    data_dir: Option<PathBuf>,
+    /// sled page cache size in MiB.
+    #[arg(long, global = true, default_value_t = 64, env = "FULFIL_CACHE_MB")]
+    cache_mb: u64,
+    #[command(subcommand)]
+    command: Cmd,
+}
+
+#[derive(Subcommand)]
+enum Cmd {
+    /// Drives generated orders through the embedded pipeline from concurrent clients and reports throughput and latency, beside the store's own append rate.
+    Orders {
+        /// Orders in the full-speed phase (the paced phase runs half as many).
+        #[arg(long, default_value_t = 20_000)]
+        orders: usize,
+        /// Concurrent clients placing orders.
+        #[arg(long, default_value_t = 64)]
+        clients: usize,
+        /// Distinct SKUs the orders draw from.
+        #[arg(long, default_value_t = 500)]
+        skus: usize,
+        /// Warehouses holding every SKU.
+        #[arg(long, default_value_t = 3)]
+        locations: usize,
+        /// Orders per second in the paced phase (default: half the full-speed rate).
+        #[arg(long)]
+        rate: Option<f64>,
+    },
+    /// Measures the read side on a seeded store: read-model rebuilds beside decoding alone, and ATP queries over HTTP beside in-process.
+    Queries {
+        /// Orders seeded through the pipeline before measuring.
+        #[arg(long, default_value_t = 20_000)]
+        orders: usize,
+        #[arg(long, default_value_t = 500)]
+        skus: usize,
+        #[arg(long, default_value_t = 3)]
+        locations: usize,
+        /// Concurrent query clients.
+        #[arg(long, default_value_t = 16)]
+        clients: usize,
+        /// ATP queries in all, per path.
+        #[arg(long, default_value_t = 40_000)]
+        queries: usize,
+    },
+    /// Commands end to end through a Kafka broker, beside the broker's own produce+consume rate.
+    Kafka {
+        /// Kafka bootstrap servers.
+        #[arg(long = "kafka", env = "FULFIL_KAFKA")]
+        brokers: String,
+        /// Prepended to every topic name (default `fulfil.`).
+        #[arg(long, env = "FULFIL_TOPIC_PREFIX")]
+        topic_prefix: Option<String>,
+        /// A librdkafka client setting, key=value (repeatable).
+        #[arg(short = 'X', value_name = "KEY=VALUE")]
+        settings: Vec<String>,
+        /// Commands (and raw messages) per path.
+        #[arg(long, default_value_t = 20_000)]
+        commands: usize,
+    },
+}
+
+fn main() -> anyhow::Result<()> {
+    tracing_subscriber::fmt()
+        .with_env_filter(
+            tracing_subscriber::EnvFilter::try_from_default_env().unwrap_or_else(|_| "warn".into()),
+        )
+        .with_writer(std::io::stderr)
+        .init();
+    let cli = Cli::parse();
+    let data_dir = cli.data_dir.unwrap_or_else(|| PathBuf::from("./data"));
+    let cache_mb = cli.cache_mb;
+    let config = move || StoreConfig {
+        cache_capacity_bytes: cache_mb * 1024 * 1024,
+        ..StoreConfig::default()
+    };
+    match cli.command {
+        Cmd::Orders {
+            orders,
+            clients,
+            skus,
+            locations,
+            rate,
+        } => bench::run(
+            &data_dir,
+            config,
+            &bench::BenchPlan {
+                orders,
+                clients: clients.max(1),
+                skus: skus.max(1),
+                locations: locations.max(1),
+                rate,
+            },
+        ),
+        Cmd::Queries {
+            orders,
+            skus,
+            locations,
+            clients,
+            queries,
+        } => bench_queries::run(
+            &data_dir,
+            config(),
+            &bench_queries::QueryPlan {
+                orders,
+                skus: skus.max(1),
+                locations: locations.max(1),
+                clients: clients.max(1),
+                queries,
+            },
+        ),
+        Cmd::Kafka {
+            brokers,
+            topic_prefix,
+            settings,
+            commands,
+        } => {
+            let kafka = fulfil_kafka::KafkaConfig::resolve(
+                &fulfil_kafka::KafkaFile::default(),
+                Some(brokers),
+                topic_prefix,
+                &settings,
+            )?;
+            bench_kafka::run(&data_dir, config(), kafka, commands)
+        }
+    }
+}

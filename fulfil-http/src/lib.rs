@@ -1,0 +1,655 @@
+//! The HTTP API for analysts and upstream systems: ATP and promises, order
+//! and inventory metrics, commands, rebuilds and checks of read models,
+//! health, readiness, Prometheus metrics and the `OpenAPI` document.
+//!
+//! Queries read the read models' trees and never wait for the writer; the
+//! slower ones (metrics scans, rebuilds) run on the blocking pool.
+
+use std::collections::{BTreeMap, HashMap};
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, Mutex, PoisonError};
+use std::time::Instant;
+
+use axum::extract::{MatchedPath, Path, Query, Request, State};
+use axum::http::{header, StatusCode};
+use axum::middleware::{self, Next};
+use axum::response::{IntoResponse, Response};
+use axum::routing::{get, post};
+use axum::{Json, Router};
+use chrono::{DateTime, NaiveDate, Utc};
+use clock::SharedClock;
+use event_store::Store;
+use projections::orders::OrderFilter;
+use projections::stock::StockFilter;
+use projections::ProjectionError;
+use tokio::sync::watch;
+
+use command_handler::CommandHandler;
+use projections::ReadModels;
+use schemas::{CommandResult, Outcome};
+
+/// Every route, with its method, as the router and the `OpenAPI` document name it.
+pub const ROUTES: [(&str, &str); 11] = [
+    ("get", "/healthz"),
+    ("get", "/readyz"),
+    ("get", "/metrics"),
+    ("get", "/openapi.json"),
+    ("get", "/atp/{sku}"),
+    ("get", "/promise/{sku}"),
+    ("get", "/metrics/orders"),
+    ("get", "/metrics/inventory"),
+    ("post", "/commands"),
+    ("post", "/read-models/{name}/rebuild"),
+    ("get", "/read-models/{name}/check"),
+];
+
+/// The query parameters each route accepts; any other is refused.
+pub const QUERY_PARAMETERS: [(&str, &[&str]); 5] = [
+    ("/readyz", &["position", "timeout_ms"]),
+    ("/atp/{sku}", &["location", "today"]),
+    ("/promise/{sku}", &["qty", "by", "location", "today"]),
+    (
+        "/metrics/orders",
+        &["from", "to", "channel", "sku", "location", "as_of"],
+    ),
+    (
+        "/metrics/inventory",
+        &[
+            "from",
+            "to",
+            "sku",
+            "location",
+            "tolerance",
+            "dead_after_days",
+            "as_of",
+        ],
+    ),
+];
+
+/// The `OpenAPI` 3.1 description of [`ROUTES`].
+pub const OPENAPI: &str = include_str!("openapi.json");
+
+/// What the handlers share.
+#[derive(Clone)]
+pub struct AppState {
+    pub store: Store,
+    pub handler: CommandHandler,
+    pub models: ReadModels,
+    pub clock: SharedClock,
+    /// The log position the workers last caught everything up to (none
+    /// before their first pass): the service is ready once it is set.
+    pub caught_up: Arc<watch::Sender<Option<u64>>>,
+    pub telemetry: Arc<Telemetry>,
+    /// Set on a read replica (`fulfil project`): its models come from the
+    /// event topics, so it takes no commands and has no log of its own.
+    pub replica: Option<Arc<dyn Replica>>,
+}
+
+impl AppState {
+    /// The newest log position this node knows of: its own log's head, or
+    /// on a replica the highest position seen on the event topics.
+    pub fn head(&self) -> u64 {
+        match &self.replica {
+            Some(r) => r.head(),
+            None => self.store.head_position(),
+        }
+    }
+
+    fn writer_only(&self, what: &str) -> Result<(), ApiError> {
+        match self.replica {
+            Some(_) => Err(ApiError::Replica(format!(
+                "this node is a read replica built from the event topics: {what}"
+            ))),
+            None => Ok(()),
+        }
+    }
+}
+
+/// What the API needs of a read replica, handed in by whoever feeds it.
+pub trait Replica: Send + Sync {
+    /// The highest log position the replica has seen.
+    fn head(&self) -> u64;
+    /// Its own series for `/metrics`: name, help and value; a name ending
+    /// in `_total` is a counter, any other a gauge.
+    fn series(&self) -> Vec<(&'static str, &'static str, u64)>;
+}
+
+/// Counters the service exposes on `/metrics`.
+#[derive(Debug, Default)]
+pub struct Telemetry {
+    /// Requests and their total seconds, by route and status.
+    requests: Mutex<BTreeMap<(String, u16), (u64, f64)>>,
+    /// Request latencies by route, in the buckets of [`LATENCY_BUCKETS`].
+    latency: Mutex<BTreeMap<String, [u64; LATENCY_BUCKETS.len()]>>,
+    pub commands_accepted: AtomicU64,
+    pub commands_rejected: AtomicU64,
+    pub commands_invalid: AtomicU64,
+    pub process_commands: AtomicU64,
+}
+
+/// Upper bounds (seconds) of the request-latency histogram.
+const LATENCY_BUCKETS: [f64; 8] = [0.0005, 0.001, 0.0025, 0.005, 0.01, 0.05, 0.25, 1.0];
+
+impl Telemetry {
+    fn observe(&self, route: &str, status: u16, seconds: f64) {
+        let mut requests = self.requests.lock().unwrap_or_else(PoisonError::into_inner);
+        let entry = requests.entry((route.to_owned(), status)).or_default();
+        entry.0 += 1;
+        entry.1 += seconds;
+        drop(requests);
+        let mut latency = self.latency.lock().unwrap_or_else(PoisonError::into_inner);
+        let buckets = latency.entry(route.to_owned()).or_default();
+        for (bound, count) in LATENCY_BUCKETS.iter().zip(buckets.iter_mut()) {
+            if seconds <= *bound {
+                *count += 1;
+            }
+        }
+    }
+
+    /// Counts a command's outcome.
+    pub fn command(&self, result: &CommandResult) {
+        let counter = match result.outcome() {
+            Outcome::Accepted => &self.commands_accepted,
+            Outcome::Rejected => &self.commands_rejected,
+            Outcome::Invalid => &self.commands_invalid,
+        };
+        counter.fetch_add(1, Ordering::Relaxed);
+    }
+}
+
+/// Serves the API on `listener` until `shutdown` turns true.
+pub async fn serve(
+    state: AppState,
+    listener: tokio::net::TcpListener,
+    mut shutdown: watch::Receiver<bool>,
+) -> std::io::Result<()> {
+    axum::serve(listener, router(state))
+        .with_graceful_shutdown(async move {
+            let _ = shutdown.changed().await;
+        })
+        .await
+}
+
+/// The router over `state`.
+pub fn router(state: AppState) -> Router {
+    Router::new()
+        .route("/healthz", get(|| async { "ok\n" }))
+        .route("/readyz", get(readyz))
+        .route("/metrics", get(prometheus))
+        .route("/openapi.json", get(openapi))
+        .route("/atp/{sku}", get(atp))
+        .route("/promise/{sku}", get(promise))
+        .route("/metrics/orders", get(order_metrics))
+        .route("/metrics/inventory", get(inventory_metrics))
+        .route("/commands", post(command))
+        .route("/read-models/{name}/rebuild", post(rebuild))
+        .route("/read-models/{name}/check", get(check))
+        .layer(middleware::from_fn_with_state(state.clone(), observe))
+        .with_state(state)
+}
+
+async fn observe(State(state): State<AppState>, request: Request, next: Next) -> Response {
+    let route = request
+        .extensions()
+        .get::<MatchedPath>()
+        .map_or_else(|| "unmatched".to_owned(), |p| p.as_str().to_owned());
+    let started = Instant::now();
+    let response = next.run(request).await;
+    state.telemetry.observe(
+        &route,
+        response.status().as_u16(),
+        started.elapsed().as_secs_f64(),
+    );
+    response
+}
+
+/// What a request gets instead of an answer.
+#[derive(Debug)]
+pub enum ApiError {
+    /// A parameter is missing, unknown or malformed.
+    BadParameter {
+        name: String,
+        message: String,
+    },
+    NotFound(String),
+    /// Asked of a read replica, which only answers queries.
+    Replica(String),
+    Internal(String),
+}
+
+impl ApiError {
+    fn bad(name: &str, message: impl Into<String>) -> Self {
+        Self::BadParameter {
+            name: name.to_owned(),
+            message: message.into(),
+        }
+    }
+}
+
+impl From<ProjectionError> for ApiError {
+    fn from(e: ProjectionError) -> Self {
+        match e {
+            ProjectionError::UnknownSku(_) => Self::NotFound(e.to_string()),
+            other => Self::Internal(other.to_string()),
+        }
+    }
+}
+
+impl From<tokio::task::JoinError> for ApiError {
+    fn from(e: tokio::task::JoinError) -> Self {
+        Self::Internal(e.to_string())
+    }
+}
+
+impl IntoResponse for ApiError {
+    fn into_response(self) -> Response {
+        let (status, body) = match self {
+            Self::BadParameter { name, message } => (
+                StatusCode::BAD_REQUEST,
+                serde_json::json!({ "error": format!("parameter `{name}`: {message}"), "parameter": name }),
+            ),
+            Self::NotFound(m) => (StatusCode::NOT_FOUND, serde_json::json!({ "error": m })),
+            Self::Replica(m) => (StatusCode::CONFLICT, serde_json::json!({ "error": m })),
+            Self::Internal(m) => {
+                tracing::error!(error = %m, "request failed");
+                (
+                    StatusCode::INTERNAL_SERVER_ERROR,
+                    serde_json::json!({ "error": m }),
+                )
+            }
+        };
+        (status, Json(body)).into_response()
+    }
+}
+
+/// Query parameters, checked by name: unknown names are refused, so a typo
+/// never silently widens a query.
+struct Params(HashMap<String, String>);
+
+impl Params {
+    fn new(raw: HashMap<String, String>, route: &str) -> Result<Self, ApiError> {
+        let allowed = QUERY_PARAMETERS
+            .iter()
+            .find(|(r, _)| *r == route)
+            .map_or(&[][..], |(_, p)| *p);
+        if let Some(unknown) = raw.keys().find(|k| !allowed.contains(&k.as_str())) {
+            return Err(ApiError::bad(
+                unknown,
+                format!("unknown; expected one of {}", allowed.join(", ")),
+            ));
+        }
+        Ok(Self(raw))
+    }
+
+    fn text(&self, name: &str) -> Option<String> {
+        self.0.get(name).cloned()
+    }
+
+    fn parse<T: std::str::FromStr>(&self, name: &str, what: &str) -> Result<Option<T>, ApiError> {
+        self.0
+            .get(name)
+            .map(|v| {
+                v.parse()
+                    .map_err(|_| ApiError::bad(name, format!("expected {what}, got `{v}`")))
+            })
+            .transpose()
+    }
+
+    fn date(&self, name: &str) -> Result<Option<NaiveDate>, ApiError> {
+        self.parse(name, "a date (YYYY-MM-DD)")
+    }
+
+    fn time(&self, name: &str) -> Result<Option<DateTime<Utc>>, ApiError> {
+        self.parse(name, "a time (RFC 3339, e.g. 2026-03-05T09:00:00Z)")
+    }
+}
+
+fn required<T>(value: Option<T>, name: &str) -> Result<T, ApiError> {
+    value.ok_or_else(|| ApiError::bad(name, "required"))
+}
+
+/// Longest a readiness request may wait for a position.
+const READY_WAIT_MAX_MS: u64 = 60_000;
+
+/// Ready once the first catch-up is done; with `position`, once the read
+/// models hold that log position (waiting up to `timeout_ms`, default 10 s),
+/// so a client can read what it just wrote.
+async fn readyz(
+    State(state): State<AppState>,
+    Query(raw): Query<HashMap<String, String>>,
+) -> Result<Response, ApiError> {
+    let params = Params::new(raw, "/readyz")?;
+    let position: Option<u64> = params.parse("position", "a log position")?;
+    let timeout_ms: u64 = params
+        .parse("timeout_ms", "milliseconds")?
+        .unwrap_or(10_000)
+        .min(READY_WAIT_MAX_MS);
+    let reached = |c: &Option<u64>| c.is_some_and(|c| position.is_none_or(|p| c >= p));
+    let ready = if position.is_none() {
+        reached(&state.caught_up.borrow())
+    } else {
+        let mut caught_up = state.caught_up.subscribe();
+        let limit = std::time::Duration::from_millis(timeout_ms);
+        let waited =
+            tokio::time::timeout(limit, async { caught_up.wait_for(reached).await.is_ok() }).await;
+        waited == Ok(true)
+    };
+    let lag = state.models.lag(state.head())?;
+    let status = if ready {
+        StatusCode::OK
+    } else {
+        StatusCode::SERVICE_UNAVAILABLE
+    };
+    let body = serde_json::json!({
+        "ready": ready,
+        "role": if state.replica.is_some() { "replica" } else { "writer" },
+        "caught_up": *state.caught_up.borrow(),
+        "read_models": lag,
+    });
+    Ok((status, Json(body)).into_response())
+}
+
+async fn openapi() -> Response {
+    ([(header::CONTENT_TYPE, "application/json")], OPENAPI).into_response()
+}
+
+async fn prometheus(State(state): State<AppState>) -> Result<Response, ApiError> {
+    use std::fmt::Write;
+    let t = &state.telemetry;
+    let mut out = String::new();
+    let mut metric = |name: &str, kind: &str, help: &str| {
+        let _ = writeln!(out, "# HELP {name} {help}\n# TYPE {name} {kind}");
+    };
+    metric(
+        "fulfil_log_head_position",
+        "gauge",
+        "Position of the last event in the log.",
+    );
+    metric(
+        "fulfil_outbox_pending",
+        "gauge",
+        "Events recorded but not yet published.",
+    );
+    metric(
+        "fulfil_read_model_checkpoint",
+        "gauge",
+        "Last log position a read model applied.",
+    );
+    metric(
+        "fulfil_read_model_lag_events",
+        "gauge",
+        "Events a read model is behind the log.",
+    );
+    metric(
+        "fulfil_commands_total",
+        "counter",
+        "Commands by outcome, from the API and the fulfilment process.",
+    );
+    metric(
+        "fulfil_http_requests_total",
+        "counter",
+        "HTTP requests by route and status.",
+    );
+    metric(
+        "fulfil_http_request_duration_seconds",
+        "histogram",
+        "HTTP request latency by route.",
+    );
+    let lag = state.models.lag(state.head())?;
+    let mut body = String::new();
+    let _ = writeln!(body, "fulfil_log_head_position {}", state.head());
+    match &state.replica {
+        None => {
+            let outbox = state
+                .store
+                .outbox_len()
+                .map_err(|e| ApiError::Internal(e.to_string()))?;
+            let _ = writeln!(body, "fulfil_outbox_pending {outbox}");
+        }
+        Some(r) => {
+            for (name, help, value) in r.series() {
+                let kind = if name.ends_with("_total") {
+                    "counter"
+                } else {
+                    "gauge"
+                };
+                let _ = writeln!(
+                    body,
+                    "# HELP {name} {help}\n# TYPE {name} {kind}\n{name} {value}"
+                );
+            }
+        }
+    }
+    for l in &lag {
+        let _ = writeln!(
+            body,
+            "fulfil_read_model_checkpoint{{model=\"{}\"}} {}",
+            l.model, l.checkpoint
+        );
+        let _ = writeln!(
+            body,
+            "fulfil_read_model_lag_events{{model=\"{}\"}} {}",
+            l.model, l.behind
+        );
+    }
+    for (outcome, counter) in [
+        ("accepted", &t.commands_accepted),
+        ("rejected", &t.commands_rejected),
+        ("invalid", &t.commands_invalid),
+    ] {
+        let _ = writeln!(
+            body,
+            "fulfil_commands_total{{source=\"api\",outcome=\"{outcome}\"}} {}",
+            counter.load(Ordering::Relaxed)
+        );
+    }
+    let _ = writeln!(
+        body,
+        "fulfil_commands_total{{source=\"process\",outcome=\"issued\"}} {}",
+        t.process_commands.load(Ordering::Relaxed)
+    );
+    let requests = t
+        .requests
+        .lock()
+        .unwrap_or_else(PoisonError::into_inner)
+        .clone();
+    let mut totals: BTreeMap<String, (u64, f64)> = BTreeMap::new();
+    for ((route, status), (n, secs)) in &requests {
+        let _ = writeln!(
+            body,
+            "fulfil_http_requests_total{{route=\"{route}\",status=\"{status}\"}} {n}"
+        );
+        let total = totals.entry(route.clone()).or_default();
+        total.0 += n;
+        total.1 += secs;
+    }
+    let latency = t
+        .latency
+        .lock()
+        .unwrap_or_else(PoisonError::into_inner)
+        .clone();
+    for (route, buckets) in &latency {
+        let name = "fulfil_http_request_duration_seconds";
+        for (bound, count) in LATENCY_BUCKETS.iter().zip(buckets) {
+            let _ = writeln!(
+                body,
+                "{name}_bucket{{route=\"{route}\",le=\"{bound}\"}} {count}"
+            );
+        }
+        let (n, secs) = totals.get(route).copied().unwrap_or_default();
+        let _ = writeln!(body, "{name}_bucket{{route=\"{route}\",le=\"+Inf\"}} {n}");
+        let _ = writeln!(body, "{name}_sum{{route=\"{route}\"}} {secs}");
+        let _ = writeln!(body, "{name}_count{{route=\"{route}\"}} {n}");
+    }
+    out.push_str(&body);
+    Ok(([(header::CONTENT_TYPE, "text/plain; version=0.0.4")], out).into_response())
+}
+
+fn today(state: &AppState, params: &Params) -> Result<NaiveDate, ApiError> {
+    Ok(params
+        .date("today")?
+        .unwrap_or_else(|| state.clock.now().date_naive()))
+}
+
+async fn atp(
+    State(state): State<AppState>,
+    Path(sku): Path<String>,
+    Query(raw): Query<HashMap<String, String>>,
+) -> Result<Json<projections::atp::SkuAtp>, ApiError> {
+    let params = Params::new(raw, "/atp/{sku}")?;
+    let today = today(&state, &params)?;
+    Ok(Json(state.models.atp.sku(
+        &sku,
+        params.text("location").as_deref(),
+        today,
+    )?))
+}
+
+async fn promise(
+    State(state): State<AppState>,
+    Path(sku): Path<String>,
+    Query(raw): Query<HashMap<String, String>>,
+) -> Result<Json<projections::atp::Promise>, ApiError> {
+    let params = Params::new(raw, "/promise/{sku}")?;
+    let qty: u64 = required(params.parse("qty", "a whole number of units")?, "qty")?;
+    if qty == 0 {
+        return Err(ApiError::bad("qty", "must be at least 1"));
+    }
+    let by = required(params.date("by")?, "by")?;
+    let today = today(&state, &params)?;
+    Ok(Json(state.models.atp.promise(
+        &sku,
+        qty,
+        by,
+        params.text("location").as_deref(),
+        today,
+    )?))
+}
+
+/// `from` must not be after `to`.
+fn period(params: &Params) -> Result<(Option<NaiveDate>, Option<NaiveDate>), ApiError> {
+    let (from, to) = (params.date("from")?, params.date("to")?);
+    if let (Some(f), Some(t)) = (from, to) {
+        if f > t {
+            return Err(ApiError::bad("from", format!("{f} is after `to` ({t})")));
+        }
+    }
+    Ok((from, to))
+}
+
+async fn order_metrics(
+    State(state): State<AppState>,
+    Query(raw): Query<HashMap<String, String>>,
+) -> Result<Json<projections::orders::OrderMetrics>, ApiError> {
+    let params = Params::new(raw, "/metrics/orders")?;
+    let (from, to) = period(&params)?;
+    let filter = OrderFilter {
+        from,
+        to,
+        channel: params.text("channel"),
+        sku: params.text("sku"),
+        location: params.text("location"),
+    };
+    let as_of = params.time("as_of")?.unwrap_or_else(|| state.clock.now());
+    let models = state.models.clone();
+    let m = tokio::task::spawn_blocking(move || models.orders.metrics(&filter, as_of)).await??;
+    Ok(Json(m))
+}
+
+async fn inventory_metrics(
+    State(state): State<AppState>,
+    Query(raw): Query<HashMap<String, String>>,
+) -> Result<Json<projections::stock::StockMetrics>, ApiError> {
+    let params = Params::new(raw, "/metrics/inventory")?;
+    let (from, to) = period(&params)?;
+    let as_of = params.time("as_of")?.unwrap_or_else(|| state.clock.now());
+    let tolerance: Option<f64> = params.parse("tolerance", "a share such as 0.02")?;
+    if tolerance.is_some_and(|t| !(0.0..=1.0).contains(&t)) {
+        return Err(ApiError::bad("tolerance", "must be between 0 and 1"));
+    }
+    let dead: Option<i64> = params.parse("dead_after_days", "a whole number of days")?;
+    if dead.is_some_and(|d| d < 0) {
+        return Err(ApiError::bad("dead_after_days", "must not be negative"));
+    }
+    let mut filter = StockFilter::new(from, to, as_of);
+    filter.sku = params.text("sku");
+    filter.location = params.text("location");
+    if let Some(t) = tolerance {
+        filter.count_tolerance = t;
+    }
+    if let Some(d) = dead {
+        filter.dead_after_days = d;
+    }
+    let models = state.models.clone();
+    let m = tokio::task::spawn_blocking(move || models.stock.metrics(&filter, as_of)).await??;
+    Ok(Json(m))
+}
+
+async fn command(State(state): State<AppState>, body: String) -> Response {
+    if let Err(e) =
+        state.writer_only("send commands to the writer (its POST /commands or the command topics)")
+    {
+        return e.into_response();
+    }
+    let handler = state.handler.clone();
+    let outcome = tokio::task::spawn_blocking(move || match schemas::parse_command(&body) {
+        Ok(envelope) => handler.handle(&envelope),
+        Err(e) => Ok(CommandResult::invalid(None, &e)),
+    })
+    .await;
+    match outcome {
+        Ok(Ok(result)) => {
+            state.telemetry.command(&result);
+            let status = match result {
+                CommandResult::Accepted { .. } => StatusCode::OK,
+                CommandResult::Rejected { .. } => StatusCode::UNPROCESSABLE_ENTITY,
+                CommandResult::Invalid { .. } => StatusCode::BAD_REQUEST,
+            };
+            (status, Json(result)).into_response()
+        }
+        Ok(Err(e)) => ApiError::Internal(e.to_string()).into_response(),
+        Err(e) => ApiError::from(e).into_response(),
+    }
+}
+
+fn unknown_model(name: &str) -> ApiError {
+    ApiError::NotFound(format!(
+        "no read model named {name}; there are {}",
+        projections::NAMES.join(", ")
+    ))
+}
+
+async fn rebuild(
+    State(state): State<AppState>,
+    Path(name): Path<String>,
+) -> Result<Response, ApiError> {
+    state.writer_only(
+        "it rebuilds by reading the topics again; restart it with `fulfil project --reset`",
+    )?;
+    let models = state.models.clone();
+    let n = name.clone();
+    match tokio::task::spawn_blocking(move || models.rebuild(&n)).await?? {
+        Some(rebuilt) => Ok(Json(rebuilt).into_response()),
+        None => Err(unknown_model(&name)),
+    }
+}
+
+async fn check(
+    State(state): State<AppState>,
+    Path(name): Path<String>,
+) -> Result<Response, ApiError> {
+    state.writer_only("it has no log to check against; check the writer")?;
+    let models = state.models.clone();
+    let n = name.clone();
+    match tokio::task::spawn_blocking(move || models.check(&n)).await?? {
+        Some(report) => {
+            let status = if report.agrees() {
+                StatusCode::OK
+            } else {
+                StatusCode::CONFLICT
+            };
+            Ok((status, Json(report)).into_response())
+        }
+        None => Err(unknown_model(&name)),
+    }
+}

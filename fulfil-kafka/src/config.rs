@@ -1,0 +1,119 @@
+//! Where the Kafka settings come from: a TOML file, then the environment,
+//! then flags, each overriding the one before. Every librdkafka client
+//! setting (security included) passes through under `[kafka.client]` or
+//! `-X key=value`.
+
+use std::collections::BTreeMap;
+
+use rdkafka::ClientConfig;
+use serde::Deserialize;
+
+use crate::KafkaError;
+
+/// The `[kafka]` table of the configuration file.
+#[derive(Debug, Clone, Default, Deserialize, PartialEq)]
+#[serde(deny_unknown_fields)]
+pub struct KafkaFile {
+    pub brokers: Option<String>,
+    pub topic_prefix: Option<String>,
+    pub partitions: Option<i32>,
+    pub replication_factor: Option<i32>,
+    /// Passed to every Kafka client as is, e.g. `"security.protocol" = "SASL_SSL"`.
+    #[serde(default)]
+    pub client: BTreeMap<String, String>,
+}
+
+/// The settings the Kafka side runs with.
+#[derive(Debug, Clone, PartialEq)]
+pub struct KafkaConfig {
+    pub brokers: String,
+    /// Prepended to every topic name, e.g. `fulfil.`.
+    pub topic_prefix: String,
+    /// Partitions of the topics `fulfil topics create` makes.
+    pub partitions: i32,
+    pub replication_factor: i32,
+    /// Client settings passed through to librdkafka.
+    pub client: BTreeMap<String, String>,
+}
+
+impl KafkaConfig {
+    pub const DEFAULT_PREFIX: &'static str = "fulfil.";
+    pub const DEFAULT_PARTITIONS: i32 = 6;
+
+    /// Merges the file's settings under the flags' (and environment's):
+    /// a value given on the command line wins.
+    pub fn resolve(
+        file: &KafkaFile,
+        brokers: Option<String>,
+        topic_prefix: Option<String>,
+        settings: &[String],
+    ) -> Result<Self, KafkaError> {
+        let brokers = brokers.or_else(|| file.brokers.clone()).ok_or_else(|| {
+            KafkaError::Config(
+                "no brokers: pass --kafka, set FULFIL_KAFKA or [kafka] brokers".into(),
+            )
+        })?;
+        let mut client = file.client.clone();
+        for s in settings {
+            let (k, v) = s
+                .split_once('=')
+                .ok_or_else(|| KafkaError::Config(format!("-X {s}: expected key=value")))?;
+            client.insert(k.trim().to_owned(), v.trim().to_owned());
+        }
+        Ok(Self {
+            brokers,
+            topic_prefix: topic_prefix
+                .or_else(|| file.topic_prefix.clone())
+                .unwrap_or_else(|| Self::DEFAULT_PREFIX.to_owned()),
+            partitions: file.partitions.unwrap_or(Self::DEFAULT_PARTITIONS),
+            replication_factor: file.replication_factor.unwrap_or(1),
+            client,
+        })
+    }
+
+    /// A client configuration with the brokers and every pass-through setting.
+    pub fn client(&self) -> ClientConfig {
+        let mut c = ClientConfig::new();
+        c.set("bootstrap.servers", &self.brokers);
+        for (k, v) in &self.client {
+            c.set(k, v);
+        }
+        c
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn flags_win_over_the_file_and_settings_pass_through() {
+        let file: KafkaFile = toml::from_str(
+            r#"
+            brokers = "file:9092"
+            topic_prefix = "shop."
+            [client]
+            "security.protocol" = "SASL_SSL"
+            "sasl.mechanism" = "PLAIN"
+            "#,
+        )
+        .unwrap();
+        let c = KafkaConfig::resolve(
+            &file,
+            Some("flag:9092".into()),
+            None,
+            &["sasl.mechanism=SCRAM-SHA-512".into()],
+        )
+        .unwrap();
+        assert_eq!(c.brokers, "flag:9092");
+        assert_eq!(c.topic_prefix, "shop.");
+        assert_eq!(c.client["security.protocol"], "SASL_SSL");
+        assert_eq!(c.client["sasl.mechanism"], "SCRAM-SHA-512");
+        let none = KafkaConfig::resolve(&KafkaFile::default(), None, None, &[]);
+        assert!(matches!(none, Err(KafkaError::Config(m)) if m.contains("no brokers")));
+        let bad = KafkaConfig::resolve(&file, None, None, &["nonsense".into()]);
+        assert!(matches!(bad, Err(KafkaError::Config(m)) if m.contains("key=value")));
+        let typo: Result<KafkaFile, _> = toml::from_str("brokerz = \"x\"");
+        assert!(typo.is_err(), "unknown settings are refused");
+    }
+}

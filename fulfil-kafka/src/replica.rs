@@ -1,0 +1,270 @@
+//! A read replica: the read models built from the event topics instead of
+//! the log, on a node of their own (`fulfil project`).
+//!
+//! - It reads every partition of every event topic and puts the events back
+//!   into log order ([`Sequencer`]), so each model is exactly the model the
+//!   writer keeps; a repeated event is dropped by its position.
+//! - Each model records, in the transaction that folds a run of events,
+//!   its checkpoint and the offset to resume each partition from, so a
+//!   restarted replica neither skips nor double-counts an event.
+//! - The offsets are also committed to its consumer group
+//!   (`<prefix>projections.<replica>`), so Kafka tools show how far behind
+//!   it is. They are only a report: the replica resumes from its own.
+//! - Early events are held in memory until the gap before them fills. How
+//!   many depends on how far librdkafka reads one partition ahead of
+//!   another: up to a partition's worth when a replica starts from the
+//!   beginning of large topics (the hold is reported, and logged past
+//!   [`HOLD_WARNING`]).
+//!
+//! Replicas share the query load: each is a complete copy. The partitions
+//! are not split between the processes of a replica, because a model reads
+//! across streams (the stock model prices a shipment at earlier receipts)
+//! and each process keeps its models in its own sled database.
+
+use std::collections::BTreeMap;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::Arc;
+use std::time::Duration;
+
+use rdkafka::consumer::{CommitMode, Consumer, StreamConsumer};
+use rdkafka::message::{BorrowedMessage, Message};
+use rdkafka::{Offset, TopicPartitionList};
+use tokio::sync::watch;
+
+use crate::client::{self, header, Group};
+use crate::sequencer::{Partition, Sequencer};
+use crate::wire::recorded_event;
+use crate::{KafkaConfig, KafkaError, Topics};
+use projections::{ReadModels, NAMES};
+
+/// Messages read before folding, at most.
+const BATCH: usize = 1024;
+/// Early events held past which each new high is logged.
+pub const HOLD_WARNING: usize = 100_000;
+/// How long metadata and watermark requests may take.
+const METADATA_TIMEOUT: Duration = Duration::from_secs(10);
+
+/// What the replica reports.
+#[derive(Debug, Default)]
+pub struct ReplicaStats {
+    pub folded: AtomicU64,
+    pub duplicates: AtomicU64,
+    /// Messages on an event topic that are not an event fulfil published.
+    pub unreadable: AtomicU64,
+    pub held: AtomicU64,
+    /// The highest log position seen on the topics.
+    pub highest: AtomicU64,
+    /// The position it waits for (the next one to fold).
+    pub waiting_for: AtomicU64,
+}
+
+/// A replica's reader of the event topics.
+pub struct Replica {
+    consumer: StreamConsumer,
+    models: ReadModels,
+    stats: Arc<ReplicaStats>,
+    /// The position folded into every model, once the first catch-up is done.
+    caught_up: Arc<watch::Sender<Option<u64>>>,
+    topics: Vec<String>,
+}
+
+impl Replica {
+    pub fn new(
+        config: &KafkaConfig,
+        replica: &str,
+        models: ReadModels,
+        stats: Arc<ReplicaStats>,
+        caught_up: Arc<watch::Sender<Option<u64>>>,
+    ) -> Result<Self, KafkaError> {
+        let mut client = client::consumer(config, Group::Projections(replica));
+        client
+            .set("enable.partition.eof", "false")
+            .set("fetch.message.max.bytes", "16777216");
+        Ok(Self {
+            consumer: client.create()?,
+            models,
+            stats,
+            caught_up,
+            topics: Topics::new(&config.topic_prefix).all_events(),
+        })
+    }
+
+    /// Where the models stand: the position all of them have folded, and
+    /// for each partition the lowest offset any of them must resume from.
+    fn resume(&self) -> Result<(u64, BTreeMap<Partition, i64>), KafkaError> {
+        let mut done = u64::MAX;
+        let mut at: BTreeMap<Partition, i64> = BTreeMap::new();
+        for name in NAMES {
+            let Some((model, _)) = self.models.get(name) else {
+                continue;
+            };
+            done = done.min(model.checkpoint()?.unwrap_or(0));
+            for (mark, offset) in model.marks()? {
+                if let Some(p) = Partition::from_mark(&mark) {
+                    let offset = i64::try_from(offset).unwrap_or(i64::MAX);
+                    at.entry(p)
+                        .and_modify(|o| *o = (*o).min(offset))
+                        .or_insert(offset);
+                }
+            }
+        }
+        Ok((if done == u64::MAX { 0 } else { done }, at))
+    }
+
+    /// Every partition of the event topics, with the offset to start from,
+    /// and the end now of each with something left to read (the first
+    /// catch-up's goal).
+    fn assignment(
+        &self,
+        at: &BTreeMap<Partition, i64>,
+    ) -> Result<(TopicPartitionList, BTreeMap<Partition, i64>), KafkaError> {
+        let mut list = TopicPartitionList::new();
+        let mut ends = BTreeMap::new();
+        for topic in &self.topics {
+            let metadata = self
+                .consumer
+                .fetch_metadata(Some(topic), METADATA_TIMEOUT)?;
+            let t = metadata
+                .topics()
+                .iter()
+                .find(|t| t.name() == topic)
+                .filter(|t| t.error().is_none() && !t.partitions().is_empty())
+                .ok_or_else(|| {
+                    KafkaError::Config(format!(
+                        "topic {topic} does not exist; run `fulfil topics create`"
+                    ))
+                })?;
+            for p in t.partitions() {
+                let partition = Partition::new(topic, p.id());
+                let offset = at
+                    .get(&partition)
+                    .map_or(Offset::Beginning, |o| Offset::Offset(*o));
+                list.add_partition_offset(topic, p.id(), offset)?;
+                let (low, high) =
+                    self.consumer
+                        .fetch_watermarks(topic, p.id(), METADATA_TIMEOUT)?;
+                if high > at.get(&partition).copied().unwrap_or(low) {
+                    ends.insert(partition, high);
+                }
+            }
+        }
+        Ok((list, ends))
+    }
+
+    /// Reads and folds until `shutdown` turns true.
+    pub async fn run(self, mut shutdown: watch::Receiver<bool>) -> Result<(), KafkaError> {
+        let (done, at) = self.resume()?;
+        let (assignment, mut ends) = self.assignment(&at)?;
+        self.consumer.assign(&assignment)?;
+        let mut seq = Sequencer::new(done);
+        self.stats.waiting_for.store(seq.next(), Ordering::Relaxed);
+        tracing::info!(
+            from = done,
+            partitions = assignment.count(),
+            "replica reading the event topics"
+        );
+        if ends.is_empty() {
+            self.caught_up.send_replace(Some(done));
+        }
+        let mut warned = HOLD_WARNING;
+        loop {
+            let first = tokio::select! {
+                m = self.consumer.recv() => m,
+                _ = shutdown.changed() => return Ok(()),
+            };
+            let mut batch = vec![first];
+            while batch.len() < BATCH {
+                match tokio::time::timeout(Duration::from_millis(1), self.consumer.recv()).await {
+                    Ok(m) => batch.push(m),
+                    Err(_) => break,
+                }
+            }
+            for m in batch {
+                match m {
+                    Ok(m) => self.offer(&mut seq, &m),
+                    Err(e) => tracing::warn!(error = %e, "replica: receive failed; retrying"),
+                }
+            }
+            self.fold(&mut seq).await?;
+            // Ready once every partition was read to where it ended at the
+            // start; from then on, each fold is reported.
+            ends.retain(|p, end| seq.read_to(p).is_none_or(|r| r < *end));
+            if ends.is_empty() {
+                self.caught_up.send_replace(Some(seq.next() - 1));
+            }
+            if seq.held() > warned {
+                warned = seq.held();
+                tracing::warn!(
+                    held = warned,
+                    waiting_for = seq.next(),
+                    "replica holds many early events"
+                );
+            }
+        }
+    }
+
+    fn offer(&self, seq: &mut Sequencer, m: &BorrowedMessage<'_>) {
+        let from = Partition::new(m.topic(), m.partition());
+        let event = recorded_event(|name| header(m, name), m.payload().unwrap_or_default());
+        match event {
+            Ok(event) => {
+                seq.offer(&from, m.offset(), event);
+            }
+            Err(error) => {
+                self.stats.unreadable.fetch_add(1, Ordering::Relaxed);
+                tracing::warn!(topic = m.topic(), partition = m.partition(), offset = m.offset(), %error,
+                    "replica passes over a message that is not a fulfil event");
+                seq.pass(&from, m.offset());
+            }
+        }
+    }
+
+    /// Folds every run that is ready into every model, with the offsets to
+    /// resume from, then reports the offsets to the consumer group.
+    async fn fold(&self, seq: &mut Sequencer) -> Result<(), KafkaError> {
+        loop {
+            let events = seq.take(BATCH);
+            if events.is_empty() {
+                break;
+            }
+            let marks: Vec<(String, u64)> = seq
+                .resume_at()
+                .into_iter()
+                .map(|(p, o)| (p.mark(), u64::try_from(o).unwrap_or(0)))
+                .collect();
+            let models = self.models.clone();
+            let n = events.len() as u64;
+            tokio::task::spawn_blocking(move || {
+                for name in NAMES {
+                    if let Some((model, projection)) = models.get(name) {
+                        projections::projection::apply(model, projection, &events, &marks)?;
+                    }
+                }
+                Ok::<_, KafkaError>(())
+            })
+            .await??;
+            self.stats.folded.fetch_add(n, Ordering::Relaxed);
+            self.commit(seq);
+        }
+        let s = &self.stats;
+        s.duplicates.store(seq.duplicates(), Ordering::Relaxed);
+        s.held.store(seq.held() as u64, Ordering::Relaxed);
+        s.highest.store(seq.highest(), Ordering::Relaxed);
+        s.waiting_for.store(seq.next(), Ordering::Relaxed);
+        Ok(())
+    }
+
+    /// Reports the resume offsets to the consumer group (for lag tools).
+    fn commit(&self, seq: &Sequencer) {
+        let mut list = TopicPartitionList::new();
+        for (p, offset) in seq.resume_at() {
+            if let Err(e) = list.add_partition_offset(&p.topic, p.partition, Offset::Offset(offset))
+            {
+                tracing::debug!(error = %e, "replica: offset not reported");
+            }
+        }
+        if let Err(e) = self.consumer.commit(&list, CommitMode::Async) {
+            tracing::debug!(error = %e, "replica: offsets not reported to the group");
+        }
+    }
+}

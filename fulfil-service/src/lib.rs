@@ -1,0 +1,296 @@
+//! One way to assemble a fulfil node, used by `fulfil serve`, `fulfil
+//! project`, the benches and the tests.
+//!
+//! A [`Service`] starts with the shared state over a store and adds tasks:
+//! the workers (the fulfilment process, then every read model, after each
+//! append), the HTTP API, the Kafka command consumer and outbox relay, a
+//! read replica's reader. Every task stops when told to; [`Service::stop`]
+//! tells them and waits, [`Service::run_until`] does so on a signal or as
+//! soon as any task ends on its own.
+//!
+//! `stores` holds the rule about data directories: a writer's log is never
+//! a replica's, and the other way round.
+
+mod stores;
+
+use std::future::Future;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::Arc;
+
+use clock::SharedClock;
+use command_handler::CommandHandler;
+use event_store::{Store, StoreError};
+use fulfil_http::{AppState, Replica, Telemetry};
+use fulfil_kafka::commands::{CommandConsumer, ConsumerStats};
+use fulfil_kafka::relay::RelayStats;
+use fulfil_kafka::replica::ReplicaStats;
+use fulfil_kafka::{KafkaConfig, KafkaError};
+use fulfilment::FulfilmentProcess;
+use projections::{ProjectionError, ReadModels};
+use tokio::sync::watch;
+use tokio::task::JoinHandle;
+
+pub use stores::{open, open_log, open_replica};
+
+/// What can stop a node.
+#[derive(Debug, thiserror::Error)]
+pub enum ServiceError {
+    /// The store failed.
+    #[error(transparent)]
+    Store(#[from] StoreError),
+    /// A read model failed.
+    #[error(transparent)]
+    Projection(#[from] ProjectionError),
+    /// Talking to Kafka failed.
+    #[error(transparent)]
+    Kafka(#[from] KafkaError),
+    /// A task panicked or was cancelled.
+    #[error("a worker task failed: {0}")]
+    Worker(#[from] tokio::task::JoinError),
+    /// Serving HTTP failed.
+    #[error("serving HTTP: {0}")]
+    Io(#[from] std::io::Error),
+    /// The store in a data directory could not be opened.
+    #[error("opening the store in {}", dir.display())]
+    Open {
+        /// The data directory.
+        dir: std::path::PathBuf,
+        /// Why.
+        #[source]
+        source: StoreError,
+    },
+    /// A data directory of the wrong role.
+    #[error("{0}")]
+    Role(String),
+}
+
+/// The Kafka side's counters (zero when running without Kafka).
+#[derive(Debug, Clone, Default)]
+pub struct KafkaStats {
+    /// The command consumer's.
+    pub consumer: Arc<ConsumerStats>,
+    /// The outbox relay's.
+    pub relay: Arc<RelayStats>,
+}
+
+type Task = JoinHandle<Result<(), ServiceError>>;
+
+/// A node being assembled, then running.
+pub struct Service {
+    /// What the API's handlers share.
+    pub state: AppState,
+    /// The Kafka tasks' counters.
+    pub kafka: KafkaStats,
+    stop: watch::Sender<bool>,
+    tasks: Vec<Task>,
+}
+
+/// The API's shared state over `store`, not yet ready.
+pub fn app_state(store: &Store, clock: SharedClock) -> Result<AppState, ServiceError> {
+    Ok(AppState {
+        store: store.clone(),
+        handler: CommandHandler::new(store.clone()),
+        models: ReadModels::open(store)?,
+        clock,
+        caught_up: Arc::new(watch::channel(None).0),
+        telemetry: Arc::new(Telemetry::default()),
+        replica: None,
+    })
+}
+
+impl Service {
+    /// A node over `store` with no tasks yet.
+    pub fn new(store: &Store, clock: SharedClock) -> Result<Self, ServiceError> {
+        Ok(Self {
+            state: app_state(store, clock)?,
+            kafka: KafkaStats::default(),
+            stop: watch::channel(false).0,
+            tasks: Vec::new(),
+        })
+    }
+
+    /// Tells when the node is asked to stop.
+    pub fn stopping(&self) -> watch::Receiver<bool> {
+        self.stop.subscribe()
+    }
+
+    /// Adds a task of the caller's, which must end when [`Service::stopping`] turns true.
+    pub fn spawn(&mut self, task: impl Future<Output = Result<(), ServiceError>> + Send + 'static) {
+        self.tasks.push(tokio::spawn(task));
+    }
+
+    /// The fulfilment process and every read model, caught up after each append.
+    pub fn with_workers(mut self) -> Self {
+        let workers = run_workers(self.state.clone(), self.stopping());
+        self.spawn(workers);
+        self
+    }
+
+    /// The HTTP API on `listener`.
+    pub fn with_http(mut self, listener: tokio::net::TcpListener) -> Self {
+        let server = fulfil_http::serve(self.state.clone(), listener, self.stopping());
+        self.spawn(async move { Ok(server.await?) });
+        self
+    }
+
+    /// Commands in from the command topics and events out through the outbox relay.
+    pub fn with_kafka(mut self, config: &KafkaConfig) -> Result<Self, ServiceError> {
+        let commands = CommandConsumer::new(
+            config,
+            self.state.handler.clone(),
+            self.kafka.consumer.clone(),
+        )?;
+        let stopped = self.stopping();
+        self.spawn(async move { Ok(commands.run(stopped).await?) });
+        let relay = fulfil_kafka::relay::run(
+            self.state.store.clone(),
+            config.clone(),
+            self.kafka.relay.clone(),
+            self.stopping(),
+        );
+        self.spawn(async move { Ok(relay.await?) });
+        Ok(self)
+    }
+
+    /// A read replica: the read models fed from the event topics instead of
+    /// the local log, under the replica's `name`.
+    pub fn with_replica(mut self, config: &KafkaConfig, name: &str) -> Result<Self, ServiceError> {
+        let stats = Arc::new(ReplicaStats::default());
+        self.state.replica = Some(Arc::new(ReplicaGauges(stats.clone())));
+        let reader = fulfil_kafka::replica::Replica::new(
+            config,
+            name,
+            self.state.models.clone(),
+            stats,
+            self.state.caught_up.clone(),
+        )?;
+        let stopped = self.stopping();
+        self.spawn(async move { Ok(reader.run(stopped).await?) });
+        Ok(self)
+    }
+
+    /// Tells every task to stop and waits for them; the first error wins.
+    pub async fn stop(self) -> Result<(), ServiceError> {
+        let _ = self.stop.send(true);
+        let mut first = Ok(());
+        for task in self.tasks {
+            let outcome = task.await.map_err(ServiceError::from).and_then(|r| r);
+            if first.is_ok() {
+                first = outcome;
+            }
+        }
+        first
+    }
+
+    /// Runs until `signal` completes, or until any task ends on its own (an
+    /// error, or its feed closing), then stops the rest and waits for them.
+    pub async fn run_until(
+        self,
+        signal: impl Future<Output = std::io::Result<()>>,
+    ) -> Result<(), ServiceError> {
+        let Self { stop, tasks, .. } = self;
+        if tasks.is_empty() {
+            return Ok(());
+        }
+        let mut any = futures::future::select_all(tasks);
+        let early = tokio::select! {
+            signal = signal => {
+                signal?;
+                None
+            }
+            done = &mut any => Some(done),
+        };
+        tracing::info!("stopping");
+        let _ = stop.send(true);
+        let (first, _, rest) = match early {
+            Some(done) => done,
+            None => any.await,
+        };
+        for task in rest {
+            task.await??;
+        }
+        first??;
+        Ok(())
+    }
+}
+
+/// The replica's counters as the API shows them.
+struct ReplicaGauges(Arc<ReplicaStats>);
+
+impl Replica for ReplicaGauges {
+    fn head(&self) -> u64 {
+        self.0.highest.load(Ordering::Relaxed)
+    }
+
+    fn series(&self) -> Vec<(&'static str, &'static str, u64)> {
+        let r = &self.0;
+        let value = |a: &AtomicU64| a.load(Ordering::Relaxed);
+        vec![
+            (
+                "fulfil_replica_folded_total",
+                "Events the replica folded.",
+                value(&r.folded),
+            ),
+            (
+                "fulfil_replica_duplicates_total",
+                "Repeated events dropped by position.",
+                value(&r.duplicates),
+            ),
+            (
+                "fulfil_replica_unreadable_total",
+                "Messages on event topics that are not fulfil events.",
+                value(&r.unreadable),
+            ),
+            (
+                "fulfil_replica_held_events",
+                "Early events held until the positions before them arrive.",
+                value(&r.held),
+            ),
+            (
+                "fulfil_replica_waiting_for_position",
+                "The next log position to fold.",
+                value(&r.waiting_for),
+            ),
+        ]
+    }
+}
+
+/// Runs the fulfilment process and the read models after every append
+/// until `shutdown` turns true. The service is ready after the first pass.
+pub async fn run_workers(
+    state: AppState,
+    mut shutdown: watch::Receiver<bool>,
+) -> Result<(), ServiceError> {
+    let mut head = state.store.head_watch();
+    let mut process = FulfilmentProcess::open(state.handler.clone())?;
+    loop {
+        let target = *head.borrow_and_update();
+        let models = state.models.clone();
+        let (p, outcome) = tokio::task::spawn_blocking(move || {
+            let outcome = process
+                .run_until_idle()
+                .map_err(ServiceError::from)
+                .and_then(|progress| Ok((progress, models.catch_up()?)));
+            (process, outcome)
+        })
+        .await?;
+        process = p;
+        match outcome {
+            Ok((progress, _)) => {
+                state
+                    .telemetry
+                    .process_commands
+                    .fetch_add(progress.commands as u64, Ordering::Relaxed);
+                // Everything up to `target` is handled (the process's own
+                // commands went past it; the next pass takes them).
+                state.caught_up.send_replace(Some(target));
+            }
+            // The log is the truth: a failed pass is retried on the next append.
+            Err(e) => tracing::error!(error = %e, "the workers could not catch up"),
+        }
+        tokio::select! {
+            changed = head.changed() => if changed.is_err() { return Ok(()) },
+            _ = shutdown.changed() => return Ok(()),
+        }
+    }
+}

@@ -1,0 +1,272 @@
+//! The HTTP API over a live service: commands in, the workers reacting,
+//! read models answering, bad parameters refused by name, rebuilds and
+//! checks, Prometheus metrics and the `OpenAPI` document.
+
+use std::sync::Arc;
+
+use axum::body::Body;
+use axum::http::{Request, StatusCode};
+use axum::Router;
+use chrono::{TimeZone, Utc};
+use event_store::{Store, StoreConfig};
+use fulfil_http::{router, AppState, QUERY_PARAMETERS, ROUTES};
+use serde_json::Value;
+use tower::ServiceExt;
+
+struct Running {
+    app: Router,
+    state: AppState,
+    service: fulfil_service::Service,
+    _dir: tempfile::TempDir,
+}
+
+fn start() -> Running {
+    let dir = tempfile::tempdir().unwrap();
+    let store = Store::open(dir.path(), StoreConfig::default()).unwrap();
+    let clock = clock::ManualClock::new(Utc.with_ymd_and_hms(2026, 3, 20, 12, 0, 0).unwrap());
+    let service = fulfil_service::Service::new(&store, Arc::new(clock))
+        .unwrap()
+        .with_workers();
+    Running {
+        app: router(service.state.clone()),
+        state: service.state.clone(),
+        service,
+        _dir: dir,
+    }
+}
+
+impl Running {
+    async fn call(&self, method: &str, uri: &str, body: &str) -> (StatusCode, String) {
+        let request = Request::builder()
+            .method(method)
+            .uri(uri)
+            .header("content-type", "application/json")
+            .body(Body::from(body.to_owned()))
+            .unwrap();
+        let response = self.app.clone().oneshot(request).await.unwrap();
+        let status = response.status();
+        let bytes = axum::body::to_bytes(response.into_body(), usize::MAX)
+            .await
+            .unwrap();
+        (status, String::from_utf8(bytes.to_vec()).unwrap())
+    }
+
+    async fn json(&self, method: &str, uri: &str, body: &str) -> (StatusCode, Value) {
+        let (status, text) = self.call(method, uri, body).await;
+        (
+            status,
+            serde_json::from_str(&text).unwrap_or(Value::String(text)),
+        )
+    }
+
+    /// Waits until the workers have handled the log up to `position`.
+    async fn settled(&self, position: u64) {
+        self.state
+            .caught_up
+            .subscribe()
+            .wait_for(|c| c.is_some_and(|c| c >= position))
+            .await
+            .unwrap();
+    }
+
+    /// Posts every line of a scenario, letting the workers react after each.
+    async fn submit(&self, file: &str) -> Vec<Value> {
+        let path = format!("{}/../scenarios/{file}", env!("CARGO_MANIFEST_DIR"));
+        let mut results = Vec::new();
+        for line in std::fs::read_to_string(path).unwrap().lines() {
+            let (_, result) = self.json("POST", "/commands", line).await;
+            self.settled(self.state.store.head_position()).await;
+            results.push(result);
+        }
+        results
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_api_answers_from_live_read_models_and_refuses_bad_parameters_by_name() {
+    let svc = start();
+    let (status, _) = svc.call("GET", "/healthz", "").await;
+    assert_eq!(status, StatusCode::OK);
+    svc.settled(0).await;
+    let (status, ready) = svc.json("GET", "/readyz", "").await;
+    assert_eq!(
+        (status, &ready["ready"]),
+        (StatusCode::OK, &Value::Bool(true))
+    );
+
+    let results = svc.submit("fulfilment.jsonl").await;
+    let statuses: Vec<&str> = results
+        .iter()
+        .map(|r| r["status"].as_str().unwrap())
+        .collect();
+    assert_eq!(statuses.iter().filter(|s| **s == "accepted").count(), 25);
+    assert_eq!(statuses.iter().filter(|s| **s == "rejected").count(), 7);
+    // A command through the API gets its HTTP status from its outcome.
+    let (status, r) = svc
+        .json(
+            "POST",
+            "/commands",
+            r#"{"command_id":"x1","type":"ReceiveStock","sku":"MUG","location":"WH1","qty":0}"#,
+        )
+        .await;
+    assert_eq!(
+        (status, r["status"].as_str()),
+        (StatusCode::UNPROCESSABLE_ENTITY, Some("rejected"))
+    );
+    let (status, r) = svc.json("POST", "/commands", "{not json").await;
+    assert_eq!(
+        (status, r["status"].as_str()),
+        (StatusCode::BAD_REQUEST, Some("invalid"))
+    );
+
+    // ATP from the live model equals the model's own answer.
+    let (status, atp) = svc.json("GET", "/atp/MUG?today=2026-03-20", "").await;
+    assert_eq!(status, StatusCode::OK);
+    let direct = svc
+        .state
+        .models
+        .atp
+        .sku(
+            "MUG",
+            None,
+            chrono::NaiveDate::from_ymd_opt(2026, 3, 20).unwrap(),
+        )
+        .unwrap();
+    assert_eq!(atp, serde_json::to_value(&direct).unwrap());
+    let (status, body) = svc.json("GET", "/atp/KETTLE", "").await;
+    assert_eq!(status, StatusCode::NOT_FOUND);
+    assert!(body["error"].as_str().unwrap().contains("KETTLE"), "{body}");
+
+    let (status, p) = svc
+        .json("GET", "/promise/TOWEL?qty=5&by=2026-03-25", "")
+        .await;
+    assert_eq!(status, StatusCode::OK);
+    assert_eq!(p["qty"], 5);
+    for (uri, parameter) in [
+        ("/promise/TOWEL?qty=abc&by=2026-03-25", "qty"),
+        ("/promise/TOWEL?qty=0&by=2026-03-25", "qty"),
+        ("/promise/TOWEL?qty=5", "by"),
+        ("/promise/TOWEL?qty=5&by=tomorrow", "by"),
+        ("/atp/MUG?locaton=WH1", "locaton"),
+        ("/metrics/orders?from=2026-03-10&to=2026-03-01", "from"),
+        ("/metrics/orders?as_of=yesterday", "as_of"),
+        ("/metrics/inventory?tolerance=2", "tolerance"),
+        ("/metrics/inventory?dead_after_days=-1", "dead_after_days"),
+    ] {
+        let (status, body) = svc.json("GET", uri, "").await;
+        assert_eq!(status, StatusCode::BAD_REQUEST, "{uri}: {body}");
+        assert_eq!(body["parameter"], parameter, "{uri}: {body}");
+        assert!(
+            body["error"].as_str().unwrap().contains(parameter),
+            "{body}"
+        );
+    }
+
+    // Metrics: the scenario's three orders (SO-3 cancelled); a period with
+    // no orders is empty and well formed.
+    let (status, m) = svc.json("GET", "/metrics/orders", "").await;
+    assert_eq!(status, StatusCode::OK);
+    assert_eq!(
+        (m["orders"].as_u64(), m["cancelled"].as_u64()),
+        (Some(3), Some(1))
+    );
+    let (_, web) = svc.json("GET", "/metrics/orders?channel=web", "").await;
+    assert_eq!(web["orders"], 2);
+    let (status, empty) = svc.json("GET", "/metrics/orders?from=2030-01-01", "").await;
+    assert_eq!(
+        (status, &empty["orders"], &empty["on_time_rate"]),
+        (StatusCode::OK, &Value::from(0), &Value::Null)
+    );
+    let (status, inv) = svc
+        .json(
+            "GET",
+            "/metrics/inventory?from=2026-03-01&to=2026-03-20&sku=MUG",
+            "",
+        )
+        .await;
+    assert_eq!(status, StatusCode::OK);
+    assert_eq!(inv["days"], 20);
+    assert!(inv["units_shipped"].as_u64().unwrap() > 0, "{inv}");
+
+    // Rebuild while serving, then check live against a fresh rebuild.
+    for name in ["atp", "orders", "stock"] {
+        let (status, r) = svc
+            .json("POST", &format!("/read-models/{name}/rebuild"), "")
+            .await;
+        assert_eq!(status, StatusCode::OK, "{r}");
+        assert_eq!(
+            r["checkpoint"].as_u64(),
+            Some(svc.state.store.head_position())
+        );
+        let (status, c) = svc
+            .json("GET", &format!("/read-models/{name}/check"), "")
+            .await;
+        assert_eq!(status, StatusCode::OK, "{c}");
+        assert_eq!(c["differences"], Value::Array(vec![]));
+    }
+    let (_, after) = svc.json("GET", "/atp/MUG?today=2026-03-20", "").await;
+    assert_eq!(after, atp, "the rebuilt model answers as the live one did");
+    let (status, _) = svc.json("POST", "/read-models/nope/rebuild", "").await;
+    assert_eq!(status, StatusCode::NOT_FOUND);
+
+    // Prometheus metrics of the service itself.
+    let (status, text) = svc.call("GET", "/metrics", "").await;
+    assert_eq!(status, StatusCode::OK);
+    assert!(
+        text.contains("fulfil_http_requests_total{route=\"/atp/{sku}\",status=\"404\"} 1"),
+        "{text}"
+    );
+    assert!(
+        text.contains("fulfil_read_model_lag_events{model=\"stock\"} 0"),
+        "{text}"
+    );
+    assert!(
+        text.contains("fulfil_commands_total{source=\"api\",outcome=\"rejected\"} 8"),
+        "{text}"
+    );
+    svc.service.stop().await.unwrap();
+}
+
+#[tokio::test]
+async fn the_openapi_document_describes_every_route() {
+    let svc = start();
+    let (status, doc) = svc.json("GET", "/openapi.json", "").await;
+    assert_eq!(status, StatusCode::OK);
+    assert_eq!(doc["openapi"], "3.1.0");
+    for (method, path) in ROUTES {
+        assert!(
+            doc["paths"][path][method].is_object(),
+            "{method} {path} is not documented"
+        );
+    }
+    // The query parameters documented are exactly those accepted.
+    for (path, accepted) in QUERY_PARAMETERS {
+        let mut documented: Vec<&str> = doc["paths"][path]["get"]["parameters"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .filter(|p| p["in"] == "query")
+            .map(|p| p["name"].as_str().unwrap())
+            .collect();
+        let mut accepted = accepted.to_vec();
+        documented.sort_unstable();
+        accepted.sort_unstable();
+        assert_eq!(documented, accepted, "{path}");
+    }
+    assert_eq!(
+        doc["paths"].as_object().unwrap().len(),
+        ROUTES.len(),
+        "a documented route does not exist"
+    );
+    // And every route is served for its method: no 405, and a 404 only
+    // from a handler (with its JSON message), never from the router.
+    for (method, path) in ROUTES {
+        let uri = path.replace("{sku}", "MUG").replace("{name}", "atp");
+        let (status, body) = svc.call(&method.to_uppercase(), &uri, "{}").await;
+        assert_ne!(status, StatusCode::METHOD_NOT_ALLOWED, "{method} {uri}");
+        if status == StatusCode::NOT_FOUND {
+            assert!(body.contains("\"error\""), "{method} {uri}: {body}");
+        }
+    }
+    svc.service.stop().await.unwrap();
+}

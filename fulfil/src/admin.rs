@@ -1,0 +1,171 @@
+//! Looking after read models and topics: metrics, rebuilds, checks (here
+//! or on a running service) and the Kafka topics.
+
+use std::path::Path;
+
+use anyhow::Context;
+use clock::Clock;
+use event_store::{Store, StoreConfig};
+
+use crate::cli::{MetricsCmd, TopicsCmd};
+use crate::config::{kafka_config, ConfigFile};
+use crate::report::print_report;
+
+pub fn metrics(store: &Store, which: MetricsCmd) -> anyhow::Result<()> {
+    let models = projections::ReadModels::open(store)?;
+    models.catch_up()?;
+    match which {
+        MetricsCmd::Orders {
+            from,
+            to,
+            channel,
+            sku,
+            location,
+            as_of,
+            format,
+        } => {
+            let filter = projections::orders::OrderFilter {
+                from,
+                to,
+                channel,
+                sku,
+                location,
+            };
+            let m = models
+                .orders
+                .metrics(&filter, as_of.unwrap_or_else(|| clock::SystemClock.now()))?;
+            print_report(&m, format)
+        }
+        MetricsCmd::Inventory {
+            from,
+            to,
+            sku,
+            location,
+            tolerance,
+            dead_after_days,
+            as_of,
+            format,
+        } => {
+            anyhow::ensure!(
+                (0.0..=1.0).contains(&tolerance),
+                "--tolerance must be between 0 and 1"
+            );
+            let as_of = as_of.unwrap_or_else(|| clock::SystemClock.now());
+            let mut filter = projections::stock::StockFilter::new(from, to, as_of);
+            anyhow::ensure!(filter.from <= filter.to, "--from is after --to");
+            filter.sku = sku;
+            filter.location = location;
+            filter.count_tolerance = tolerance;
+            filter.dead_after_days = dead_after_days;
+            print_report(&models.stock.metrics(&filter, as_of)?, format)
+        }
+    }
+}
+
+#[derive(Clone, Copy, PartialEq, Eq)]
+pub enum Admin {
+    Rebuild,
+    Check,
+}
+
+/// Rebuilds or checks read models, here or on a running service.
+pub fn read_model_admin(
+    dir: &Path,
+    config: StoreConfig,
+    projection: &str,
+    server: Option<String>,
+    admin: Admin,
+) -> anyhow::Result<()> {
+    let names: Vec<&str> = if projection == "all" {
+        projections::NAMES.to_vec()
+    } else {
+        vec![projection]
+    };
+    let mut agree = true;
+    if let Some(server) = server {
+        let runtime = tokio::runtime::Runtime::new()?;
+        let client = reqwest::Client::new();
+        for name in names {
+            let url = format!(
+                "{}/read-models/{name}/{}",
+                server.trim_end_matches('/'),
+                match admin {
+                    Admin::Rebuild => "rebuild",
+                    Admin::Check => "check",
+                }
+            );
+            let (status, body) = runtime.block_on(async {
+                let request = match admin {
+                    Admin::Rebuild => client.post(&url),
+                    Admin::Check => client.get(&url),
+                };
+                let response = request.send().await?;
+                let status = response.status();
+                Ok::<_, reqwest::Error>((status, response.text().await?))
+            })?;
+            match status.as_u16() {
+                200 => println!("{body}"),
+                409 => {
+                    agree = false;
+                    println!("{body}");
+                }
+                _ => anyhow::bail!("{url} answered {status}: {body}"),
+            }
+        }
+    } else {
+        let store = fulfil_service::open_log(dir, config)?;
+        let models = projections::ReadModels::open(&store)?;
+        for name in names {
+            let known = projections::NAMES.join(", ");
+            let line = match admin {
+                Admin::Rebuild => {
+                    serde_json::to_string(&models.rebuild(name)?.with_context(|| {
+                        format!("no read model named {name}; there are {known}")
+                    })?)?
+                }
+                Admin::Check => {
+                    models.catch_up()?;
+                    let report = models.check(name)?.with_context(|| {
+                        format!("no read model named {name}; there are {known}")
+                    })?;
+                    agree &= report.agrees();
+                    serde_json::to_string(&report)?
+                }
+            };
+            println!("{line}");
+        }
+    }
+    if !agree {
+        anyhow::bail!("a live read model differs from its rebuild");
+    }
+    Ok(())
+}
+
+pub fn topics(file: &ConfigFile, action: TopicsCmd) -> anyhow::Result<()> {
+    match action {
+        TopicsCmd::Create { kafka } => {
+            let config = kafka_config(file, kafka)?;
+            let runtime = tokio::runtime::Runtime::new()?;
+            let made = runtime.block_on(fulfil_kafka::topics::create(&config))?;
+            for (topic, _) in fulfil_kafka::Topics::new(&config.topic_prefix).all() {
+                let state = if made.contains(&topic) {
+                    "created"
+                } else {
+                    "exists"
+                };
+                println!("{topic}\t{state}");
+            }
+            Ok(())
+        }
+        TopicsCmd::List { kafka } => {
+            let prefix = kafka
+                .topic_prefix
+                .or_else(|| file.kafka.topic_prefix.clone())
+                .unwrap_or_else(|| fulfil_kafka::KafkaConfig::DEFAULT_PREFIX.to_owned());
+            for (topic, retention) in fulfil_kafka::Topics::new(&prefix).all() {
+                println!("{topic}\tretention.ms={retention}");
+            }
+            Ok(())
+        }
+    }
+}

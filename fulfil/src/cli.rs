@@ -1,0 +1,219 @@
+//! The command line: every subcommand and its flags.
+
+use std::path::PathBuf;
+
+use clap::{Parser, Subcommand};
+
+#[derive(Parser)]
+#[command(
+    name = "fulfil",
+    version,
+    about = "Event-sourced order and inventory management"
+)]
+pub struct Cli {
+    /// The data directory of the embedded store (default ./data).
+    #[arg(long, global = true, env = "FULFIL_DATA_DIR")]
+    pub data_dir: Option<PathBuf>,
+    /// A TOML configuration file (`data_dir`, http, [kafka], [kafka.client]); flags and environment win over it.
+    #[arg(long, global = true, env = "FULFIL_CONFIG")]
+    pub config: Option<PathBuf>,
+    /// sled page cache size in MiB.
+    #[arg(long, global = true, default_value_t = 64, env = "FULFIL_CACHE_MB")]
+    pub cache_mb: u64,
+    #[command(subcommand)]
+    pub command: Cmd,
+}
+
+#[derive(Subcommand)]
+pub enum Cmd {
+    /// Runs the end-to-end demonstration on a fresh store under the data directory.
+    Demo,
+    /// Applies JSON-lines commands from FILE (or - for stdin); prints one JSON result per line.
+    Submit {
+        /// The file of commands, one JSON object per line; - reads stdin.
+        file: String,
+    },
+    /// Available-to-promise for a SKU: now, by day and cumulatively, per location and in total (JSON).
+    Atp {
+        sku: String,
+        /// Only this location.
+        #[arg(long)]
+        location: Option<String>,
+        /// Output: a table for people, JSON or CSV for tools.
+        #[arg(long, value_enum, default_value_t = Format::Table)]
+        format: Format,
+        /// The day to count from (default: today by the clock).
+        #[arg(long)]
+        today: Option<chrono::NaiveDate>,
+    },
+    /// Can QTY of SKU be committed by a date? Yes or no, from which locations, and the earliest date.
+    Promise {
+        sku: String,
+        qty: u64,
+        /// The date the customer needs it by (YYYY-MM-DD).
+        #[arg(long)]
+        by: chrono::NaiveDate,
+        /// Only from this location.
+        #[arg(long)]
+        location: Option<String>,
+        /// The day to count from (default: today by the clock).
+        #[arg(long)]
+        today: Option<chrono::NaiveDate>,
+        #[arg(long, value_enum, default_value_t = Format::Table)]
+        format: Format,
+    },
+    /// Runs the service on the embedded store: the fulfilment process, the read models and the HTTP API.
+    Serve {
+        /// Address the HTTP API listens on (default 127.0.0.1:8080).
+        #[arg(long, env = "FULFIL_HTTP")]
+        http: Option<std::net::SocketAddr>,
+        #[command(flatten)]
+        kafka: KafkaArgs,
+        /// With --kafka: stand by in the writer group until this node holds the writer lease (a hot spare with a copy of the store).
+        #[arg(long)]
+        standby: bool,
+    },
+    /// Runs a read replica: the read models built from the event topics (in log order, each event once) in a data directory of its own, with the HTTP queries on top.
+    Project {
+        /// Address the HTTP API listens on (default 127.0.0.1:8081).
+        #[arg(long, env = "FULFIL_HTTP")]
+        http: Option<std::net::SocketAddr>,
+        #[command(flatten)]
+        kafka: KafkaArgs,
+        /// The replica's name: its offsets are reported under the consumer group `<prefix>projections.<NAME>` (default: its store's id).
+        #[arg(long)]
+        replica: Option<String>,
+        /// Drops the read models first, to build them again from the start of the topics.
+        #[arg(long)]
+        reset: bool,
+    },
+    /// Kafka topics: `fulfil topics create --kafka BROKERS` makes every topic fulfil uses.
+    Topics {
+        #[command(subcommand)]
+        action: TopicsCmd,
+    },
+    /// Order or inventory metrics from the read models (table, JSON or CSV).
+    Metrics {
+        #[command(subcommand)]
+        which: MetricsCmd,
+    },
+    /// Rebuilds a read model (atp, orders, stock or all) from the log, beside the live copy, then swaps it in.
+    Replay {
+        #[arg(long)]
+        projection: String,
+        /// Ask a running `fulfil serve` at this URL (it holds the store) instead of opening the store.
+        #[arg(long)]
+        server: Option<String>,
+    },
+    /// Compares a live read model (atp, orders, stock or all) with a fresh rebuild; exits 1 if they differ.
+    Check {
+        #[arg(long)]
+        projection: String,
+        /// Ask a running `fulfil serve` at this URL instead of opening the store.
+        #[arg(long)]
+        server: Option<String>,
+    },
+    /// Prints the current state of one aggregate (order-…, inventory-SKU@LOC, po-…, sku-…, location-…) as JSON.
+    State {
+        /// The aggregate's stream, for example order-SO-1 or inventory-SKU-1@WH1.
+        stream: String,
+    },
+    /// Prints the event log as JSON lines.
+    Events {
+        /// Only this stream (for example inventory-SKU-1@WH1).
+        #[arg(long)]
+        stream: Option<String>,
+        /// The first global position (or, with --stream, the first version).
+        #[arg(long, default_value_t = 1)]
+        from: u64,
+        /// At most this many events.
+        #[arg(long)]
+        limit: Option<usize>,
+    },
+}
+
+/// Where Kafka is and how to talk to it.
+#[derive(clap::Args, Clone)]
+pub struct KafkaArgs {
+    /// Kafka bootstrap servers; without them (and without [kafka] brokers in
+    /// the config file) everything runs in-process on the embedded store.
+    #[arg(long = "kafka", env = "FULFIL_KAFKA")]
+    pub brokers: Option<String>,
+    /// Prepended to every topic name (default `fulfil.`).
+    #[arg(long, env = "FULFIL_TOPIC_PREFIX")]
+    pub topic_prefix: Option<String>,
+    /// A librdkafka client setting, key=value (repeatable), e.g. -X `security.protocol=SASL_SSL`.
+    #[arg(short = 'X', value_name = "KEY=VALUE")]
+    pub settings: Vec<String>,
+}
+
+#[derive(Subcommand)]
+pub enum TopicsCmd {
+    /// Creates the command, event, result and dead-letter topics that do not exist yet.
+    Create {
+        #[command(flatten)]
+        kafka: KafkaArgs,
+    },
+    /// Prints the topic names and their retention.
+    List {
+        #[command(flatten)]
+        kafka: KafkaArgs,
+    },
+}
+
+#[derive(Subcommand)]
+pub enum MetricsCmd {
+    /// Cycle time, on-time shipment, perfect orders, fill rate and backorders of orders placed in a period.
+    Orders {
+        /// Placed on or after this day.
+        #[arg(long)]
+        from: Option<chrono::NaiveDate>,
+        /// Placed on or before this day.
+        #[arg(long)]
+        to: Option<chrono::NaiveDate>,
+        #[arg(long)]
+        channel: Option<String>,
+        #[arg(long)]
+        sku: Option<String>,
+        /// Only orders with units allocated or shipped from this location.
+        #[arg(long)]
+        location: Option<String>,
+        /// When backorder ages are counted (RFC 3339; default: now).
+        #[arg(long)]
+        as_of: Option<chrono::DateTime<chrono::Utc>>,
+        #[arg(long, value_enum, default_value_t = Format::Table)]
+        format: Format,
+    },
+    /// Turnover, days of inventory, stock accuracy, stockouts, shortages and dead stock over a period.
+    Inventory {
+        /// First day (default: 29 days before --to).
+        #[arg(long)]
+        from: Option<chrono::NaiveDate>,
+        /// Last day (default: the day of --as-of).
+        #[arg(long)]
+        to: Option<chrono::NaiveDate>,
+        #[arg(long)]
+        sku: Option<String>,
+        #[arg(long)]
+        location: Option<String>,
+        /// A count within this share of the expected quantity is accurate.
+        #[arg(long, default_value_t = projections::stock::StockFilter::DEFAULT_TOLERANCE)]
+        tolerance: f64,
+        /// On-hand nobody reserved for this many days is dead stock.
+        #[arg(long, default_value_t = projections::stock::StockFilter::DEFAULT_DEAD_AFTER_DAYS)]
+        dead_after_days: i64,
+        /// When open stockouts and dead stock are counted (RFC 3339; default: now).
+        #[arg(long)]
+        as_of: Option<chrono::DateTime<chrono::Utc>>,
+        #[arg(long, value_enum, default_value_t = Format::Table)]
+        format: Format,
+    },
+}
+
+/// How a report is printed.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum Format {
+    Table,
+    Json,
+    Csv,
+}

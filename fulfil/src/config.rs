@@ -1,0 +1,81 @@
+//! The configuration file (`--config fulfil.toml`): the data directory, the
+//! HTTP address and the `[kafka]` table. Flags and the environment win over it.
+
+use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
+
+use anyhow::Context;
+use fulfil_kafka::{KafkaConfig, KafkaFile};
+use serde::Deserialize;
+
+use crate::cli::KafkaArgs;
+
+/// The configuration file.
+#[derive(Debug, Clone, Default, Deserialize, PartialEq)]
+#[serde(deny_unknown_fields)]
+pub struct ConfigFile {
+    pub data_dir: Option<PathBuf>,
+    pub http: Option<String>,
+    #[serde(default)]
+    pub kafka: KafkaFile,
+}
+
+impl ConfigFile {
+    /// Reads the file; unknown settings are refused.
+    pub fn load(path: &Path) -> anyhow::Result<Self> {
+        let text = std::fs::read_to_string(path)
+            .with_context(|| format!("configuration: reading {}", path.display()))?;
+        toml::from_str(&text).with_context(|| format!("configuration: {}", path.display()))
+    }
+
+    /// Whether Kafka is configured, by flag, environment or file.
+    pub fn has_kafka(&self, args: &KafkaArgs) -> bool {
+        args.brokers.is_some() || self.kafka.brokers.is_some()
+    }
+}
+
+/// The Kafka settings: the flags over the file's `[kafka]` table.
+pub fn kafka_config(file: &ConfigFile, args: KafkaArgs) -> anyhow::Result<KafkaConfig> {
+    Ok(KafkaConfig::resolve(
+        &file.kafka,
+        args.brokers,
+        args.topic_prefix,
+        &args.settings,
+    )?)
+}
+
+/// The HTTP address: the flag (or `FULFIL_HTTP`), then the config file, then
+/// loopback on `port`.
+pub fn http_address(
+    flag: Option<SocketAddr>,
+    file: &ConfigFile,
+    port: u16,
+) -> anyhow::Result<SocketAddr> {
+    Ok(match (flag, &file.http) {
+        (Some(h), _) => h,
+        (None, Some(h)) => h
+            .parse()
+            .with_context(|| format!("http = {h:?} in the config file"))?,
+        (None, None) => SocketAddr::from(([127, 0, 0, 1], port)),
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_file_holds_the_node_and_its_kafka_table_and_refuses_typos() {
+        let file: ConfigFile = toml::from_str(
+            "data_dir = \"/var/lib/fulfil\"\nhttp = \"0.0.0.0:8080\"\n[kafka]\nbrokers = \"k:9092\"\n[kafka.client]\n\"security.protocol\" = \"SASL_SSL\"\n",
+        )
+        .unwrap();
+        assert_eq!(file.data_dir, Some(PathBuf::from("/var/lib/fulfil")));
+        assert_eq!(file.kafka.brokers.as_deref(), Some("k:9092"));
+        assert_eq!(file.kafka.client["security.protocol"], "SASL_SSL");
+        let typo: Result<ConfigFile, _> = toml::from_str("[kafka]\nbrokerz = \"x\"");
+        assert!(typo.is_err(), "unknown settings are refused");
+        let address = http_address(None, &file, 8080).unwrap();
+        assert_eq!(address, "0.0.0.0:8080".parse().unwrap());
+    }
+}

@@ -1,0 +1,108 @@
+//! Reports as people and tools read them: a table, JSON or CSV.
+
+use crate::cli::Format;
+
+/// ATP by location and day: one row per day with supply or requirements,
+/// per location and for all of them.
+pub fn print_atp(atp: &projections::atp::SkuAtp, format: Format) -> anyhow::Result<()> {
+    if format == Format::Json {
+        println!("{}", serde_json::to_string(atp)?);
+        return Ok(());
+    }
+    let mut rows: Vec<(&str, &projections::phased::Bucket)> = Vec::new();
+    for l in &atp.locations {
+        rows.extend(l.phased.buckets.iter().map(|b| (l.location.as_str(), b)));
+    }
+    rows.extend(atp.phased.buckets.iter().map(|b| ("all", b)));
+    let header = [
+        "location",
+        "day",
+        "supply",
+        "requirements",
+        "atp",
+        "cumulative",
+    ];
+    if format == Format::Csv {
+        println!("{}", header.join(","));
+        for (location, b) in rows {
+            println!(
+                "{location},{},{},{},{},{}",
+                b.day, b.supply, b.requirements, b.atp, b.cumulative
+            );
+        }
+    } else {
+        println!(
+            "{} (version {}): {} available to promise now, as of {}",
+            atp.sku, atp.version, atp.atp_now, atp.today
+        );
+        println!(
+            "{:<10} {:<10} {:>8} {:>12} {:>8} {:>10}",
+            header[0], header[1], header[2], header[3], header[4], header[5]
+        );
+        for (location, b) in rows {
+            println!(
+                "{location:<10} {:<10} {:>8} {:>12} {:>8} {:>10}",
+                b.day.to_string(),
+                b.supply,
+                b.requirements,
+                b.atp,
+                b.cumulative
+            );
+        }
+    }
+    Ok(())
+}
+
+/// Prints any report: JSON as is; a table or CSV of `metric,value` rows,
+/// the JSON flattened into dotted names.
+pub fn print_report<T: serde::Serialize>(report: &T, format: Format) -> anyhow::Result<()> {
+    let json = serde_json::to_value(report)?;
+    if format == Format::Json {
+        println!("{json}");
+        return Ok(());
+    }
+    let mut rows = Vec::new();
+    flatten("", &json, &mut rows);
+    if format == Format::Csv {
+        println!("metric,value");
+        for (k, v) in rows {
+            let v = if v.contains([',', '"']) {
+                format!("\"{}\"", v.replace('"', "\"\""))
+            } else {
+                v
+            };
+            println!("{k},{v}");
+        }
+    } else {
+        let width = rows.iter().map(|(k, _)| k.len()).max().unwrap_or(0);
+        for (k, v) in rows {
+            println!("{k:<width$}  {v}");
+        }
+    }
+    Ok(())
+}
+
+fn flatten(prefix: &str, value: &serde_json::Value, rows: &mut Vec<(String, String)>) {
+    let name = |k: &str| {
+        if prefix.is_empty() {
+            k.to_owned()
+        } else {
+            format!("{prefix}.{k}")
+        }
+    };
+    match value {
+        serde_json::Value::Object(map) => {
+            for (k, v) in map {
+                flatten(&name(k), v, rows);
+            }
+        }
+        serde_json::Value::Array(items) => {
+            for (i, v) in items.iter().enumerate() {
+                flatten(&name(&i.to_string()), v, rows);
+            }
+        }
+        serde_json::Value::Null => rows.push((prefix.to_owned(), String::new())),
+        serde_json::Value::String(s) => rows.push((prefix.to_owned(), s.clone())),
+        other => rows.push((prefix.to_owned(), other.to_string())),
+    }
+}

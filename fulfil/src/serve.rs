@@ -1,0 +1,142 @@
+//! `fulfil serve` and `fulfil project`: a writer node or a read replica,
+//! assembled from the service builder, until a signal stops it.
+
+use std::net::SocketAddr;
+use std::sync::Arc;
+
+use anyhow::Context;
+use event_store::Store;
+use fulfil_kafka::lease::{self, Lease};
+use fulfil_kafka::{Group, KafkaConfig};
+use fulfil_service::Service;
+
+/// Serves the embedded store: the fulfilment process, the read models and
+/// the HTTP API; with `kafka`, commands from and events to its topics.
+pub fn serve(
+    store: Store,
+    http: SocketAddr,
+    kafka: Option<KafkaConfig>,
+    standby: bool,
+) -> anyhow::Result<()> {
+    let runtime = tokio::runtime::Runtime::new()?;
+    runtime.block_on(async move {
+        let mut service = Service::new(&store, Arc::new(clock::SystemClock))?;
+        if let Some(config) = &kafka {
+            if !may_write(&mut service, &store, config, standby).await? {
+                // Let go of the lease before going: see Lease::keep.
+                eprintln!("stopping");
+                return Ok(service.stop().await?);
+            }
+        }
+        let listener = tokio::net::TcpListener::bind(http)
+            .await
+            .with_context(|| format!("listening on {http}"))?;
+        let address = listener.local_addr()?;
+        if let Some(config) = &kafka {
+            eprintln!(
+                "fulfil serving http://{address} with Kafka at {} (topics {}*)",
+                config.brokers, config.topic_prefix
+            );
+            service = service.with_kafka(config)?;
+        } else {
+            eprintln!("fulfil serving http://{address} on the embedded store");
+        }
+        let service = service.with_workers().with_http(listener);
+        Ok(service.run_until(stopped_by_signal()).await?)
+    })
+}
+
+/// Whether this node may write to the topics: the store owns them (its
+/// claim), with `standby` it holds the lease, and its log holds what the
+/// topics hold. False when a signal came first; an error when refused.
+async fn may_write(
+    service: &mut Service,
+    store: &Store,
+    config: &KafkaConfig,
+    standby: bool,
+) -> anyhow::Result<bool> {
+    let node = format!("{}:{}", host_name(), store.path().display());
+    let owner = lease::claim(config, store.id()?, &node).await?;
+    if standby {
+        let lease = Lease::join(config)?;
+        let mut held = lease.held();
+        let stopped = service.stopping();
+        service.spawn(async move { Ok(lease.keep(stopped).await?) });
+        // Stand by until the group makes this node the writer.
+        eprintln!(
+            "fulfil waiting for the writer lease (group {}) of store {}",
+            Group::Writer.name(config),
+            owner.store_id
+        );
+        let signalled = tokio::select! {
+            r = held.wait_for(|h| *h) => { r?; false }
+            s = stop_signal() => { s?; true }
+        };
+        if signalled {
+            return Ok(false);
+        }
+    }
+    // The store must hold what the topics hold before it writes.
+    let (check, config) = (store.clone(), config.clone());
+    tokio::task::spawn_blocking(move || lease::verify_history(&config, &check)).await??;
+    Ok(true)
+}
+
+/// Runs a read replica on `store` until a signal stops it.
+pub fn project(
+    store: Store,
+    http: SocketAddr,
+    kafka: KafkaConfig,
+    replica: Option<String>,
+    reset: bool,
+) -> anyhow::Result<()> {
+    let runtime = tokio::runtime::Runtime::new()?;
+    runtime.block_on(async move {
+        let service = Service::new(&store, Arc::new(clock::SystemClock))?;
+        if reset {
+            service.state.models.clear()?;
+        }
+        let name = match replica {
+            Some(name) => name,
+            None => store.id()?.to_string(),
+        };
+        let listener = tokio::net::TcpListener::bind(http)
+            .await
+            .with_context(|| format!("listening on {http}"))?;
+        eprintln!(
+            "fulfil replica serving http://{} from Kafka at {} (topics {}events.*, group {})",
+            listener.local_addr()?,
+            kafka.brokers,
+            kafka.topic_prefix,
+            Group::Projections(&name).name(&kafka)
+        );
+        let service = service.with_replica(&kafka, &name)?.with_http(listener);
+        Ok(service.run_until(stopped_by_signal()).await?)
+    })
+}
+
+/// This machine's name, for the writer's claim.
+fn host_name() -> String {
+    std::fs::read_to_string("/etc/hostname")
+        .map(|h| h.trim().to_owned())
+        .ok()
+        .filter(|h| !h.is_empty())
+        .or_else(|| std::env::var("HOSTNAME").ok())
+        .unwrap_or_else(|| "unknown-host".to_owned())
+}
+
+/// Ctrl-C or SIGTERM.
+async fn stop_signal() -> std::io::Result<()> {
+    let mut term = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate())?;
+    tokio::select! {
+        r = tokio::signal::ctrl_c() => r,
+        _ = term.recv() => Ok(()),
+    }
+}
+
+/// [`stop_signal`], saying so.
+async fn stopped_by_signal() -> std::io::Result<()> {
+    stop_signal().await?;
+    eprintln!("stopping");
+    Ok(())
+}

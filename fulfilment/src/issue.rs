@@ -1,0 +1,122 @@
+//! Issuing one reaction's commands with deterministic ids, and carrying on
+//! from what an earlier run recorded under the same id.
+
+use chrono::{DateTime, Utc};
+use event_store::StoreError;
+use schemas::{Command, CommandEnvelope, CommandResult};
+use serde_json::Value;
+
+use crate::port::Port;
+use crate::reactions::Reaction;
+
+/// What one batch (or one reaction) did.
+#[derive(Debug, Default, Clone, Copy, PartialEq, Eq)]
+pub struct Progress {
+    /// Events read.
+    pub events: usize,
+    /// Commands issued.
+    pub commands: usize,
+    /// Of those, accepted.
+    pub accepted: usize,
+    /// Of those, refused (by a rule, or as not a command): each is logged at warn level.
+    pub refused: usize,
+}
+
+impl Progress {
+    /// Adds another batch's or worker's counts.
+    pub fn add(&mut self, other: Progress) {
+        self.events += other.events;
+        self.commands += other.commands;
+        self.accepted += other.accepted;
+        self.refused += other.refused;
+    }
+}
+
+/// The outcome of a command the process issued.
+pub(crate) enum Issued {
+    /// Recorded; `recorded` holds the payloads when they were read back
+    /// because an earlier run had recorded a different decision.
+    Accepted { recorded: Option<Vec<Value>> },
+    /// Refused; nothing changed.
+    Rejected,
+}
+
+/// Issues one task's commands, numbered for their ids: the `n`th command
+/// of task `t` of the event at position `p` is `fp-p-t-n`, whatever run
+/// issues it.
+pub(crate) struct Issuer<'a> {
+    pub(crate) port: &'a dyn Port,
+    pub(crate) reaction: &'a Reaction,
+    pub(crate) prefix: String,
+    pub(crate) count: usize,
+    pub(crate) progress: &'a mut Progress,
+}
+
+impl Issuer<'_> {
+    /// Issues one command with the next deterministic id.
+    pub(crate) fn issue(&mut self, command: Command) -> Result<Issued, StoreError> {
+        let command_id = format!("{}-{}", self.prefix, self.count);
+        self.count += 1;
+        self.progress.commands += 1;
+        let body = command_body(&command_id, &command, self.reaction.at)?;
+        let envelope = CommandEnvelope {
+            command_id: command_id.clone(),
+            at: Some(self.reaction.at),
+            correlation_id: self.reaction.correlation_id.clone(),
+            command,
+            body,
+        };
+        match self.port.handle(&envelope)? {
+            CommandResult::Accepted { .. } => {
+                self.progress.accepted += 1;
+                Ok(Issued::Accepted { recorded: None })
+            }
+            CommandResult::Rejected {
+                reason: "idempotency_conflict",
+                ..
+            } => {
+                // An earlier run recorded another decision under this id: carry on from it.
+                match self.port.recorded(&command_id)? {
+                    Some(recorded) => Ok(Issued::Accepted {
+                        recorded: Some(recorded),
+                    }),
+                    None => Ok(Issued::Rejected),
+                }
+            }
+            CommandResult::Rejected {
+                reason, message, ..
+            } => {
+                self.progress.refused += 1;
+                tracing::debug!(%command_id, reason, %message, "fulfilment command refused");
+                Ok(Issued::Rejected)
+            }
+            CommandResult::Invalid {
+                reason, message, ..
+            } => {
+                self.progress.refused += 1;
+                tracing::warn!(%command_id, reason, %message, "fulfilment built an invalid command");
+                Ok(Issued::Rejected)
+            }
+        }
+    }
+}
+
+/// The command as it would arrive on the wire, for the idempotency check.
+fn command_body(
+    command_id: &str,
+    command: &Command,
+    at: DateTime<Utc>,
+) -> Result<Value, StoreError> {
+    let mut body = match command {
+        Command::Catalog(c) => serde_json::to_value(c),
+        Command::Inventory(c) => serde_json::to_value(c),
+        Command::Order(c) => serde_json::to_value(c),
+        Command::PurchaseOrder(c) => serde_json::to_value(c),
+    }
+    .map_err(StoreError::Encode)?;
+    if let Some(object) = body.as_object_mut() {
+        object.insert("command_id".into(), Value::String(command_id.to_owned()));
+        object.insert("at".into(), Value::String(at.to_rfc3339()));
+    }
+    Ok(body)
+}

@@ -1,0 +1,426 @@
+//! The reaction table: given what the process remembers and one event,
+//! the tasks to run. Pure: what it needs to know of an order (its
+//! placement, how much of a line still waits) it asks through the [`Port`];
+//! it issues nothing itself.
+
+use chrono::{DateTime, Utc};
+use event_store::{RecordedEvent, StoreError};
+use schemas::catalog::CatalogEvent;
+use schemas::inventory::{InventoryCommand, InventoryEvent};
+use schemas::order::{OrderCommand, OrderEvent, ReleasedAllocation, ReturnCondition, SupplySource};
+use schemas::purchasing::PurchaseOrderEvent;
+use schemas::{Command, StreamKind, StreamName};
+
+use crate::memory::{backorder_key, Backorder, Memory};
+use crate::port::Port;
+
+/// One piece of work a reaction hands to the runner.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Task {
+    /// A command whose rejection is part of normal flow (counted, not retried).
+    Send(Command),
+    /// Source a line's units that have neither supply nor a backorder.
+    Source {
+        /// The order.
+        order_id: String,
+        /// Its line.
+        line: u32,
+    },
+    /// Fill a backordered line from supply that arrived.
+    FillBackorder {
+        /// The order.
+        order_id: String,
+        /// Its line.
+        line: u32,
+    },
+    /// Release the order to the warehouse if it is paid and has allocated
+    /// stock the warehouse does not have yet.
+    Release {
+        /// The order.
+        order_id: String,
+    },
+}
+
+/// The tasks one event asks for, under the key that orders them.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Reaction {
+    /// Whether the event is an order's placement.
+    pub placement: bool,
+    /// The event's log position: the commands' ids derive from it.
+    pub position: u64,
+    /// The event's business time, which the commands carry.
+    pub at: DateTime<Utc>,
+    /// The flow the event belongs to, which the commands carry.
+    pub correlation_id: Option<String>,
+    /// Reactions sharing a key run in log order; others run concurrently.
+    pub key: String,
+    /// What to do, in order.
+    pub tasks: Vec<Task>,
+}
+
+/// Updates `memory` from one event and says what to do about it (nothing
+/// for events the process does not react to, or cannot read).
+pub fn react(
+    memory: &mut Memory,
+    port: &dyn Port,
+    event: &RecordedEvent,
+) -> Result<Option<Reaction>, StoreError> {
+    let Ok(stream) = StreamName::parse(event.stream.as_str()) else {
+        return Ok(None);
+    };
+    let reaction = match stream.kind() {
+        StreamKind::Order => decode(event).map(|e| order_reaction(memory, port, e)),
+        StreamKind::Inventory => decode(event).map(|e| Ok(inventory_reaction(memory, e))),
+        StreamKind::PurchaseOrder => decode(event).map(|e| Ok(purchase_order_reaction(e))),
+        StreamKind::Location => {
+            if let Some(CatalogEvent::LocationDefined(d)) = decode(event) {
+                memory.add_location(&d.location);
+            }
+            None
+        }
+        StreamKind::Sku => None,
+    };
+    let Some((key, tasks)) = reaction.transpose()? else {
+        return Ok(None);
+    };
+    Ok((!tasks.is_empty()).then(|| Reaction {
+        placement: event.event_type == "OrderPlaced",
+        position: event.position,
+        at: event.at,
+        correlation_id: event.correlation_id.clone(),
+        key,
+        tasks,
+    }))
+}
+
+/// The event's payload, or `None` (logged) when this build cannot read it:
+/// the process leaves it alone rather than act on a guess.
+fn decode<E: serde::de::DeserializeOwned>(event: &RecordedEvent) -> Option<E> {
+    match serde_json::from_value(event.payload.clone()) {
+        Ok(e) => Some(e),
+        Err(error) => {
+            tracing::warn!(position = event.position, event_type = %event.event_type, %error, "fulfilment process skips an event it cannot read");
+            None
+        }
+    }
+}
+
+fn order_reaction(
+    memory: &mut Memory,
+    port: &dyn Port,
+    event: OrderEvent,
+) -> Result<(String, Vec<Task>), StoreError> {
+    let release = |order_id: &str| Task::Release {
+        order_id: order_id.to_owned(),
+    };
+    Ok(match event {
+        OrderEvent::OrderPlaced {
+            order_id, lines, ..
+        } => {
+            let tasks = lines
+                .iter()
+                .map(|l| Task::Source {
+                    order_id: order_id.clone(),
+                    line: l.line,
+                })
+                .collect();
+            (order_id, tasks)
+        }
+        OrderEvent::LineBackordered {
+            order_id,
+            line,
+            sku,
+            ..
+        } => {
+            if let Some((priority, placed_at)) = port.placement(&order_id)? {
+                let key = backorder_key(&sku, priority, placed_at, &order_id, line);
+                let entry = Backorder {
+                    sku,
+                    order_id: order_id.clone(),
+                    line,
+                };
+                memory.add_backorder(key, entry);
+            } else {
+                tracing::warn!(%order_id, "backorder of an order never placed")
+            }
+            (order_id, Vec::new())
+        }
+        OrderEvent::LineAllocated {
+            order_id,
+            line,
+            source,
+            ..
+        } => {
+            settle_backorder(memory, port, &order_id, line)?;
+            let tasks = match source {
+                SupplySource::Stock { .. } => vec![release(&order_id)],
+                SupplySource::Inbound { .. } => Vec::new(),
+            };
+            (order_id, tasks)
+        }
+        OrderEvent::PaymentAuthorized { order_id, .. }
+        | OrderEvent::PaymentCaptured { order_id, .. }
+        | OrderEvent::InboundAllocationReceived { order_id, .. } => {
+            let tasks = vec![release(&order_id)];
+            (order_id, tasks)
+        }
+        OrderEvent::PickShort {
+            order_id,
+            line,
+            sku,
+            location,
+            short,
+        } => {
+            let tasks = vec![
+                Task::Send(Command::Inventory(InventoryCommand::ReportPickShort {
+                    sku,
+                    location,
+                    order_id: order_id.clone(),
+                    line,
+                    short,
+                })),
+                Task::Source {
+                    order_id: order_id.clone(),
+                    line,
+                },
+            ];
+            (order_id, tasks)
+        }
+        OrderEvent::OrderShipped {
+            order_id, lines, ..
+        } => {
+            let tasks = lines
+                .into_iter()
+                .map(|l| {
+                    Task::Send(Command::Inventory(InventoryCommand::ShipReserved {
+                        sku: l.sku,
+                        location: l.location,
+                        order_id: order_id.clone(),
+                        line: l.line,
+                        qty: l.qty,
+                    }))
+                })
+                .collect();
+            (order_id, tasks)
+        }
+        OrderEvent::OrderCancelled {
+            order_id, released, ..
+        } => {
+            memory.drop_backorders(&order_id, None);
+            (order_id.clone(), release_all(&order_id, released))
+        }
+        OrderEvent::LineCancelled {
+            order_id,
+            line,
+            released,
+            ..
+        } => {
+            memory.drop_backorders(&order_id, Some(line));
+            (order_id.clone(), release_all(&order_id, released))
+        }
+        OrderEvent::ReturnReceived {
+            order_id,
+            rma_id,
+            condition: ReturnCondition::Resellable,
+            lines,
+        } => {
+            let tasks = lines
+                .into_iter()
+                .map(|l| {
+                    Task::Send(Command::Inventory(InventoryCommand::RestockReturn {
+                        sku: l.sku,
+                        location: l.location,
+                        qty: l.qty,
+                        rma_id: rma_id.clone(),
+                    }))
+                })
+                .collect();
+            (order_id, tasks)
+        }
+        _ => (String::new(), Vec::new()),
+    })
+}
+
+fn inventory_reaction(memory: &Memory, event: InventoryEvent) -> (String, Vec<Task>) {
+    use InventoryEvent as I;
+    let fill = |memory: &Memory, sku: &str| -> (String, Vec<Task>) {
+        let tasks = memory
+            .backorders_of(sku)
+            .into_iter()
+            .map(|b| Task::FillBackorder {
+                order_id: b.order_id,
+                line: b.line,
+            })
+            .collect();
+        (format!("sku/{sku}"), tasks)
+    };
+    match event {
+        I::StockReceived { sku, .. }
+        | I::ReturnRestocked { sku, .. }
+        | I::InboundScheduled { sku, .. }
+        | I::ReservationReleased {
+            sku, po_id: None, ..
+        } => fill(memory, &sku),
+        I::StockAdjusted { sku, delta, .. } if delta > 0 => fill(memory, &sku),
+        I::StockCounted { sku, variance, .. } if variance > 0 => fill(memory, &sku),
+        I::ReservationMovedToStock {
+            location,
+            order_id,
+            line,
+            po_id,
+            qty,
+            ..
+        } => {
+            let task = Task::Send(Command::Order(OrderCommand::ReceiveInboundAllocation {
+                order_id: order_id.clone(),
+                line,
+                po_id,
+                location,
+                qty,
+            }));
+            (order_id, vec![task])
+        }
+        I::InboundReservationLost {
+            location,
+            order_id,
+            line,
+            qty,
+            po_id,
+            ..
+        } => {
+            let tasks = vec![
+                Task::Send(Command::Order(OrderCommand::DeallocateLine {
+                    order_id: order_id.clone(),
+                    line,
+                    source: SupplySource::Inbound {
+                        po_id: po_id.clone(),
+                        location,
+                    },
+                    qty,
+                    reason: format!("purchase order {po_id} will not bring these units"),
+                })),
+                Task::Source {
+                    order_id: order_id.clone(),
+                    line,
+                },
+            ];
+            (order_id, tasks)
+        }
+        _ => (String::new(), Vec::new()),
+    }
+}
+
+/// A line allocated from a backorder leaves the queue once nothing of it waits.
+fn settle_backorder(
+    memory: &mut Memory,
+    port: &dyn Port,
+    order_id: &str,
+    line: u32,
+) -> Result<(), StoreError> {
+    if !memory.is_waiting(order_id, line) {
+        return Ok(());
+    }
+    let waiting = port
+        .order(order_id)?
+        .and_then(|o| o.lines.get(&line).map(|l| l.backordered))
+        .unwrap_or(0);
+    if waiting == 0 {
+        memory.drop_backorders(order_id, Some(line));
+    }
+    Ok(())
+}
+
+/// Releases the reservations behind a cancelled order's or line's allocations.
+fn release_all(order_id: &str, released: Vec<ReleasedAllocation>) -> Vec<Task> {
+    released
+        .into_iter()
+        .map(|r| {
+            Task::Send(Command::Inventory(InventoryCommand::ReleaseReservation {
+                sku: r.sku,
+                location: r.source.location().to_owned(),
+                order_id: order_id.to_owned(),
+                line: r.line,
+                po_id: r.source.po_id().map(str::to_owned),
+                qty: Some(r.qty),
+            }))
+        })
+        .collect()
+}
+
+fn purchase_order_reaction(event: PurchaseOrderEvent) -> (String, Vec<Task>) {
+    use InventoryCommand as I;
+    use PurchaseOrderEvent as P;
+    let inv = Command::Inventory;
+    match event {
+        P::PurchaseOrderPlaced { po_id, lines, .. } => {
+            let tasks = lines
+                .into_iter()
+                .map(|l| {
+                    Task::Send(inv(I::ScheduleInbound {
+                        sku: l.sku,
+                        location: l.location,
+                        po_id: po_id.clone(),
+                        qty: l.qty,
+                        expected_date: l.expected_date,
+                    }))
+                })
+                .collect();
+            (po_id, tasks)
+        }
+        P::PurchaseOrderLineRedated {
+            po_id,
+            sku,
+            location,
+            expected_date,
+            open_qty,
+            ..
+        } => {
+            let task = Task::Send(inv(I::ScheduleInbound {
+                sku,
+                location,
+                po_id: po_id.clone(),
+                qty: open_qty,
+                expected_date,
+            }));
+            (po_id, vec![task])
+        }
+        P::PurchaseOrderReceived {
+            po_id,
+            sku,
+            location,
+            qty,
+            ..
+        } => {
+            let task = Task::Send(inv(I::ReceiveStock {
+                sku,
+                location,
+                qty,
+                reference: Some(po_id.clone()),
+                po_id: Some(po_id.clone()),
+            }));
+            (po_id, vec![task])
+        }
+        P::PurchaseOrderLineCancelled { po_id, open } => {
+            let task = Task::Send(inv(I::CancelInbound {
+                sku: open.sku,
+                location: open.location,
+                po_id: po_id.clone(),
+            }));
+            (po_id, vec![task])
+        }
+        P::PurchaseOrderClosed { po_id, short } => {
+            let tasks = short
+                .into_iter()
+                .map(|open| {
+                    Task::Send(inv(I::CancelInbound {
+                        sku: open.sku,
+                        location: open.location,
+                        po_id: po_id.clone(),
+                    }))
+                })
+                .collect();
+            (po_id, tasks)
+        }
+        P::PurchaseOrderConfirmed { po_id } => (po_id, Vec::new()),
+    }
+}

@@ -1,0 +1,195 @@
+//! The runner: reads the log from the process's checkpoint in batches,
+//! asks the reaction table what to do, runs the tasks (those sharing a key
+//! in log order, the rest concurrently) and stores the memory with the
+//! checkpoint in one transaction.
+
+use std::collections::{BTreeMap, BTreeSet};
+use std::sync::atomic::{AtomicUsize, Ordering};
+
+use command_handler::CommandHandler;
+use event_store::{ReadModel, Store, StoreError};
+use schemas::order::OrderCommand;
+use schemas::Command;
+
+use crate::issue::{Issuer, Progress};
+use crate::memory::Memory;
+use crate::port::Port;
+use crate::reactions::{react, Reaction, Task};
+use crate::sourcing;
+
+/// The store holding the process's checkpoint and memory.
+const MEMORY: &str = "fulfilment-process";
+/// Events read and handled together; their commands run concurrently.
+const EVENTS_PER_BATCH: usize = 512;
+/// Threads issuing one batch's commands.
+const WORKERS: usize = 32;
+
+/// The fulfilment process over a store, sending commands through `P`.
+pub struct FulfilmentProcess<P: Port = CommandHandler> {
+    store: Store,
+    port: P,
+    saved: ReadModel,
+    memory: Memory,
+    /// Orders whose placement was fully handled (lines sourced), since last taken.
+    sourced: Vec<String>,
+}
+
+impl FulfilmentProcess<CommandHandler> {
+    /// The process over the handler's store, from its checkpoint.
+    pub fn open(handler: CommandHandler) -> Result<Self, StoreError> {
+        Self::with_port(handler.store().clone(), handler)
+    }
+}
+
+impl<P: Port> FulfilmentProcess<P> {
+    /// The process reading `store`'s log and acting through `port`.
+    pub fn with_port(store: Store, port: P) -> Result<Self, StoreError> {
+        let saved = store.read_model(MEMORY)?;
+        let entries = saved.tree().iter().map(|item| {
+            item.map(|(k, v)| (String::from_utf8_lossy(&k).into_owned(), v.to_vec()))
+                .map_err(StoreError::from)
+        });
+        let entries: Vec<(String, Vec<u8>)> = entries.collect::<Result<_, _>>()?;
+        let memory = Memory::load(entries)
+            .map_err(|e| StoreError::Failed(format!("{MEMORY}: bad backorder {}", e.0)))?;
+        Ok(Self {
+            store,
+            port,
+            saved,
+            memory,
+            sourced: Vec::new(),
+        })
+    }
+
+    /// Handles every event past the checkpoint, including those its own
+    /// commands append, until it has caught up with the log.
+    pub fn run_until_idle(&mut self) -> Result<Progress, StoreError> {
+        let mut total = Progress::default();
+        loop {
+            let batch = self.run_batch()?;
+            if batch.events == 0 {
+                return Ok(total);
+            }
+            total.add(batch);
+        }
+    }
+
+    /// The orders whose placement has been handled (every line reserved and
+    /// allocated, or backordered) since the last call.
+    pub fn take_sourced(&mut self) -> Vec<String> {
+        std::mem::take(&mut self.sourced)
+    }
+
+    /// Handles up to one batch of events past the checkpoint.
+    pub fn run_batch(&mut self) -> Result<Progress, StoreError> {
+        let from = self.saved.checkpoint()?.map_or(1, |c| c + 1);
+        let events = self.store.read_all(from, EVENTS_PER_BATCH)?;
+        let Some(last) = events.last().map(|e| e.position) else {
+            return Ok(Progress::default());
+        };
+        let mut reactions: Vec<Reaction> = Vec::new();
+        for event in &events {
+            reactions.extend(react(&mut self.memory, &self.port, event)?);
+        }
+        let progress = execute(&self.port, self.memory.locations(), &reactions)?;
+        self.sourced.extend(
+            reactions
+                .iter()
+                .filter(|r| r.placement)
+                .map(|r| r.key.clone()),
+        );
+        let writes = self.memory.take_writes();
+        self.saved.apply(last, |tree| {
+            for (key, value) in &writes {
+                match value {
+                    Some(v) => tree.insert(key.as_bytes(), v.as_slice())?,
+                    None => tree.remove(key.as_bytes())?,
+                };
+            }
+            Ok(())
+        })?;
+        Ok(Progress {
+            events: events.len(),
+            ..progress
+        })
+    }
+}
+
+/// Runs the reactions through `port`: those sharing a key in order, the
+/// rest concurrently.
+pub fn execute(
+    port: &dyn Port,
+    locations: &BTreeSet<String>,
+    reactions: &[Reaction],
+) -> Result<Progress, StoreError> {
+    let mut by_key: BTreeMap<&str, Vec<&Reaction>> = BTreeMap::new();
+    for r in reactions {
+        by_key.entry(&r.key).or_default().push(r);
+    }
+    let groups: Vec<Vec<&Reaction>> = by_key.into_values().collect();
+    if groups.is_empty() {
+        return Ok(Progress::default());
+    }
+    let workers = WORKERS.min(groups.len()).max(1);
+    let next = AtomicUsize::new(0);
+    std::thread::scope(|scope| {
+        let handles: Vec<_> = (0..workers)
+            .map(|_| {
+                scope.spawn(|| -> Result<Progress, StoreError> {
+                    let mut progress = Progress::default();
+                    while let Some(group) = groups.get(next.fetch_add(1, Ordering::Relaxed)) {
+                        for reaction in group {
+                            perform(port, locations, reaction, &mut progress)?;
+                        }
+                    }
+                    Ok(progress)
+                })
+            })
+            .collect();
+        let mut total = Progress::default();
+        for handle in handles {
+            let p = handle
+                .join()
+                .map_err(|_| StoreError::Failed("a fulfilment worker panicked".into()))??;
+            total.add(p);
+        }
+        Ok(total)
+    })
+}
+
+/// Runs one reaction's tasks in order.
+fn perform(
+    port: &dyn Port,
+    locations: &BTreeSet<String>,
+    reaction: &Reaction,
+    progress: &mut Progress,
+) -> Result<(), StoreError> {
+    for (n, task) in reaction.tasks.iter().enumerate() {
+        let mut issuer = Issuer {
+            port,
+            reaction,
+            prefix: format!("fp-{}-{n}", reaction.position),
+            count: 0,
+            progress,
+        };
+        match task {
+            Task::Send(command) => {
+                issuer.issue(command.clone())?;
+            }
+            Task::Source { order_id, line } => {
+                sourcing::source(&mut issuer, locations, order_id, *line, false)?;
+            }
+            Task::FillBackorder { order_id, line } => {
+                sourcing::source(&mut issuer, locations, order_id, *line, true)?;
+            }
+            Task::Release { order_id } => {
+                if port.order(order_id)?.is_some_and(|o| o.can_release()) {
+                    issuer.issue(Command::Order(OrderCommand::ReleaseToWarehouse {
+                        order_id: order_id.clone(),
+                    }))?;
+                }
+            }
+        }
+    }
+    Ok(())
+}

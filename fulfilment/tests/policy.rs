@@ -1,0 +1,421 @@
+//! The fulfilment policy, given / when / then, without a store: the
+//! aggregates live in memory behind the process's port, and each test
+//! reads as the rule it checks.
+
+use std::collections::BTreeMap;
+use std::sync::{Arc, Mutex};
+
+use catalog::CatalogEntry;
+use chrono::{TimeZone, Utc};
+use decider::Aggregate;
+use event_store::{RecordedEvent, StoreError, StreamId};
+use fulfilment::{execute, react, Memory, Port};
+use inventory_aggregate::InventoryItem;
+use order_aggregate::Order;
+use purchase_order_aggregate::PurchaseOrder;
+use schemas::inventory::InventoryCommand;
+use schemas::order::{OrderCommand, OrderEvent, SupplySource};
+use schemas::{Command, CommandEnvelope, CommandResult, StreamName};
+use serde_json::Value;
+
+/// Every aggregate's state, by stream.
+#[derive(Default, Clone)]
+struct States {
+    catalog: BTreeMap<String, CatalogEntry>,
+    items: BTreeMap<String, InventoryItem>,
+    orders: BTreeMap<String, Order>,
+    purchase_orders: BTreeMap<String, PurchaseOrder>,
+}
+
+/// The aggregates in memory, the log they wrote, and what the process sent.
+#[derive(Default)]
+struct Aggregates {
+    states: Mutex<States>,
+    log: Mutex<Vec<RecordedEvent>>,
+    sent: Mutex<Vec<Command>>,
+    /// Item positions the process is shown instead of the real ones (a stale read).
+    stale: Mutex<BTreeMap<String, InventoryItem>>,
+}
+
+fn decide<A: Aggregate>(
+    states: &mut BTreeMap<String, A>,
+    stream: &StreamName,
+    command: &A::Command,
+) -> Result<Vec<A::Event>, String>
+where
+    A::Event: Clone,
+{
+    let state = states.entry(stream.to_string()).or_default();
+    let events = A::decide(state, command).map_err(|r| A::reason(&r).0.to_owned())?;
+    let next = events.iter().fold(state.clone(), A::evolve);
+    *state = next;
+    Ok(events)
+}
+
+impl Aggregates {
+    /// Decides and records `command`, as the command handler would.
+    fn apply(&self, command: &Command) -> Result<Vec<RecordedEvent>, String> {
+        let stream = command_handler::stream_of(command).map_err(|e| e.to_string())?;
+        let mut states = self.states.lock().unwrap();
+        let payloads: Vec<(&'static str, Value)> = match command {
+            Command::Catalog(c) => decide(&mut states.catalog, &stream, c)?
+                .iter()
+                .map(|e| {
+                    (
+                        CatalogEntry::event_type(e),
+                        serde_json::to_value(e).unwrap(),
+                    )
+                })
+                .collect(),
+            Command::Inventory(c) => decide(&mut states.items, &stream, c)?
+                .iter()
+                .map(|e| {
+                    (
+                        InventoryItem::event_type(e),
+                        serde_json::to_value(e).unwrap(),
+                    )
+                })
+                .collect(),
+            Command::Order(c) => decide(&mut states.orders, &stream, c)?
+                .iter()
+                .map(|e| (Order::event_type(e), serde_json::to_value(e).unwrap()))
+                .collect(),
+            Command::PurchaseOrder(c) => decide(&mut states.purchase_orders, &stream, c)?
+                .iter()
+                .map(|e| {
+                    (
+                        PurchaseOrder::event_type(e),
+                        serde_json::to_value(e).unwrap(),
+                    )
+                })
+                .collect(),
+        };
+        let mut log = self.log.lock().unwrap();
+        let head = log.len() as u64;
+        let at = Utc.with_ymd_and_hms(2026, 3, 2, 9, 0, 0).unwrap();
+        let recorded: Vec<RecordedEvent> = payloads
+            .into_iter()
+            .zip(head + 1..)
+            .map(|((event_type, payload), position)| RecordedEvent {
+                event_id: uuid::Uuid::now_v7(),
+                stream: StreamId::new(stream.to_string()).unwrap(),
+                version: 0,
+                position,
+                event_type: event_type.to_owned(),
+                schema_version: 1,
+                recorded_at: at,
+                at,
+                correlation_id: None,
+                causation_id: None,
+                metadata: serde_json::Map::new(),
+                payload,
+            })
+            .collect();
+        log.extend(recorded.iter().cloned());
+        Ok(recorded)
+    }
+}
+
+impl Port for Aggregates {
+    fn order(&self, order_id: &str) -> Result<Option<Arc<Order>>, StoreError> {
+        let key = StreamName::order(order_id).unwrap().to_string();
+        Ok(self
+            .states
+            .lock()
+            .unwrap()
+            .orders
+            .get(&key)
+            .cloned()
+            .map(Arc::new))
+    }
+
+    fn placement(&self, order_id: &str) -> Result<Option<(u8, u64)>, StoreError> {
+        let stream = StreamName::order(order_id).unwrap().to_string();
+        let log = self.log.lock().unwrap();
+        Ok(log
+            .iter()
+            .find(|e| e.stream.as_str() == stream)
+            .and_then(|e| match serde_json::from_value(e.payload.clone()) {
+                Ok(OrderEvent::OrderPlaced { priority, .. }) => Some((priority, e.position)),
+                _ => None,
+            }))
+    }
+
+    fn item(&self, sku: &str, location: &str) -> Result<Option<Arc<InventoryItem>>, StoreError> {
+        let key = StreamName::inventory(sku, location).unwrap().to_string();
+        if let Some(stale) = self.stale.lock().unwrap().get(&key) {
+            return Ok(Some(Arc::new(stale.clone())));
+        }
+        Ok(self
+            .states
+            .lock()
+            .unwrap()
+            .items
+            .get(&key)
+            .cloned()
+            .map(Arc::new))
+    }
+
+    fn handle(&self, envelope: &CommandEnvelope) -> Result<CommandResult, StoreError> {
+        self.sent.lock().unwrap().push(envelope.command.clone());
+        Ok(match self.apply(&envelope.command) {
+            Ok(events) => CommandResult::Accepted {
+                command_id: envelope.command_id.clone(),
+                stream: String::new(),
+                events: events.iter().map(|e| e.event_type.clone()).collect(),
+                first_position: 0,
+                last_position: 0,
+                version: 0,
+                duplicate: false,
+            },
+            Err(reason) => CommandResult::rejected(&envelope.command_id, "refused", reason),
+        })
+    }
+
+    fn recorded(&self, _command_id: &str) -> Result<Option<Vec<Value>>, StoreError> {
+        Ok(None)
+    }
+}
+
+/// A history the process has seen (its reactions to it are not run).
+struct Given {
+    aggregates: Aggregates,
+    memory: Memory,
+}
+
+fn command(json: &str) -> Command {
+    let mut body: Value = serde_json::from_str(json).unwrap();
+    body["command_id"] = Value::from("test");
+    schemas::parse_command(&body.to_string()).unwrap().command
+}
+
+/// Two warehouses and the SKUs MUG and LAMP, then `history`.
+fn given(history: &[&str]) -> Given {
+    let mut world = Given {
+        aggregates: Aggregates::default(),
+        memory: Memory::default(),
+    };
+    let master = [
+        r#"{"type":"DefineLocation","location":"WH1","name":"Bristol","kind":"warehouse"}"#,
+        r#"{"type":"DefineLocation","location":"WH2","name":"Leeds","kind":"warehouse"}"#,
+    ];
+    for json in master.iter().chain(history) {
+        let events = world
+            .aggregates
+            .apply(&command(json))
+            .unwrap_or_else(|e| panic!("the history is refused: {json}: {e}"));
+        for e in &events {
+            react(&mut world.memory, &world.aggregates, e).unwrap();
+        }
+    }
+    world
+}
+
+impl Given {
+    /// Applies `json` and runs the process's reactions to what it recorded:
+    /// the commands the process sends.
+    fn when(mut self, json: &str) -> Then {
+        let events = self.aggregates.apply(&command(json)).unwrap();
+        let mut reactions = Vec::new();
+        for e in &events {
+            reactions.extend(react(&mut self.memory, &self.aggregates, e).unwrap());
+        }
+        execute(&self.aggregates, self.memory.locations(), &reactions).unwrap();
+        Then {
+            sent: self.aggregates.sent.into_inner().unwrap(),
+        }
+    }
+
+    /// Shows the process `sku@location` as it was before `history` (a stale read).
+    fn stale(self, sku: &str, location: &str) -> Self {
+        let key = StreamName::inventory(sku, location).unwrap().to_string();
+        let current = self.aggregates.states.lock().unwrap().items[&key].clone();
+        let mut shown = current;
+        shown.on_hand += 100;
+        self.aggregates.stale.lock().unwrap().insert(key, shown);
+        self
+    }
+}
+
+struct Then {
+    sent: Vec<Command>,
+}
+
+impl Then {
+    #[track_caller]
+    fn then_sends(self, expected: impl IntoIterator<Item = Command>) {
+        assert_eq!(self.sent, expected.into_iter().collect::<Vec<_>>());
+    }
+}
+
+const RECEIVE_MUG_WH1_3: &str = r#"{"type":"ReceiveStock","sku":"MUG","location":"WH1","qty":3}"#;
+const RECEIVE_MUG_WH2_8: &str = r#"{"type":"ReceiveStock","sku":"MUG","location":"WH2","qty":8}"#;
+
+fn place(order_id: &str, qty: u64, priority: u8) -> String {
+    format!(
+        r#"{{"type":"PlaceOrder","order_id":"{order_id}","customer_id":"C","lines":[{{"line":1,"sku":"MUG","qty":{qty},"unit_price_cents":900}}],"ship_to":"x","channel":"web","requested_date":"2026-03-05","priority":{priority}}}"#
+    )
+}
+
+fn reserve(order_id: &str, location: &str, qty: u64) -> Command {
+    Command::Inventory(InventoryCommand::ReserveStock {
+        sku: "MUG".into(),
+        location: location.into(),
+        order_id: order_id.into(),
+        line: 1,
+        qty,
+    })
+}
+
+fn allocate(order_id: &str, location: &str, qty: u64) -> Command {
+    Command::Order(OrderCommand::AllocateLine {
+        order_id: order_id.into(),
+        line: 1,
+        qty,
+        source: SupplySource::Stock {
+            location: location.into(),
+        },
+        promise_date: chrono::NaiveDate::from_ymd_opt(2026, 3, 5).unwrap(),
+    })
+}
+
+fn backorder(order_id: &str, qty: u64) -> Command {
+    Command::Order(OrderCommand::BackorderLine {
+        order_id: order_id.into(),
+        line: 1,
+        qty,
+    })
+}
+
+#[test]
+fn a_line_is_sourced_from_the_location_with_most_free_stock_first() {
+    given(&[RECEIVE_MUG_WH1_3, RECEIVE_MUG_WH2_8])
+        .when(&place("SO-1", 5, 0))
+        .then_sends([reserve("SO-1", "WH2", 5), allocate("SO-1", "WH2", 5)]);
+}
+
+#[test]
+fn a_line_larger_than_one_location_is_split_and_the_rest_backordered() {
+    given(&[RECEIVE_MUG_WH1_3, RECEIVE_MUG_WH2_8])
+        .when(&place("SO-1", 15, 0))
+        .then_sends([
+            reserve("SO-1", "WH2", 8),
+            allocate("SO-1", "WH2", 8),
+            reserve("SO-1", "WH1", 3),
+            allocate("SO-1", "WH1", 3),
+            backorder("SO-1", 4),
+        ]);
+}
+
+#[test]
+fn a_refused_reservation_moves_on_to_the_next_location() {
+    // The process reads 108 free at WH2; the item itself has 8 and refuses 10.
+    given(&[RECEIVE_MUG_WH1_3, RECEIVE_MUG_WH2_8])
+        .stale("MUG", "WH2")
+        .when(&place("SO-1", 10, 0))
+        .then_sends([
+            reserve("SO-1", "WH2", 10),
+            reserve("SO-1", "WH1", 3),
+            allocate("SO-1", "WH1", 3),
+            backorder("SO-1", 7),
+        ]);
+}
+
+#[test]
+fn units_due_on_a_po_are_promised_only_where_the_policy_allows() {
+    let schedule = r#"{"type":"ScheduleInbound","sku":"MUG","location":"WH1","po_id":"PO-1","qty":20,"expected_date":"2026-03-09"}"#;
+    let policy = r#"{"type":"SetReorderPolicy","sku":"MUG","location":"WH1","reorder_point":0,"safety_stock":0,"order_qty":10,"lead_time_days":7,"service_level_bp":9500,"reserve_inbound":true}"#;
+    given(&[schedule])
+        .when(&place("SO-1", 4, 0))
+        .then_sends([backorder("SO-1", 4)]);
+    given(&[schedule, policy])
+        .when(&place("SO-1", 4, 0))
+        .then_sends([
+            Command::Inventory(InventoryCommand::ReserveInbound {
+                sku: "MUG".into(),
+                location: "WH1".into(),
+                order_id: "SO-1".into(),
+                line: 1,
+                qty: 4,
+                po_id: "PO-1".into(),
+            }),
+            Command::Order(OrderCommand::AllocateLine {
+                order_id: "SO-1".into(),
+                line: 1,
+                qty: 4,
+                source: SupplySource::Inbound {
+                    po_id: "PO-1".into(),
+                    location: "WH1".into(),
+                },
+                promise_date: chrono::NaiveDate::from_ymd_opt(2026, 3, 9).unwrap(),
+            }),
+        ]);
+}
+
+#[test]
+fn a_receipt_fills_backorders_by_priority_then_by_placement() {
+    let backordered = |order_id: &str, qty: u64| {
+        format!(r#"{{"type":"BackorderLine","order_id":"{order_id}","line":1,"qty":{qty}}}"#)
+    };
+    given(&[
+        &place("SO-1", 3, 0),
+        &backordered("SO-1", 3),
+        &place("SO-2", 4, 5),
+        &backordered("SO-2", 4),
+        &place("SO-3", 2, 5),
+        &backordered("SO-3", 2),
+    ])
+    .when(r#"{"type":"ReceiveStock","sku":"MUG","location":"WH1","qty":7}"#)
+    .then_sends([
+        reserve("SO-2", "WH1", 4),
+        allocate("SO-2", "WH1", 4),
+        reserve("SO-3", "WH1", 2),
+        allocate("SO-3", "WH1", 2),
+        reserve("SO-1", "WH1", 1),
+        allocate("SO-1", "WH1", 1),
+    ]);
+}
+
+#[test]
+fn a_paid_order_with_allocated_stock_is_released_to_the_warehouse() {
+    let pay =
+        r#"{"type":"AuthorizePayment","order_id":"SO-1","amount_cents":2700,"reference":"r"}"#;
+    let allocated = r#"{"type":"AllocateLine","order_id":"SO-1","line":1,"qty":3,"source":{"kind":"stock","location":"WH1"},"promise_date":"2026-03-05"}"#;
+    let release = Command::Order(OrderCommand::ReleaseToWarehouse {
+        order_id: "SO-1".into(),
+    });
+    given(&[RECEIVE_MUG_WH1_3, &place("SO-1", 3, 0), allocated])
+        .when(pay)
+        .then_sends([release]);
+    // Unpaid: nothing to release yet.
+    given(&[RECEIVE_MUG_WH1_3, &place("SO-1", 3, 0)])
+        .when(allocated)
+        .then_sends([]);
+}
+
+#[test]
+fn a_cancelled_order_gives_its_reservations_back() {
+    let allocated = r#"{"type":"AllocateLine","order_id":"SO-1","line":1,"qty":3,"source":{"kind":"stock","location":"WH1"},"promise_date":"2026-03-05"}"#;
+    given(&[RECEIVE_MUG_WH1_3, &place("SO-1", 3, 0), allocated])
+        .when(r#"{"type":"CancelOrder","order_id":"SO-1","reason":"customer"}"#)
+        .then_sends([Command::Inventory(InventoryCommand::ReleaseReservation {
+            sku: "MUG".into(),
+            location: "WH1".into(),
+            order_id: "SO-1".into(),
+            line: 1,
+            po_id: None,
+            qty: Some(3),
+        })]);
+}
+
+#[test]
+fn a_cancelled_po_line_cancels_its_inbound_supply() {
+    let po = r#"{"type":"PlacePurchaseOrder","po_id":"PO-1","supplier_id":"S","ordered_on":"2026-03-02","lines":[{"line":1,"sku":"MUG","location":"WH1","qty":20,"unit_cost_cents":300,"expected_date":"2026-03-09"}]}"#;
+    given(&[po])
+        .when(r#"{"type":"CancelPurchaseOrderLine","po_id":"PO-1","line":1}"#)
+        .then_sends([Command::Inventory(InventoryCommand::CancelInbound {
+            sku: "MUG".into(),
+            location: "WH1".into(),
+            po_id: "PO-1".into(),
+        })]);
+}

@@ -11,13 +11,18 @@ use serde::{Deserialize, Serialize};
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
 pub enum CatalogEntry {
     #[default]
+    /// Nothing defined yet.
     Undefined,
+    /// A SKU and its definition.
     Sku(SkuDefinition),
+    /// A location and its definition.
     Location(LocationDefinition),
 }
 
 /// Why a definition was refused. Nothing changes when one is.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+// Each variant's #[error] message says what it and its fields mean.
+#[allow(missing_docs)]
 pub enum Rejection {
     #[error(transparent)]
     Invalid(#[from] InvalidField),

@@ -5,6 +5,8 @@ use std::path::PathBuf;
 /// Rejections of an append (`WrongExpectedVersion`, `IdempotencyConflict`,
 /// the validation variants) write nothing; the store stays usable.
 #[derive(Debug, thiserror::Error)]
+// Each variant's #[error] message says what it and its fields mean.
+#[allow(missing_docs)]
 pub enum StoreError {
     /// The stream is not at the version the appender expected.
     #[error("stream {stream} is at version {actual}, expected {expected}")]

@@ -72,13 +72,18 @@ pub const OPENAPI: &str = include_str!("openapi.json");
 /// What the handlers share.
 #[derive(Clone)]
 pub struct AppState {
+    /// The log, for heads and the outbox.
     pub store: Store,
+    /// The command path for `POST /commands`.
     pub handler: CommandHandler,
+    /// The read models queries answer from.
     pub models: ReadModels,
+    /// The clock that says what today is when a query does not.
     pub clock: SharedClock,
     /// The log position the workers last caught everything up to (none
     /// before their first pass): the service is ready once it is set.
     pub caught_up: Arc<watch::Sender<Option<u64>>>,
+    /// Request and command counters for `/metrics`.
     pub telemetry: Arc<Telemetry>,
     /// Set on a read replica (`fulfil project`): its models come from the
     /// event topics, so it takes no commands and has no log of its own.
@@ -121,9 +126,13 @@ pub struct Telemetry {
     requests: Mutex<BTreeMap<(String, u16), (u64, f64)>>,
     /// Request latencies by route, in the buckets of [`LATENCY_BUCKETS`].
     latency: Mutex<BTreeMap<String, [u64; LATENCY_BUCKETS.len()]>>,
+    /// Commands accepted through the API.
     pub commands_accepted: AtomicU64,
+    /// Commands refused through the API.
     pub commands_rejected: AtomicU64,
+    /// Messages through the API that were not commands.
     pub commands_invalid: AtomicU64,
+    /// Commands the fulfilment process issued.
     pub process_commands: AtomicU64,
 }
 
@@ -205,6 +214,8 @@ async fn observe(State(state): State<AppState>, request: Request, next: Next) ->
 
 /// What a request gets instead of an answer.
 #[derive(Debug)]
+// Each variant's #[error] message says what it and its fields mean.
+#[allow(missing_docs)]
 pub enum ApiError {
     /// A parameter is missing, unknown or malformed.
     BadParameter {

@@ -49,11 +49,17 @@ pub const DEAD_LETTER_BYTES: usize = 256 << 10;
 /// Counters the consumer keeps.
 #[derive(Debug, Default)]
 pub struct ConsumerStats {
+    /// Messages read from the command topics.
     pub received: AtomicU64,
+    /// Commands accepted.
     pub accepted: AtomicU64,
+    /// Commands refused by a rule.
     pub rejected: AtomicU64,
+    /// Messages with a command id that are not valid commands.
     pub invalid: AtomicU64,
+    /// Messages sent to the dead-letter topic.
     pub dead_lettered: AtomicU64,
+    /// Batches handled.
     pub batches: AtomicU64,
 }
 
@@ -215,6 +221,7 @@ pub struct CommandConsumer {
 }
 
 impl CommandConsumer {
+    /// A consumer of the command topics under `config`, applying through `handler` and counting into `stats`.
     pub fn new(
         config: &KafkaConfig,
         handler: CommandHandler,

@@ -14,9 +14,13 @@ use crate::KafkaError;
 #[derive(Debug, Clone, Default, Deserialize, PartialEq)]
 #[serde(deny_unknown_fields)]
 pub struct KafkaFile {
+    /// The bootstrap servers.
     pub brokers: Option<String>,
+    /// Prepended to every topic name.
     pub topic_prefix: Option<String>,
+    /// Partitions of the topics `fulfil topics create` makes.
     pub partitions: Option<i32>,
+    /// Replicas of each topic it makes.
     pub replication_factor: Option<i32>,
     /// Passed to every Kafka client as is, e.g. `"security.protocol" = "SASL_SSL"`.
     #[serde(default)]
@@ -26,18 +30,22 @@ pub struct KafkaFile {
 /// The settings the Kafka side runs with.
 #[derive(Debug, Clone, PartialEq)]
 pub struct KafkaConfig {
+    /// The bootstrap servers.
     pub brokers: String,
     /// Prepended to every topic name, e.g. `fulfil.`.
     pub topic_prefix: String,
     /// Partitions of the topics `fulfil topics create` makes.
     pub partitions: i32,
+    /// Replicas of each topic `fulfil topics create` makes.
     pub replication_factor: i32,
     /// Client settings passed through to librdkafka.
     pub client: BTreeMap<String, String>,
 }
 
 impl KafkaConfig {
+    /// The topic prefix when none is given.
     pub const DEFAULT_PREFIX: &'static str = "fulfil.";
+    /// Partitions per topic when none are given.
     pub const DEFAULT_PARTITIONS: i32 = 6;
 
     /// Merges the file's settings under the flags' (and environment's):

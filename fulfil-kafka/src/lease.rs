@@ -41,18 +41,21 @@ const CLAIM_TIMEOUT: Duration = Duration::from_secs(30);
 /// Which store owns the topics, as the `writer` topic records it.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Claim {
+    /// The store that owns the topics.
     pub store_id: uuid::Uuid,
     /// Where the claiming node ran (host name and data directory).
     pub node: String,
+    /// When the claim was made.
     pub claimed_at: DateTime<Utc>,
 }
 
 /// The store that owns the topics, claiming them for `store_id` when nobody
-/// has. Another store's claim is refused with [`KafkaError::NotTheWriter`].
+/// has (at `now`). Another store's claim is refused with [`KafkaError::NotTheWriter`].
 pub async fn claim(
     config: &KafkaConfig,
     store_id: uuid::Uuid,
     node: &str,
+    now: DateTime<Utc>,
 ) -> Result<Claim, KafkaError> {
     let topic = Topics::new(&config.topic_prefix).writer();
     let owner = if let Some(owner) = first_claim(config, &topic)? {
@@ -61,7 +64,7 @@ pub async fn claim(
         let mine = Claim {
             store_id,
             node: node.to_owned(),
-            claimed_at: Utc::now(),
+            claimed_at: now,
         };
         let payload = serde_json::to_vec(&mine)
             .map_err(|e| KafkaError::Claim(format!("encoding the claim: {e}")))?;

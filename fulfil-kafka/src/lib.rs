@@ -33,6 +33,8 @@ pub use topics::Topics;
 
 /// What can go wrong talking to Kafka.
 #[derive(Debug, thiserror::Error)]
+// Each variant's #[error] message says what it and its fields mean.
+#[allow(missing_docs)]
 pub enum KafkaError {
     #[error("kafka: {0}")]
     Client(#[from] rdkafka::error::KafkaError),

@@ -46,8 +46,11 @@ pub fn send(
 /// Counters the relay keeps.
 #[derive(Debug, Default)]
 pub struct RelayStats {
+    /// Events published and marked.
     pub published: AtomicU64,
+    /// Rounds that failed and were retried.
     pub failed_rounds: AtomicU64,
+    /// Producers built (the first, and one after each fatal error).
     pub producers_built: AtomicU64,
 }
 

@@ -47,10 +47,13 @@ const METADATA_TIMEOUT: Duration = Duration::from_secs(10);
 /// What the replica reports.
 #[derive(Debug, Default)]
 pub struct ReplicaStats {
+    /// Events folded into the models.
     pub folded: AtomicU64,
+    /// Repeated events dropped by position.
     pub duplicates: AtomicU64,
     /// Messages on an event topic that are not an event fulfil published.
     pub unreadable: AtomicU64,
+    /// Early events held until the positions before them arrive.
     pub held: AtomicU64,
     /// The highest log position seen on the topics.
     pub highest: AtomicU64,
@@ -69,6 +72,7 @@ pub struct Replica {
 }
 
 impl Replica {
+    /// A replica named `replica` reading the event topics into `models`, publishing how far it folded on `caught_up`.
     pub fn new(
         config: &KafkaConfig,
         replica: &str,

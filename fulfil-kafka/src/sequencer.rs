@@ -17,11 +17,14 @@ use event_store::RecordedEvent;
 /// A topic partition, as `topic/partition` in marks.
 #[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Hash)]
 pub struct Partition {
+    /// The topic.
     pub topic: String,
+    /// The partition number.
     pub partition: i32,
 }
 
 impl Partition {
+    /// Partition `partition` of `topic`.
     pub fn new(topic: &str, partition: i32) -> Self {
         Self {
             topic: topic.to_owned(),

@@ -28,24 +28,29 @@ pub struct Topics {
 }
 
 impl Topics {
+    /// The topics under `prefix`.
     pub fn new(prefix: &str) -> Self {
         Self {
             prefix: prefix.to_owned(),
         }
     }
 
+    /// The command topic of aggregate kind `kind`.
     pub fn commands(&self, kind: &str) -> String {
         format!("{}commands.{kind}", self.prefix)
     }
 
+    /// The event topic of aggregate kind `kind`.
     pub fn events(&self, kind: &str) -> String {
         format!("{}events.{kind}", self.prefix)
     }
 
+    /// The topic of command results.
     pub fn results(&self) -> String {
         format!("{}command-results", self.prefix)
     }
 
+    /// The topic of messages that are not commands.
     pub fn dead_letter(&self) -> String {
         format!("{}dead-letter", self.prefix)
     }
@@ -55,10 +60,12 @@ impl Topics {
         format!("{}writer", self.prefix)
     }
 
+    /// Every command topic.
     pub fn all_commands(&self) -> Vec<String> {
         KINDS.iter().map(|k| self.commands(k)).collect()
     }
 
+    /// Every event topic.
     pub fn all_events(&self) -> Vec<String> {
         KINDS.iter().map(|k| self.events(k)).collect()
     }

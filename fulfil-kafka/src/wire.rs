@@ -13,14 +13,20 @@ use crate::topics::Topics;
 /// One message to produce.
 #[derive(Debug, Clone, PartialEq)]
 pub struct Outgoing {
+    /// The topic it goes to.
     pub topic: String,
+    /// Its key.
     pub key: String,
+    /// Its bytes.
     pub payload: Vec<u8>,
+    /// Its headers.
     pub headers: Vec<(&'static str, String)>,
 }
 
 /// Why a message is not an event fulfil published.
 #[derive(Debug, thiserror::Error, PartialEq)]
+// Each variant's #[error] message says what it and its fields mean.
+#[allow(missing_docs)]
 pub enum WireError {
     #[error("header {0} is missing")]
     Missing(&'static str),

@@ -56,7 +56,8 @@ async fn may_write(
     standby: bool,
 ) -> anyhow::Result<bool> {
     let node = format!("{}:{}", host_name(), store.path().display());
-    let owner = lease::claim(config, store.id()?, &node).await?;
+    let now = clock::Clock::now(&clock::SystemClock);
+    let owner = lease::claim(config, store.id()?, &node, now).await?;
     if standby {
         let lease = Lease::join(config)?;
         let mut held = lease.held();

@@ -141,7 +141,7 @@ fn order_reaction(
                 };
                 memory.add_backorder(key, entry);
             } else {
-                tracing::warn!(%order_id, "backorder of an order never placed")
+                tracing::warn!(%order_id, "backorder of an order never placed");
             }
             (order_id, Vec::new())
         }

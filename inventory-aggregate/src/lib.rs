@@ -27,13 +27,16 @@ pub struct InventoryItem {
     pub inbound: BTreeMap<String, Inbound>,
     /// Reservations against inbound units: PO → order line → units.
     pub inbound_reservations: BTreeMap<String, BTreeMap<String, u64>>,
+    /// The reorder policy, once one is set.
     pub policy: Option<ReorderPolicy>,
 }
 
 /// Units due on one purchase order.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Inbound {
+    /// Units still due.
     pub qty: u64,
+    /// When they are due.
     pub expected_date: NaiveDate,
 }
 
@@ -82,6 +85,8 @@ fn line_key(order_id: &str, line: u32) -> String {
 
 /// Why an inventory command was refused. Nothing changes when one is.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+// Each variant's #[error] message says what it and its fields mean.
+#[allow(missing_docs)]
 pub enum Rejection {
     /// More was asked than is free.
     #[error("{requested} requested but only {free} free")]

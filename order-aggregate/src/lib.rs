@@ -23,22 +23,32 @@ pub use rules::Rejection;
 pub struct Order {
     /// Absent until the order is placed.
     pub header: Option<OrderHeader>,
+    /// Where payment stands.
     pub payment: Payment,
+    /// The lines, by line number.
     pub lines: BTreeMap<u32, Line>,
+    /// Whether the whole order was cancelled.
     pub cancelled: bool,
     /// Shipment id → delivered yet.
     pub shipments: BTreeMap<String, bool>,
+    /// Returns, by RMA id.
     pub returns: BTreeMap<String, Rma>,
 }
 
 /// The order's fixed facts, from `OrderPlaced`.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct OrderHeader {
+    /// The order id.
     pub order_id: String,
+    /// The customer.
     pub customer_id: String,
+    /// The sales channel it came from.
     pub channel: String,
+    /// Where it ships to.
     pub ship_to: String,
+    /// The day the customer asked for it.
     pub requested_date: NaiveDate,
+    /// Priority for backorder filling (higher first).
     pub priority: u8,
 }
 
@@ -47,14 +57,21 @@ pub struct OrderHeader {
 #[serde(tag = "status", rename_all = "snake_case")]
 pub enum Payment {
     #[default]
+    /// Nothing authorized yet.
     Pending,
+    /// Funds held.
     Authorized {
+        /// The amount held, in cents.
         amount_cents: u64,
     },
+    /// Funds taken.
     Captured {
+        /// The amount taken, in cents.
         amount_cents: u64,
     },
+    /// Authorization failed.
     Failed {
+        /// Why, as the payment provider said.
         reason: String,
     },
 }
@@ -62,8 +79,11 @@ pub enum Payment {
 /// One order line and where its units are.
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Line {
+    /// The SKU ordered.
     pub sku: String,
+    /// Units ordered.
     pub qty: u64,
+    /// Price per unit, in cents.
     pub unit_price_cents: u64,
     /// Live allocations (not yet shipped) by source, with the promise date
     /// of the latest allocation from each.
@@ -73,12 +93,15 @@ pub struct Line {
     pub backordered: u64,
     /// Stock units released to the warehouse, not yet picked.
     pub to_pick: u64,
+    /// Units picked, not yet packed.
     pub picked: u64,
+    /// Units packed, not yet shipped.
     pub packed: u64,
     /// Shipped units by the location they left from.
     pub shipped: BTreeMap<String, u64>,
     /// Units in return authorisations.
     pub returned: u64,
+    /// Whether the line was cancelled.
     pub cancelled: bool,
 }
 
@@ -122,19 +145,25 @@ mod allocation_list {
 /// Units promised to a line from one source.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Allocation {
+    /// Units allocated.
     pub qty: u64,
+    /// The date promised for them.
     pub promise_date: NaiveDate,
 }
 
 /// A return authorisation.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Rma {
+    /// (line, units) returned.
     pub lines: Vec<(u32, u64)>,
+    /// The condition they came back in, once received.
     pub received: Option<ReturnCondition>,
+    /// Whether the return was refunded.
     pub refunded: bool,
 }
 
 impl Line {
+    /// Units allocated, from stock or inbound, not yet in the warehouse.
     pub fn allocated(&self) -> u64 {
         self.allocations.values().map(|a| a.qty).sum()
     }
@@ -148,6 +177,7 @@ impl Line {
             .sum()
     }
 
+    /// Units shipped, over all shipments.
     pub fn shipped_total(&self) -> u64 {
         self.shipped.values().sum()
     }

@@ -11,6 +11,8 @@ use crate::{Line, Order, Payment};
 
 /// Why an order command was refused. Nothing changes when one is.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+// Each variant's #[error] message says what it and its fields mean.
+#[allow(missing_docs)]
 pub enum Rejection {
     #[error(transparent)]
     Invalid(#[from] InvalidField),

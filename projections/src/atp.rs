@@ -14,32 +14,45 @@ const NAME: &str = "atp";
 /// One location's position and its time-phased ATP.
 #[derive(Debug, Clone, Serialize)]
 pub struct LocationAtp {
+    /// The location.
     pub location: String,
+    /// Units on hand.
     pub on_hand: u64,
+    /// Units reserved for order lines from on-hand.
     pub reserved: u64,
     /// What can be promised from stock right now.
     pub atp_now: u64,
+    /// Purchase order lines due here.
     pub inbound: Vec<Inbound>,
+    /// Supply and requirements by day, with ATP and cumulative ATP.
     pub phased: Phased,
 }
 
 /// Units due on one purchase order.
 #[derive(Debug, Clone, Serialize)]
 pub struct Inbound {
+    /// The purchase order.
     pub po_id: String,
+    /// When it is due.
     pub expected_date: NaiveDate,
+    /// Units due.
     pub due: u64,
+    /// Of those, units already promised to orders.
     pub promised: u64,
 }
 
 /// A SKU's ATP at each location and across them.
 #[derive(Debug, Clone, Serialize)]
 pub struct SkuAtp {
+    /// The SKU.
     pub sku: String,
     /// Rises with every change to the SKU's position anywhere.
     pub version: u64,
+    /// The day ATP is counted from.
     pub today: NaiveDate,
+    /// What can be promised from stock now, over all locations.
     pub atp_now: u64,
+    /// Each location.
     pub locations: Vec<LocationAtp>,
     /// All locations netted together.
     pub phased: Phased,
@@ -48,9 +61,13 @@ pub struct SkuAtp {
 /// The answer to "can I commit `qty` by `by`?".
 #[derive(Debug, Clone, Serialize)]
 pub struct Promise {
+    /// The SKU asked about.
     pub sku: String,
+    /// Units asked for.
     pub qty: u64,
+    /// The day they are needed by.
     pub by: NaiveDate,
+    /// Whether they can be promised by then.
     pub can_promise: bool,
     /// Locations that together cover the quantity by the date (most first).
     pub sources: Vec<(String, u64)>,

@@ -12,6 +12,7 @@
 //! - `stats`: percentiles and ratios the metrics share;
 //! - `registry`: every model the service keeps ([`ReadModels`]), by name.
 
+/// The ATP read model per SKU and location and its queries.
 pub mod atp;
 pub mod orders;
 pub mod phased;

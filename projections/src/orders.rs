@@ -35,31 +35,48 @@ const NAME: &str = "orders";
 /// What the model keeps of one order.
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
 pub struct OrderRecord {
+    /// The order.
     pub order_id: String,
+    /// Its sales channel.
     pub channel: String,
+    /// When it was placed.
     pub placed_at: Option<DateTime<Utc>>,
+    /// The day the customer asked for it.
     pub requested_date: Option<NaiveDate>,
+    /// Its lines.
     pub lines: BTreeMap<u32, LineRecord>,
+    /// When payment was authorized.
     pub authorized_at: Option<DateTime<Utc>>,
+    /// Whether payment failed.
     pub payment_failed: bool,
     /// When every open unit was last seen allocated (cleared when units go back).
     pub allocated_at: Option<DateTime<Utc>>,
+    /// When its last unit shipped.
     pub shipped_at: Option<DateTime<Utc>>,
     /// Shipments and whether each was delivered.
     pub shipments: BTreeMap<String, bool>,
+    /// When it was delivered.
     pub delivered_at: Option<DateTime<Utc>>,
+    /// Whether it was cancelled.
     pub cancelled: bool,
+    /// Short picks it suffered.
     pub short_picks: u32,
+    /// Returns that came back damaged.
     pub damaged_returns: u32,
 }
 
 /// What the model keeps of one order line.
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
 pub struct LineRecord {
+    /// The SKU.
     pub sku: String,
+    /// Units ordered.
     pub qty: u64,
+    /// Units allocated now.
     pub allocated: u64,
+    /// Units shipped.
     pub shipped: u64,
+    /// Whether the line was cancelled.
     pub cancelled: bool,
     /// Units allocated from stock before the first attempt ended.
     pub from_stock_first: u64,
@@ -67,7 +84,9 @@ pub struct LineRecord {
     pub first_attempt_over: bool,
     /// Units waiting for supply, and since when.
     pub backordered: u64,
+    /// Since when units wait on a backorder, while they do.
     pub backordered_since: Option<DateTime<Utc>>,
+    /// The latest date promised.
     pub promise_date: Option<NaiveDate>,
     /// Locations its units were allocated or shipped from.
     #[serde(default)]
@@ -283,7 +302,9 @@ pub struct OrderFilter {
     pub from: Option<NaiveDate>,
     /// Placed on or before this day.
     pub to: Option<NaiveDate>,
+    /// Only orders from this channel.
     pub channel: Option<String>,
+    /// Only orders with a line of this SKU.
     pub sku: Option<String>,
     /// Only orders with units allocated or shipped from this location.
     pub location: Option<String>,
@@ -311,43 +332,67 @@ impl OrderFilter {
 /// Cycle times in hours, and their parts.
 #[derive(Debug, Clone, Default, PartialEq, Serialize)]
 pub struct CycleTimes {
+    /// Hours from placement to the last shipment.
     pub placed_to_shipped: Percentiles,
+    /// Hours from placement to delivery.
     pub placed_to_delivered: Percentiles,
+    /// Hours from placement to payment authorization.
     pub payment_wait: Percentiles,
+    /// Hours from payment to every unit allocated.
     pub stock_wait: Percentiles,
+    /// Hours from every unit allocated to the last shipment.
     pub warehouse_flow: Percentiles,
 }
 
 /// Order metrics over the orders a filter admits.
 #[derive(Debug, Clone, Default, PartialEq, Serialize)]
 pub struct OrderMetrics {
+    /// Orders placed in the period.
     pub orders: usize,
+    /// Of those, shipped complete.
     pub shipped: usize,
+    /// Of those, delivered.
     pub delivered: usize,
+    /// Of those, cancelled.
     pub cancelled: usize,
+    /// Of those, with failed payment.
     pub payment_failed: usize,
+    /// Cycle times over all channels.
     pub cycle_hours: CycleTimes,
+    /// Cycle times by channel.
     pub cycle_hours_by_channel: BTreeMap<String, CycleTimes>,
+    /// Orders shipped on or before their promise date.
     pub shipped_on_time: usize,
     /// Shipped complete on or before the due date, of orders shipped complete.
     pub on_time_rate: Option<f64>,
+    /// Orders complete, on time, without short picks or damaged returns.
     pub perfect: usize,
     /// Perfect orders of the orders shipped.
     pub perfect_order_rate: Option<f64>,
+    /// Lines placed.
     pub lines: usize,
+    /// Lines filled from stock at the first attempt.
     pub lines_filled_first: usize,
+    /// Share of lines filled at the first attempt.
     pub line_fill_rate: Option<f64>,
+    /// Units placed.
     pub units: u64,
+    /// Units filled from stock at the first attempt.
     pub units_filled_first: u64,
+    /// Share of units filled at the first attempt.
     pub unit_fill_rate: Option<f64>,
+    /// Backorders open at `as_of`.
     pub backorders: Backorders,
 }
 
 /// Lines waiting for supply at `as_of`.
 #[derive(Debug, Clone, Default, PartialEq, Serialize)]
 pub struct Backorders {
+    /// When their ages are counted.
     pub as_of: Option<DateTime<Utc>>,
+    /// Lines waiting.
     pub lines: usize,
+    /// Units waiting.
     pub units: u64,
     /// Ages in hours.
     pub age_hours: Percentiles,

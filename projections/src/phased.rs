@@ -19,8 +19,11 @@ pub type Dated = Vec<(NaiveDate, u64)>;
 /// One day with supply or requirements.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct Bucket {
+    /// The day.
     pub day: NaiveDate,
+    /// Units arriving that day (on hand counts on the first day).
     pub supply: u64,
+    /// Units required that day.
     pub requirements: u64,
     /// Discrete ATP: this day's supply not consumed by any requirement.
     pub atp: u64,
@@ -32,6 +35,7 @@ pub struct Bucket {
 /// The netting of supply against requirements over time.
 #[derive(Debug, Clone, PartialEq, Eq, Default, Serialize)]
 pub struct Phased {
+    /// The days with supply or requirements, in order.
     pub buckets: Vec<Bucket>,
     /// Requirements no supply at or before their day covers.
     pub uncovered: u64,

@@ -19,6 +19,8 @@ const CHECK_ATTEMPTS: usize = 8;
 pub type Changes = BTreeMap<Vec<u8>, Option<Vec<u8>>>;
 
 #[derive(Debug, thiserror::Error)]
+// Each variant's #[error] message says what it and its fields mean.
+#[allow(missing_docs)]
 pub enum ProjectionError {
     #[error(transparent)]
     Store(#[from] StoreError),
@@ -207,6 +209,7 @@ pub struct Model<P> {
 }
 
 impl<P: Projection + Default> Model<P> {
+    /// Opens the model over `store`.
     pub fn open(store: &Store) -> Result<Self, ProjectionError> {
         let projection = P::default();
         Ok(Self {
@@ -311,10 +314,14 @@ pub fn apply(
 /// What a rebuild did.
 #[derive(Debug, Clone, Serialize)]
 pub struct Rebuilt {
+    /// The model rebuilt.
     pub projection: &'static str,
+    /// Events folded.
     pub events: usize,
+    /// The log position the new copy holds.
     pub checkpoint: Option<u64>,
     #[serde(serialize_with = "as_secs")]
+    /// How long it took.
     pub elapsed: Duration,
 }
 
@@ -356,21 +363,29 @@ pub fn rebuild(
 /// One key on which the live model and a fresh rebuild disagree.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct Difference {
+    /// The key.
     pub key: String,
+    /// Its value in the live model.
     pub live: Option<String>,
+    /// Its value in the rebuild.
     pub rebuilt: Option<String>,
 }
 
 /// The live model compared with a fresh rebuild at the same checkpoint.
 #[derive(Debug, Clone, Serialize)]
 pub struct CheckReport {
+    /// The model checked.
     pub projection: &'static str,
+    /// The checkpoint both copies were compared at.
     pub checkpoint: Option<u64>,
+    /// Keys compared.
     pub keys: usize,
+    /// The keys that differ.
     pub differences: Vec<Difference>,
 }
 
 impl CheckReport {
+    /// Whether the live model equals the rebuild.
     pub fn agrees(&self) -> bool {
         self.differences.is_empty()
     }

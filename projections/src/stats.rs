@@ -5,14 +5,20 @@ use serde::Serialize;
 /// p50, p90 and p99 of a sample (nearest rank), with its size.
 #[derive(Debug, Clone, Default, PartialEq, Serialize)]
 pub struct Percentiles {
+    /// Values in the sample.
     pub count: usize,
+    /// The median.
     pub p50: Option<f64>,
+    /// The 90th percentile.
     pub p90: Option<f64>,
+    /// The 99th percentile.
     pub p99: Option<f64>,
+    /// The largest value.
     pub max: Option<f64>,
 }
 
 impl Percentiles {
+    /// The percentiles of `sample` (nearest rank).
     pub fn of(mut sample: Vec<f64>) -> Self {
         sample.sort_by(f64::total_cmp);
         let rank = |p: f64| -> Option<f64> {

@@ -27,8 +27,11 @@ const NAME: &str = "stock";
 /// What the model keeps of a SKU's cost.
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
 pub struct Cost {
+    /// The standard cost from the item master, in cents.
     pub standard_cents: Option<u64>,
+    /// Units received on purchase orders.
     pub received_units: u64,
+    /// Their value at the PO cost, in cents.
     pub received_value_cents: u64,
 }
 
@@ -46,7 +49,9 @@ impl Cost {
 /// What the model keeps of one item's position.
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
 pub struct StockItem {
+    /// The item's position.
     pub state: InventoryItem,
+    /// The first day it moved.
     pub first_seen: Option<NaiveDate>,
     /// The last day an order reserved it.
     pub last_demand: Option<NaiveDate>,
@@ -57,35 +62,48 @@ pub struct StockItem {
 /// One day an item moved.
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
 pub struct StockDay {
+    /// Units on hand at the day's close.
     pub close_units: u64,
+    /// Their value, in cents.
     pub close_value_cents: f64,
+    /// Units shipped that day.
     pub shipped_units: u64,
+    /// Cost of the goods shipped that day, in cents.
     pub cogs_cents: f64,
 }
 
 /// One cycle count.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct Count {
+    /// When it was counted.
     pub at: DateTime<Utc>,
+    /// Units the count expected.
     pub expected: u64,
+    /// Units counted.
     pub counted: u64,
+    /// Counted minus expected.
     pub variance: i64,
+    /// Cost per unit then, in cents.
     pub unit_cost_cents: f64,
 }
 
 /// A time with nothing free to promise from stock.
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
 pub struct Stockout {
+    /// When nothing was left to promise.
     pub start: DateTime<Utc>,
+    /// When stock was free again, if it was.
     pub end: Option<DateTime<Utc>>,
 }
 
 /// Units promised to orders found missing.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct Shortage {
+    /// When it was recorded.
     pub at: DateTime<Utc>,
     /// `reserved_stock` (on-hand fell below reservations) or `pick` (not found at pick).
     pub kind: String,
+    /// Units short.
     pub short: u64,
 }
 
@@ -237,9 +255,13 @@ pub fn turnover(cogs: f64, average_inventory: f64, days: f64) -> (Option<f64>, O
 /// Which items and days a question is about.
 #[derive(Debug, Clone)]
 pub struct StockFilter {
+    /// The first day.
     pub from: NaiveDate,
+    /// The last day.
     pub to: NaiveDate,
+    /// Only this SKU.
     pub sku: Option<String>,
+    /// Only this location.
     pub location: Option<String>,
     /// A count within this share of the expected quantity is accurate (0.02 = 2 %).
     pub count_tolerance: f64,
@@ -250,7 +272,9 @@ pub struct StockFilter {
 impl StockFilter {
     /// Days in a period when only its end (or nothing) is given.
     pub const DEFAULT_DAYS: i64 = 30;
+    /// A count within this share of the expected quantity is accurate.
     pub const DEFAULT_TOLERANCE: f64 = 0.02;
+    /// On-hand unreserved for this many days is dead stock.
     pub const DEFAULT_DEAD_AFTER_DAYS: i64 = 90;
 
     /// Every item over `from..=to`; the period ends on `as_of`'s day and
@@ -271,35 +295,56 @@ impl StockFilter {
 /// Inventory metrics over a period.
 #[derive(Debug, Clone, Default, PartialEq, Serialize)]
 pub struct StockMetrics {
+    /// The first day asked for.
     pub from: Option<NaiveDate>,
+    /// The last day asked for.
     pub to: Option<NaiveDate>,
+    /// Days in the period.
     pub days: i64,
+    /// Items with any movement.
     pub items: usize,
+    /// Cost of goods shipped, in cents.
     pub cogs_cents: f64,
+    /// Units shipped.
     pub units_shipped: u64,
     /// Mean of the daily closing inventory value over the period.
     pub average_inventory_cents: f64,
+    /// COGS over the mean daily inventory value.
     pub turnover: Option<f64>,
+    /// Days the mean inventory would last at the period's rate.
     pub days_of_inventory: Option<f64>,
+    /// Cycle counts.
     pub counts: usize,
+    /// Counts within the tolerance.
     pub counts_within_tolerance: usize,
+    /// Share of counts within the tolerance.
     pub stock_accuracy: Option<f64>,
     /// Sum of |variance| × cost over the sum of expected × cost.
     pub value_weighted_variance: Option<f64>,
+    /// Stockouts that overlap the period.
     pub stockouts: usize,
+    /// Their hours within the period.
     pub stockout_hours: f64,
+    /// Times on-hand fell below what was reserved.
     pub shortages_of_reserved_stock: usize,
+    /// Picks that found fewer units than expected.
     pub short_picks: usize,
+    /// Units short over both.
     pub units_short: u64,
+    /// Items whose stock nobody reserved in the last days.
     pub dead_stock: Vec<DeadStock>,
 }
 
 /// An item holding stock nobody has reserved in a while.
 #[derive(Debug, Clone, PartialEq, Serialize)]
 pub struct DeadStock {
+    /// The item (SKU@LOCATION).
     pub item: String,
+    /// Units on hand.
     pub on_hand: u64,
+    /// Their value, in cents.
     pub value_cents: f64,
+    /// The last day anyone reserved it.
     pub last_demand: Option<NaiveDate>,
 }
 

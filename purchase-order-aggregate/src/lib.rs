@@ -11,29 +11,45 @@ use schemas::{check_id, check_qty, InvalidField};
 use serde::{Deserialize, Serialize};
 
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+/// Everything the purchase order's rules need to know.
 pub struct PurchaseOrder {
     /// Absent until placed.
     pub placed: Option<Placed>,
+    /// Whether the supplier confirmed it.
     pub confirmed: bool,
+    /// Whether it was closed (nothing more will come).
     pub closed: bool,
+    /// The lines, by line number.
     pub lines: BTreeMap<u32, PoLine>,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+/// What was ordered, from whom and when.
 pub struct Placed {
+    /// The supplier.
     pub supplier_id: String,
+    /// The day it was ordered.
     pub ordered_on: NaiveDate,
+    /// How far over the ordered quantity a receipt may go, in percent.
     pub over_receipt_tolerance_pct: u8,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+/// One PO line.
 pub struct PoLine {
+    /// The SKU ordered.
     pub sku: String,
+    /// Where it is to arrive.
     pub location: String,
+    /// Units ordered.
     pub qty: u64,
+    /// Cost per unit, in cents.
     pub unit_cost_cents: u64,
+    /// When it is due.
     pub expected_date: NaiveDate,
+    /// Units received so far.
     pub received: u64,
+    /// Whether the line was cancelled.
     pub cancelled: bool,
 }
 
@@ -59,6 +75,8 @@ impl PoLine {
 
 /// Why a purchase-order command was refused. Nothing changes when one is.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+// Each variant's #[error] message says what it and its fields mean.
+#[allow(missing_docs)]
 pub enum Rejection {
     #[error(transparent)]
     Invalid(#[from] InvalidField),

@@ -1,5 +1,9 @@
 //! The item master: SKUs and locations, defined before anything refers to them.
 
+// The wire types' fields are described in docs/events.md: a doc comment
+// here would change the text of the published JSON Schemas.
+#![allow(missing_docs)]
+
 use serde::{Deserialize, Serialize};
 
 /// What kind of place holds stock.

@@ -54,12 +54,17 @@ pub enum InvalidField {
     /// An id the stream and reservation keys cannot carry.
     #[error("invalid {field}: {problem}")]
     Id {
+        /// The field.
         field: &'static str,
+        /// What is wrong with it.
         problem: &'static str,
     },
     /// Zero, negative, or more than any real order or receipt.
     #[error("quantity {qty} is not between 1 and {max}", max = MAX_QTY)]
-    Quantity { qty: i128 },
+    Quantity {
+        /// The quantity given.
+        qty: i128,
+    },
 }
 
 impl InvalidField {
@@ -125,7 +130,9 @@ pub enum InvalidCommand {
     /// A field every command needs is missing or of the wrong kind.
     #[error("field {field}: {problem}")]
     Envelope {
+        /// The field.
         field: &'static str,
+        /// What is wrong with it.
         problem: &'static str,
     },
     /// The `type` names no command.
@@ -134,7 +141,9 @@ pub enum InvalidCommand {
     /// The fields do not fit the command's schema.
     #[error("{command_type}: {detail}")]
     Fields {
+        /// The command type.
         command_type: String,
+        /// What does not fit.
         detail: String,
     },
 }

@@ -2,6 +2,10 @@
 //!
 //! Money is in minor units of the order's currency (cents), so sums are exact.
 
+// The wire types' fields are described in docs/events.md: a doc comment
+// here would change the text of the published JSON Schemas.
+#![allow(missing_docs)]
+
 use chrono::NaiveDate;
 use serde::{Deserialize, Serialize};
 

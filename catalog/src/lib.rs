@@ -33,9 +33,8 @@ pub enum Rejection {
     Unchanged,
 }
 
-impl Rejection {
-    /// A stable, machine-readable reason code.
-    pub fn code(&self) -> &'static str {
+impl decider::Reason for Rejection {
+    fn code(&self) -> &'static str {
         match self {
             Self::Invalid(e) => e.code(),
             Self::Blank { .. } => "invalid_fields",
@@ -100,13 +99,5 @@ impl Aggregate for CatalogEntry {
             CatalogCommand::DefineSku(d) => StreamName::sku(&d.sku),
             CatalogCommand::DefineLocation(d) => StreamName::location(&d.location),
         }
-    }
-
-    fn event_type(event: &CatalogEvent) -> &'static str {
-        event.event_type()
-    }
-
-    fn reason(rejection: &Rejection) -> (&'static str, String) {
-        (rejection.code(), rejection.to_string())
     }
 }

@@ -12,7 +12,7 @@
 
 use std::fmt::Debug;
 
-use schemas::{InvalidField, StreamKind, StreamName};
+use schemas::{EventType, InvalidField, StreamKind, StreamName};
 use serde::de::DeserializeOwned;
 use serde::Serialize;
 
@@ -51,7 +51,14 @@ pub trait Decider {
 /// its snapshot shape, its event and rejection names. Implemented next to
 /// each aggregate's rules.
 pub trait Aggregate:
-    Decider<State = Self> + Default + Clone + Serialize + DeserializeOwned + Send + Sync + 'static
+    Decider<State = Self, Event: EventType, Rejection: Reason>
+    + Default
+    + Clone
+    + Serialize
+    + DeserializeOwned
+    + Send
+    + Sync
+    + 'static
 {
     /// The kinds of stream this aggregate's instances live in.
     const KINDS: &'static [StreamKind];
@@ -61,10 +68,22 @@ pub trait Aggregate:
 
     /// The stream of the instance `command` addresses, or why it names none.
     fn stream(command: &Self::Command) -> Result<StreamName, InvalidField>;
+
     /// The event's type, as stored and published (`StockReceived`).
-    fn event_type(event: &Self::Event) -> &'static str;
+    fn event_type(event: &Self::Event) -> &'static str {
+        event.event_type()
+    }
+
     /// The rejection's stable reason code and its message.
-    fn reason(rejection: &Self::Rejection) -> (&'static str, String);
+    fn reason(rejection: &Self::Rejection) -> (&'static str, String) {
+        (rejection.code(), rejection.to_string())
+    }
+}
+
+/// Why a command was refused, as the results say it: a stable code and a message.
+pub trait Reason: std::fmt::Display {
+    /// A stable, machine-readable reason code (`insufficient_stock`).
+    fn code(&self) -> &'static str;
 }
 
 /// Starts a given/when/then test from a history of events.

@@ -26,7 +26,7 @@ mod writer;
 
 pub use error::{Result, StoreError};
 pub use model::{AppendOutcome, AppendRequest, ExpectedVersion, NewEvent, RecordedEvent, StreamId};
-pub use read_model::ReadModel;
+pub use read_model::{Changes, ReadModel};
 pub use store::{Loaded, Store, StoreConfig, MARKER_FILE};
 pub use subscription::Subscription;
 pub use upcast::Upcasters;

@@ -8,6 +8,9 @@ use sled::Transactional;
 use crate::error::{Result, StoreError};
 use crate::keys;
 
+/// The new value of each key (`None` removes it), written together.
+pub type Changes = std::collections::BTreeMap<Vec<u8>, Option<Vec<u8>>>;
+
 /// Which generation of each read model is the one queries see.
 const GENERATIONS: &str = "read-model-generations";
 
@@ -156,6 +159,25 @@ impl ReadModel {
                 Err(StoreError::Failed("read-model transaction aborted".into()))
             }
         }
+    }
+
+    /// Writes `changes` (a key's new value, or `None` to remove it) for log
+    /// `position` with `marks`, as [`ReadModel::apply_marked`] does.
+    pub fn apply_changes(
+        &self,
+        position: u64,
+        marks: &[(String, u64)],
+        changes: &Changes,
+    ) -> Result<bool> {
+        self.apply_marked(position, marks, |tree| {
+            for (key, value) in changes {
+                match value {
+                    Some(v) => tree.insert(key.as_slice(), v.as_slice())?,
+                    None => tree.remove(key.as_slice())?,
+                };
+            }
+            Ok(())
+        })
     }
 
     /// The marks recorded with the checkpoint by [`ReadModel::apply_marked`].

@@ -82,12 +82,7 @@ enum Cmd {
 }
 
 fn main() -> anyhow::Result<()> {
-    tracing_subscriber::fmt()
-        .with_env_filter(
-            tracing_subscriber::EnvFilter::try_from_default_env().unwrap_or_else(|_| "warn".into()),
-        )
-        .with_writer(std::io::stderr)
-        .init();
+    fulfil_service::log_to_stderr();
     let cli = Cli::parse();
     let data_dir = cli.data_dir.unwrap_or_else(|| PathBuf::from("./data"));
     let cache_mb = cli.cache_mb;

@@ -14,7 +14,7 @@
 mod stores;
 
 use std::future::Future;
-use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::atomic::Ordering;
 use std::sync::Arc;
 
 use clock::SharedClock;
@@ -83,6 +83,17 @@ pub struct Service {
     pub kafka: KafkaStats,
     stop: watch::Sender<bool>,
     tasks: Vec<Task>,
+}
+
+/// Logs to standard error at warn level and above (refusals and failures
+/// show there), or as `RUST_LOG` says.
+pub fn log_to_stderr() {
+    tracing_subscriber::fmt()
+        .with_env_filter(
+            tracing_subscriber::EnvFilter::try_from_default_env().unwrap_or_else(|_| "warn".into()),
+        )
+        .with_writer(std::io::stderr)
+        .init();
 }
 
 /// The API's shared state over `store`, not yet ready.
@@ -224,36 +235,41 @@ impl Replica for ReplicaGauges {
 
     fn series(&self) -> Vec<(&'static str, &'static str, u64)> {
         let r = &self.0;
-        let value = |a: &AtomicU64| a.load(Ordering::Relaxed);
-        vec![
-            (
-                "fulfil_replica_folded_total",
-                "Events the replica folded.",
-                value(&r.folded),
-            ),
-            (
-                "fulfil_replica_duplicates_total",
-                "Repeated events dropped by position.",
-                value(&r.duplicates),
-            ),
-            (
-                "fulfil_replica_unreadable_total",
-                "Messages on event topics that are not fulfil events.",
-                value(&r.unreadable),
-            ),
-            (
-                "fulfil_replica_held_events",
-                "Early events held until the positions before them arrive.",
-                value(&r.held),
-            ),
-            (
-                "fulfil_replica_waiting_for_position",
-                "The next log position to fold.",
-                value(&r.waiting_for),
-            ),
-        ]
+        let values = [
+            &r.folded,
+            &r.duplicates,
+            &r.unreadable,
+            &r.held,
+            &r.waiting_for,
+        ];
+        REPLICA_SERIES
+            .iter()
+            .zip(values)
+            .map(|((name, help), value)| (*name, *help, value.load(Ordering::Relaxed)))
+            .collect()
     }
 }
+
+/// The replica's series on `/metrics`, in the order [`ReplicaGauges::series`] reads them.
+const REPLICA_SERIES: [(&str, &str); 5] = [
+    ("fulfil_replica_folded_total", "Events the replica folded."),
+    (
+        "fulfil_replica_duplicates_total",
+        "Repeated events dropped by position.",
+    ),
+    (
+        "fulfil_replica_unreadable_total",
+        "Messages on event topics that are not fulfil events.",
+    ),
+    (
+        "fulfil_replica_held_events",
+        "Early events held until the positions before them arrive.",
+    ),
+    (
+        "fulfil_replica_waiting_for_position",
+        "The next log position to fold.",
+    ),
+];
 
 /// Runs the fulfilment process and the read models after every append
 /// until `shutdown` turns true. The service is ready after the first pass.

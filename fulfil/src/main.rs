@@ -22,12 +22,7 @@ use crate::cli::{Cli, Cmd};
 use crate::config::{http_address, kafka_config, ConfigFile};
 
 fn main() -> anyhow::Result<()> {
-    tracing_subscriber::fmt()
-        .with_env_filter(
-            tracing_subscriber::EnvFilter::try_from_default_env().unwrap_or_else(|_| "warn".into()),
-        )
-        .with_writer(std::io::stderr)
-        .init();
+    fulfil_service::log_to_stderr();
     let mut cli = Cli::parse();
     let file = match &cli.config {
         Some(path) => ConfigFile::load(path)?,

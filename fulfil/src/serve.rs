@@ -18,9 +18,7 @@ pub fn serve(
     kafka: Option<KafkaConfig>,
     standby: bool,
 ) -> anyhow::Result<()> {
-    let runtime = tokio::runtime::Runtime::new()?;
-    runtime.block_on(async move {
-        let mut service = Service::new(&store, Arc::new(clock::SystemClock))?;
+    on_runtime(&store.clone(), |mut service| async move {
         if let Some(config) = &kafka {
             if !may_write(&mut service, &store, config, standby).await? {
                 // Let go of the lease before going: see Lease::keep.
@@ -91,9 +89,7 @@ pub fn project(
     replica: Option<String>,
     reset: bool,
 ) -> anyhow::Result<()> {
-    let runtime = tokio::runtime::Runtime::new()?;
-    runtime.block_on(async move {
-        let service = Service::new(&store, Arc::new(clock::SystemClock))?;
+    on_runtime(&store.clone(), |service| async move {
         if reset {
             service.state.models.clear()?;
         }
@@ -114,6 +110,17 @@ pub fn project(
         let service = service.with_replica(&kafka, &name)?.with_http(listener);
         Ok(service.run_until(stopped_by_signal()).await?)
     })
+}
+
+/// Runs `node` on a runtime of its own, over a new service on `store`.
+fn on_runtime<F, Node>(store: &Store, node: F) -> anyhow::Result<()>
+where
+    F: FnOnce(Service) -> Node,
+    Node: std::future::Future<Output = anyhow::Result<()>>,
+{
+    let runtime = tokio::runtime::Runtime::new()?;
+    let service = Service::new(store, Arc::new(clock::SystemClock))?;
+    runtime.block_on(node(service))
 }
 
 /// This machine's name, for the writer's claim.

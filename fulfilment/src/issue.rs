@@ -3,7 +3,7 @@
 
 use chrono::{DateTime, Utc};
 use event_store::StoreError;
-use schemas::{Command, CommandEnvelope, CommandResult};
+use schemas::{Command, CommandEnvelope, CommandResult, Outcome};
 use serde_json::Value;
 
 use crate::port::Port;
@@ -66,7 +66,8 @@ impl Issuer<'_> {
             command,
             body,
         };
-        match self.port.handle(&envelope)? {
+        let result = self.port.handle(&envelope)?;
+        match &result {
             CommandResult::Accepted { .. } => {
                 self.progress.accepted += 1;
                 Ok(Issued::Accepted { recorded: None })
@@ -85,16 +86,16 @@ impl Issuer<'_> {
             }
             CommandResult::Rejected {
                 reason, message, ..
-            } => {
-                self.progress.refused += 1;
-                tracing::debug!(%command_id, reason, %message, "fulfilment command refused");
-                Ok(Issued::Rejected)
             }
-            CommandResult::Invalid {
+            | CommandResult::Invalid {
                 reason, message, ..
             } => {
                 self.progress.refused += 1;
-                tracing::warn!(%command_id, reason, %message, "fulfilment built an invalid command");
+                if result.outcome() == Outcome::Invalid {
+                    tracing::warn!(%command_id, reason, %message, "fulfilment built an invalid command");
+                } else {
+                    tracing::debug!(%command_id, reason, %message, "fulfilment command refused");
+                }
                 Ok(Issued::Rejected)
             }
         }

@@ -4,6 +4,7 @@
 
 use std::collections::{BTreeMap, BTreeSet, HashMap};
 
+use event_store::Changes;
 use serde::{Deserialize, Serialize};
 
 /// A backorder waiting for supply.
@@ -25,9 +26,6 @@ pub fn backorder_key(sku: &str, priority: u8, placed_at: u64, order_id: &str, li
         255 - u16::from(priority)
     )
 }
-
-/// A change to the stored memory: the key and its new value (`None` removes it).
-pub type Write = (String, Option<Vec<u8>>);
 
 /// The locations and the backorder queue.
 #[derive(Debug, Default, Clone, PartialEq)]
@@ -62,8 +60,11 @@ impl Memory {
     }
 
     /// The changes since the last call, to store with the checkpoint.
-    pub fn take_writes(&mut self) -> Vec<Write> {
-        std::mem::take(&mut self.pending).into_iter().collect()
+    pub fn take_writes(&mut self) -> Changes {
+        std::mem::take(&mut self.pending)
+            .into_iter()
+            .map(|(k, v)| (k.into_bytes(), v))
+            .collect()
     }
 
     /// Every location known, in name order.

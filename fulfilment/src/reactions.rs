@@ -8,7 +8,7 @@ use event_store::{RecordedEvent, StoreError};
 use schemas::catalog::CatalogEvent;
 use schemas::inventory::{InventoryCommand, InventoryEvent};
 use schemas::order::{OrderCommand, OrderEvent, ReleasedAllocation, ReturnCondition, SupplySource};
-use schemas::purchasing::PurchaseOrderEvent;
+use schemas::purchasing::{OpenLine, PurchaseOrderEvent};
 use schemas::{Command, StreamKind, StreamName};
 
 use crate::memory::{backorder_key, Backorder, Memory};
@@ -189,18 +189,13 @@ fn order_reaction(
         OrderEvent::OrderShipped {
             order_id, lines, ..
         } => {
-            let tasks = lines
-                .into_iter()
-                .map(|l| {
-                    Task::Send(Command::Inventory(InventoryCommand::ShipReserved {
-                        sku: l.sku,
-                        location: l.location,
-                        order_id: order_id.clone(),
-                        line: l.line,
-                        qty: l.qty,
-                    }))
-                })
-                .collect();
+            let tasks = send_each(lines, |l| InventoryCommand::ShipReserved {
+                sku: l.sku,
+                location: l.location,
+                order_id: order_id.clone(),
+                line: l.line,
+                qty: l.qty,
+            });
             (order_id, tasks)
         }
         OrderEvent::OrderCancelled {
@@ -224,17 +219,12 @@ fn order_reaction(
             condition: ReturnCondition::Resellable,
             lines,
         } => {
-            let tasks = lines
-                .into_iter()
-                .map(|l| {
-                    Task::Send(Command::Inventory(InventoryCommand::RestockReturn {
-                        sku: l.sku,
-                        location: l.location,
-                        qty: l.qty,
-                        rma_id: rma_id.clone(),
-                    }))
-                })
-                .collect();
+            let tasks = send_each(lines, |l| InventoryCommand::RestockReturn {
+                sku: l.sku,
+                location: l.location,
+                qty: l.qty,
+                rma_id: rma_id.clone(),
+            });
             (order_id, tasks)
         }
         _ => (String::new(), Vec::new()),
@@ -332,18 +322,22 @@ fn settle_backorder(
 
 /// Releases the reservations behind a cancelled order's or line's allocations.
 fn release_all(order_id: &str, released: Vec<ReleasedAllocation>) -> Vec<Task> {
-    released
+    send_each(released, |r| InventoryCommand::ReleaseReservation {
+        sku: r.sku,
+        location: r.source.location().to_owned(),
+        order_id: order_id.to_owned(),
+        line: r.line,
+        po_id: r.source.po_id().map(str::to_owned),
+        qty: Some(r.qty),
+    })
+}
+
+/// One inventory command per item, each sent as it is.
+fn send_each<T>(items: Vec<T>, command: impl FnMut(T) -> InventoryCommand) -> Vec<Task> {
+    items
         .into_iter()
-        .map(|r| {
-            Task::Send(Command::Inventory(InventoryCommand::ReleaseReservation {
-                sku: r.sku,
-                location: r.source.location().to_owned(),
-                order_id: order_id.to_owned(),
-                line: r.line,
-                po_id: r.source.po_id().map(str::to_owned),
-                qty: Some(r.qty),
-            }))
-        })
+        .map(command)
+        .map(|c| Task::Send(Command::Inventory(c)))
         .collect()
 }
 
@@ -353,18 +347,13 @@ fn purchase_order_reaction(event: PurchaseOrderEvent) -> (String, Vec<Task>) {
     let inv = Command::Inventory;
     match event {
         P::PurchaseOrderPlaced { po_id, lines, .. } => {
-            let tasks = lines
-                .into_iter()
-                .map(|l| {
-                    Task::Send(inv(I::ScheduleInbound {
-                        sku: l.sku,
-                        location: l.location,
-                        po_id: po_id.clone(),
-                        qty: l.qty,
-                        expected_date: l.expected_date,
-                    }))
-                })
-                .collect();
+            let tasks = send_each(lines, |l| I::ScheduleInbound {
+                sku: l.sku,
+                location: l.location,
+                po_id: po_id.clone(),
+                qty: l.qty,
+                expected_date: l.expected_date,
+            });
             (po_id, tasks)
         }
         P::PurchaseOrderLineRedated {
@@ -401,26 +390,22 @@ fn purchase_order_reaction(event: PurchaseOrderEvent) -> (String, Vec<Task>) {
             (po_id, vec![task])
         }
         P::PurchaseOrderLineCancelled { po_id, open } => {
-            let task = Task::Send(inv(I::CancelInbound {
-                sku: open.sku,
-                location: open.location,
-                po_id: po_id.clone(),
-            }));
-            (po_id, vec![task])
+            let tasks = cancel_inbound(&po_id, vec![open]);
+            (po_id, tasks)
         }
         P::PurchaseOrderClosed { po_id, short } => {
-            let tasks = short
-                .into_iter()
-                .map(|open| {
-                    Task::Send(inv(I::CancelInbound {
-                        sku: open.sku,
-                        location: open.location,
-                        po_id: po_id.clone(),
-                    }))
-                })
-                .collect();
+            let tasks = cancel_inbound(&po_id, short);
             (po_id, tasks)
         }
         P::PurchaseOrderConfirmed { po_id } => (po_id, Vec::new()),
     }
+}
+
+/// Cancels the inbound supply of a PO's open lines.
+fn cancel_inbound(po_id: &str, open: Vec<OpenLine>) -> Vec<Task> {
+    send_each(open, |open| InventoryCommand::CancelInbound {
+        sku: open.sku,
+        location: open.location,
+        po_id: po_id.to_owned(),
+    })
 }

@@ -98,16 +98,8 @@ impl<P: Port> FulfilmentProcess<P> {
                 .filter(|r| r.placement)
                 .map(|r| r.key.clone()),
         );
-        let writes = self.memory.take_writes();
-        self.saved.apply(last, |tree| {
-            for (key, value) in &writes {
-                match value {
-                    Some(v) => tree.insert(key.as_bytes(), v.as_slice())?,
-                    None => tree.remove(key.as_bytes())?,
-                };
-            }
-            Ok(())
-        })?;
+        self.saved
+            .apply_changes(last, &[], &self.memory.take_writes())?;
         Ok(Progress {
             events: events.len(),
             ..progress

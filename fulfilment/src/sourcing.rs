@@ -17,9 +17,49 @@ use serde_json::Value;
 
 use crate::issue::{Issued, Issuer};
 
+/// A place to try reserving a line's units: stock at a location, or units
+/// due there on a purchase order.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Candidate {
+    /// Where the units are, or will be.
+    pub source: SupplySource,
+    /// Units free to reserve there.
+    pub free: u64,
+    /// When inbound units are due (none for stock on hand).
+    pub due: Option<NaiveDate>,
+}
+
+impl Candidate {
+    /// The reservation of `qty` units here for the order line.
+    fn reserve(&self, sku: &str, order_id: &str, line: u32, qty: u64) -> InventoryCommand {
+        let (sku, order_id, location) = (
+            sku.to_owned(),
+            order_id.to_owned(),
+            self.source.location().to_owned(),
+        );
+        match self.source.po_id() {
+            None => InventoryCommand::ReserveStock {
+                sku,
+                location,
+                order_id,
+                line,
+                qty,
+            },
+            Some(po_id) => InventoryCommand::ReserveInbound {
+                sku,
+                location,
+                order_id,
+                line,
+                qty,
+                po_id: po_id.to_owned(),
+            },
+        }
+    }
+}
+
 /// Where to try reserving stock: locations with free units, most free first
 /// (then by name).
-pub fn stock_candidates(items: &[(String, Arc<InventoryItem>)]) -> Vec<(String, u64)> {
+pub fn stock_candidates(items: &[(String, Arc<InventoryItem>)]) -> Vec<Candidate> {
     let mut candidates: Vec<(String, u64)> = items
         .iter()
         .map(|(location, item)| (location.clone(), item.free()))
@@ -27,13 +67,18 @@ pub fn stock_candidates(items: &[(String, Arc<InventoryItem>)]) -> Vec<(String, 
         .collect();
     candidates.sort_by(|a, b| b.1.cmp(&a.1).then(a.0.cmp(&b.0)));
     candidates
+        .into_iter()
+        .map(|(location, free)| Candidate {
+            source: SupplySource::Stock { location },
+            free,
+            due: None,
+        })
+        .collect()
 }
 
-/// Units due on purchase orders that may be promised: (expected date, PO,
-/// location, free units), earliest first, at items whose policy reserves inbound.
-pub fn inbound_candidates(
-    items: &[(String, Arc<InventoryItem>)],
-) -> Vec<(NaiveDate, String, String, u64)> {
+/// Units due on purchase orders that may be promised, earliest first (then
+/// by PO and location), at items whose policy reserves inbound.
+pub fn inbound_candidates(items: &[(String, Arc<InventoryItem>)]) -> Vec<Candidate> {
     let mut inbound: Vec<(NaiveDate, String, String, u64)> = items
         .iter()
         .filter(|(_, item)| item.policy.as_ref().is_some_and(|p| p.reserve_inbound))
@@ -51,6 +96,13 @@ pub fn inbound_candidates(
         .collect();
     inbound.sort();
     inbound
+        .into_iter()
+        .map(|(due, po_id, location, free)| Candidate {
+            source: SupplySource::Inbound { po_id, location },
+            free,
+            due: Some(due),
+        })
+        .collect()
 }
 
 /// Sources a line's units: the new ones, or (`backorder`) the backordered ones.
@@ -88,57 +140,26 @@ pub(crate) fn source(
             items.push((location.clone(), item));
         }
     }
-    for (location, free) in stock_candidates(&items) {
+    // Stock first, then inbound, both read before reserving anything.
+    let candidates = stock_candidates(&items)
+        .into_iter()
+        .chain(inbound_candidates(&items));
+    for candidate in candidates {
         if need == 0 {
             break;
         }
-        let want = need.min(free);
-        let reserve = InventoryCommand::ReserveStock {
-            sku: sku.clone(),
-            location: location.clone(),
-            order_id: order_id.to_owned(),
-            line,
-            qty: want,
-        };
+        let want = need.min(candidate.free);
+        let reserve = candidate.reserve(&sku, order_id, line, want);
         let got = match issuer.issue(Command::Inventory(reserve))? {
-            Issued::Accepted { recorded: None } => Some((location, want)),
+            Issued::Accepted { recorded: None } => Some((candidate.source, want, candidate.due)),
             Issued::Accepted {
                 recorded: Some(events),
-            } => reserved_stock(&events),
-            // Stale reading: the aggregate judged; try the next location.
+            } => reserved(&events),
+            // Stale reading: the aggregate judged; try the next candidate.
             Issued::Rejected => None,
         };
-        if let Some((location, qty)) = got {
-            let source = SupplySource::Stock { location };
-            if allocate(issuer, order_id, line, &sku, qty, source, promise)? {
-                need = need.saturating_sub(qty);
-            }
-        }
-    }
-
-    for (expected_date, po_id, location, free) in inbound_candidates(&items) {
-        if need == 0 {
-            break;
-        }
-        let want = need.min(free);
-        let reserve = InventoryCommand::ReserveInbound {
-            sku: sku.clone(),
-            location: location.clone(),
-            order_id: order_id.to_owned(),
-            line,
-            qty: want,
-            po_id: po_id.clone(),
-        };
-        let got = match issuer.issue(Command::Inventory(reserve))? {
-            Issued::Accepted { recorded: None } => Some((po_id, location, want, expected_date)),
-            Issued::Accepted {
-                recorded: Some(events),
-            } => reserved_inbound(&events),
-            Issued::Rejected => None,
-        };
-        if let Some((po_id, location, qty, expected_date)) = got {
-            let source = SupplySource::Inbound { po_id, location };
-            let promise = expected_date.max(promise);
+        if let Some((source, qty, due)) = got {
+            let promise = due.map_or(promise, |due| due.max(promise));
             if allocate(issuer, order_id, line, &sku, qty, source, promise)? {
                 need = need.saturating_sub(qty);
             }
@@ -188,28 +209,26 @@ fn allocate(
     Ok(false)
 }
 
-/// Where and how much a recorded `StockReserved` set aside.
-fn reserved_stock(events: &[Value]) -> Option<(String, u64)> {
+/// What a recorded reservation set aside: where, how much, and when
+/// inbound units are due.
+fn reserved(events: &[Value]) -> Option<(SupplySource, u64, Option<NaiveDate>)> {
     events
         .iter()
         .find_map(|e| match serde_json::from_value(e.clone()) {
-            Ok(InventoryEvent::StockReserved { location, qty, .. }) => Some((location, qty)),
-            _ => None,
-        })
-}
-
-/// What a recorded `InboundReserved` set aside.
-fn reserved_inbound(events: &[Value]) -> Option<(String, String, u64, NaiveDate)> {
-    events
-        .iter()
-        .find_map(|e| match serde_json::from_value(e.clone()) {
+            Ok(InventoryEvent::StockReserved { location, qty, .. }) => {
+                Some((SupplySource::Stock { location }, qty, None))
+            }
             Ok(InventoryEvent::InboundReserved {
                 po_id,
                 location,
                 qty,
                 expected_date,
                 ..
-            }) => Some((po_id, location, qty, expected_date)),
+            }) => Some((
+                SupplySource::Inbound { po_id, location },
+                qty,
+                Some(expected_date),
+            )),
             _ => None,
         })
 }

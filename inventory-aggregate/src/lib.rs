@@ -126,9 +126,8 @@ pub enum Rejection {
     InvalidPolicy(&'static str),
 }
 
-impl Rejection {
-    /// A stable, machine-readable reason code.
-    pub fn code(&self) -> &'static str {
+impl decider::Reason for Rejection {
+    fn code(&self) -> &'static str {
         match self {
             Self::InsufficientStock { .. } => "insufficient_stock",
             Self::Invalid(e) => e.code(),
@@ -150,14 +149,6 @@ impl decider::Aggregate for InventoryItem {
     fn stream(command: &InventoryCommand) -> Result<schemas::StreamName, schemas::InvalidField> {
         let (sku, location) = command.item();
         schemas::StreamName::inventory(sku, location)
-    }
-
-    fn event_type(event: &InventoryEvent) -> &'static str {
-        event.event_type()
-    }
-
-    fn reason(rejection: &Rejection) -> (&'static str, String) {
-        (rejection.code(), rejection.to_string())
     }
 }
 

@@ -268,14 +268,6 @@ impl decider::Aggregate for Order {
     ) -> Result<schemas::StreamName, schemas::InvalidField> {
         schemas::StreamName::order(command.order_id())
     }
-
-    fn event_type(event: &OrderEvent) -> &'static str {
-        event.event_type()
-    }
-
-    fn reason(rejection: &Rejection) -> (&'static str, String) {
-        (rejection.code(), rejection.to_string())
-    }
 }
 
 fn evolve(mut state: Order, event: &OrderEvent) -> Order {

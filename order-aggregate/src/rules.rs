@@ -101,9 +101,8 @@ pub enum Rejection {
     },
 }
 
-impl Rejection {
-    /// A stable, machine-readable reason code.
-    pub fn code(&self) -> &'static str {
+impl decider::Reason for Rejection {
+    fn code(&self) -> &'static str {
         match self {
             Self::Invalid(e) => e.code(),
             Self::InvalidOrder(_) => "invalid_order",

@@ -2,6 +2,7 @@
 //! success and every rejection reason of the order.
 
 use chrono::NaiveDate;
+use decider::Reason;
 use decider::{given, Decider};
 use order_aggregate::{Order, Rejection};
 use schemas::order::{

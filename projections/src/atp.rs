@@ -7,7 +7,7 @@ use schemas::StreamKind;
 use serde::Serialize;
 
 use crate::phased::{time_phased, Dated, Phased};
-use crate::projection::{decode, Model, Projection, ProjectionError, Working};
+use crate::projection::{events_of, Model, Projection, ProjectionError, Working};
 
 const NAME: &str = "atp";
 
@@ -90,13 +90,7 @@ impl Projection for AtpProjection {
         working: &mut Working<'_>,
         events: &[RecordedEvent],
     ) -> Result<(), ProjectionError> {
-        for e in events {
-            let Some((StreamKind::Inventory, item)) = StreamKind::split(e.stream.as_str()) else {
-                continue;
-            };
-            let Some(event) = decode::<InventoryEvent>(NAME, e) else {
-                continue;
-            };
+        for (item, event, _) in events_of::<InventoryEvent>(NAME, StreamKind::Inventory, events) {
             let state = working.get::<InventoryItem>(&format!("item/{item}"))?;
             *state = InventoryItem::evolve(std::mem::take(state), &event);
             let sku = item.split('@').next().unwrap_or(item);

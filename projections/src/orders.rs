@@ -27,7 +27,7 @@ use schemas::OrderEvent;
 use schemas::StreamKind;
 use serde::{Deserialize, Serialize};
 
-use crate::projection::{decode, load, Model, Projection, ProjectionError, Working};
+use crate::projection::{events_of, load, Model, Projection, ProjectionError, Working};
 use crate::stats::{ratio, Percentiles};
 
 const NAME: &str = "orders";
@@ -280,13 +280,7 @@ impl Projection for OrdersProjection {
         working: &mut Working<'_>,
         events: &[RecordedEvent],
     ) -> Result<(), ProjectionError> {
-        for e in events {
-            let Some((StreamKind::Order, id)) = StreamKind::split(e.stream.as_str()) else {
-                continue;
-            };
-            let Some(event) = decode::<OrderEvent>(NAME, e) else {
-                continue;
-            };
+        for (id, event, e) in events_of::<OrderEvent>(NAME, StreamKind::Order, events) {
             working
                 .get::<OrderRecord>(&format!("order/{id}"))?
                 .evolve(&event, e.at);

@@ -7,6 +7,7 @@ use std::collections::BTreeMap;
 use std::time::{Duration, Instant};
 
 use event_store::{ReadModel, RecordedEvent, Store, StoreError};
+use schemas::StreamKind;
 use serde::de::DeserializeOwned;
 use serde::Serialize;
 
@@ -15,8 +16,7 @@ const BATCH: usize = 1024;
 /// How often the checker starts over when the live model moved while it compared.
 const CHECK_ATTEMPTS: usize = 8;
 
-/// The new value of each key a batch of events changes (`None` removes it).
-pub type Changes = BTreeMap<Vec<u8>, Option<Vec<u8>>>;
+pub use event_store::Changes;
 
 #[derive(Debug, thiserror::Error)]
 // Each variant's #[error] message says what it and its fields mean.
@@ -299,15 +299,7 @@ pub fn apply(
         return Ok(0);
     };
     let changes = changes(projection, &model.tree(), fresh)?;
-    model.apply_marked(last, marks, |tree| {
-        for (key, value) in &changes {
-            match value {
-                Some(v) => tree.insert(key.as_slice(), v.as_slice())?,
-                None => tree.remove(key.as_slice())?,
-            };
-        }
-        Ok(())
-    })?;
+    model.apply_changes(last, marks, &changes)?;
     Ok(fresh.len())
 }
 
@@ -469,6 +461,23 @@ fn diff(
         }
     }
     Ok((keys, differences))
+}
+
+/// The events of `kind`'s streams that read as `E`, each with its
+/// aggregate's id and its envelope; the rest are passed over (unreadable
+/// ones logged, see [`decode`]).
+pub fn events_of<'a, E: DeserializeOwned + 'a>(
+    model: &'static str,
+    kind: StreamKind,
+    events: &'a [RecordedEvent],
+) -> impl Iterator<Item = (&'a str, E, &'a RecordedEvent)> + 'a {
+    events.iter().filter_map(move |e| {
+        let (k, id) = StreamKind::split(e.stream.as_str())?;
+        if k != kind {
+            return None;
+        }
+        Some((id, decode(model, e)?, e))
+    })
 }
 
 /// An event's payload as `T`, or nothing (logged) when it does not read as

@@ -121,37 +121,36 @@ impl Projection for StockProjection {
         batch: &mut Working<'_>,
         events: &[RecordedEvent],
     ) -> Result<(), ProjectionError> {
+        // One pass in log order: a receipt's cost counts for the shipments after it.
         for e in events {
-            let Some((kind, id)) = StreamKind::split(e.stream.as_str()) else {
-                continue;
-            };
-            if kind == StreamKind::Sku {
-                if let Some(CatalogEvent::SkuDefined(d) | CatalogEvent::SkuRevised(d)) =
-                    decode(NAME, e)
-                {
-                    let key = format!("cost/{}", d.sku);
-                    let mut cost: Cost = std::mem::take(batch.get::<Cost>(&key)?);
-                    cost.standard_cents = Some(d.standard_cost_cents);
-                    batch.put(key, cost);
+            match StreamKind::split(e.stream.as_str()) {
+                Some((StreamKind::Sku, _)) => {
+                    if let Some(CatalogEvent::SkuDefined(d) | CatalogEvent::SkuRevised(d)) =
+                        decode(NAME, e)
+                    {
+                        let cost = batch.get::<Cost>(&format!("cost/{}", d.sku))?;
+                        cost.standard_cents = Some(d.standard_cost_cents);
+                    }
                 }
-            } else if kind == StreamKind::PurchaseOrder {
-                if let Some(PurchaseOrderEvent::PurchaseOrderReceived {
-                    sku,
-                    qty,
-                    unit_cost_cents,
-                    ..
-                }) = decode(NAME, e)
-                {
-                    let key = format!("cost/{sku}");
-                    let mut cost: Cost = std::mem::take(batch.get::<Cost>(&key)?);
-                    cost.received_units += qty;
-                    cost.received_value_cents += qty * unit_cost_cents;
-                    batch.put(key, cost);
+                Some((StreamKind::PurchaseOrder, _)) => {
+                    if let Some(PurchaseOrderEvent::PurchaseOrderReceived {
+                        sku,
+                        qty,
+                        unit_cost_cents,
+                        ..
+                    }) = decode(NAME, e)
+                    {
+                        let cost = batch.get::<Cost>(&format!("cost/{sku}"))?;
+                        cost.received_units += qty;
+                        cost.received_value_cents += qty * unit_cost_cents;
+                    }
                 }
-            } else if kind == StreamKind::Inventory {
-                if let Some(event) = decode::<InventoryEvent>(NAME, e) {
-                    fold_inventory(batch, id, &event, e)?;
+                Some((StreamKind::Inventory, item)) => {
+                    if let Some(event) = decode::<InventoryEvent>(NAME, e) {
+                        fold_inventory(batch, item, &event, e)?;
+                    }
                 }
+                _ => {}
             }
         }
         Ok(())

@@ -6,6 +6,7 @@ use event_store::{AppendRequest, ExpectedVersion, NewEvent, Store, StoreConfig, 
 use projections::atp::{AtpModel, AtpProjection};
 use projections::projection::{check, rebuild};
 use projections::ProjectionError;
+use schemas::EventType;
 use schemas::InventoryEvent;
 
 fn d(n: u32) -> NaiveDate {

@@ -111,9 +111,8 @@ pub enum Rejection {
     },
 }
 
-impl Rejection {
-    /// A stable, machine-readable reason code.
-    pub fn code(&self) -> &'static str {
+impl decider::Reason for Rejection {
+    fn code(&self) -> &'static str {
         match self {
             Self::Invalid(e) => e.code(),
             Self::InvalidPurchaseOrder(_) => "invalid_purchase_order",
@@ -163,14 +162,6 @@ impl decider::Aggregate for PurchaseOrder {
         command: &PurchaseOrderCommand,
     ) -> Result<schemas::StreamName, schemas::InvalidField> {
         schemas::StreamName::purchase_order(command.po_id())
-    }
-
-    fn event_type(event: &PurchaseOrderEvent) -> &'static str {
-        event.event_type()
-    }
-
-    fn reason(rejection: &Rejection) -> (&'static str, String) {
-        (rejection.code(), rejection.to_string())
     }
 }
 

@@ -57,9 +57,8 @@ pub enum CatalogEvent {
     LocationRevised(LocationDefinition),
 }
 
-impl CatalogEvent {
-    /// The event's type name, as stored and published.
-    pub fn event_type(&self) -> &'static str {
+impl crate::EventType for CatalogEvent {
+    fn event_type(&self) -> &'static str {
         match self {
             Self::SkuDefined(_) => "SkuDefined",
             Self::SkuRevised(_) => "SkuRevised",

@@ -311,9 +311,8 @@ pub enum InventoryEvent {
     },
 }
 
-impl InventoryEvent {
-    /// The event's type name, as stored and published.
-    pub fn event_type(&self) -> &'static str {
+impl crate::EventType for InventoryEvent {
+    fn event_type(&self) -> &'static str {
         match self {
             Self::StockReceived { .. } => "StockReceived",
             Self::StockAdjusted { .. } => "StockAdjusted",

@@ -29,6 +29,12 @@ pub use purchasing::{PurchaseOrderCommand, PurchaseOrderEvent};
 pub use result::{CommandResult, Outcome, Outcomes};
 pub use stream::{StreamKind, StreamName, UnknownStream};
 
+/// An event that names its own type, as stored and published (`StockReceived`).
+pub trait EventType {
+    /// The event's type name.
+    fn event_type(&self) -> &'static str;
+}
+
 /// Quantities above this are taken for a typing error, not an order.
 pub const MAX_QTY: u64 = 1_000_000;
 

@@ -384,9 +384,8 @@ pub struct ReleasedAllocation {
     pub qty: u64,
 }
 
-impl OrderEvent {
-    /// The event's type name, as stored and published.
-    pub fn event_type(&self) -> &'static str {
+impl crate::EventType for OrderEvent {
+    fn event_type(&self) -> &'static str {
         match self {
             Self::OrderPlaced { .. } => "OrderPlaced",
             Self::PaymentAuthorized { .. } => "PaymentAuthorized",

@@ -143,9 +143,8 @@ pub enum PurchaseOrderEvent {
     },
 }
 
-impl PurchaseOrderEvent {
-    /// The event's type name, as stored and published.
-    pub fn event_type(&self) -> &'static str {
+impl crate::EventType for PurchaseOrderEvent {
+    fn event_type(&self) -> &'static str {
         match self {
             Self::PurchaseOrderPlaced { .. } => "PurchaseOrderPlaced",
             Self::PurchaseOrderConfirmed { .. } => "PurchaseOrderConfirmed",

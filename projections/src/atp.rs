@@ -7,7 +7,7 @@ use schemas::StreamKind;
 use serde::Serialize;
 
 use crate::phased::{time_phased, Dated, Phased};
-use crate::projection::{events_of, Model, Projection, ProjectionError, Working};
+use crate::projection::{events_of, Folded, Model, Projection, ProjectionError, Working};
 
 const NAME: &str = "atp";
 
@@ -85,11 +85,7 @@ impl Projection for AtpProjection {
     }
 
     /// The new states of the items `events` change, and the SKUs' versions.
-    fn fold(
-        &self,
-        working: &mut Working<'_>,
-        events: &[RecordedEvent],
-    ) -> Result<(), ProjectionError> {
+    fn fold(&self, working: &mut Working<'_>, events: &[RecordedEvent]) -> Folded {
         for (item, event, _) in events_of::<InventoryEvent>(NAME, StreamKind::Inventory, events) {
             let state = working.get::<InventoryItem>(&format!("item/{item}"))?;
             *state = InventoryItem::evolve(std::mem::take(state), &event);

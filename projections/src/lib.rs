@@ -21,5 +21,5 @@ mod registry;
 pub mod stats;
 pub mod stock;
 
-pub use projection::{Projection, ProjectionError, Working};
+pub use projection::{Folded, Projection, ProjectionError, Working};
 pub use registry::{Lag, ReadModels, NAMES};

@@ -27,7 +27,7 @@ use schemas::OrderEvent;
 use schemas::StreamKind;
 use serde::{Deserialize, Serialize};
 
-use crate::projection::{events_of, load, Model, Projection, ProjectionError, Working};
+use crate::projection::{events_of, load, Folded, Model, Projection, ProjectionError, Working};
 use crate::stats::{ratio, Percentiles};
 
 const NAME: &str = "orders";
@@ -275,11 +275,7 @@ impl Projection for OrdersProjection {
         NAME
     }
 
-    fn fold(
-        &self,
-        working: &mut Working<'_>,
-        events: &[RecordedEvent],
-    ) -> Result<(), ProjectionError> {
+    fn fold(&self, working: &mut Working<'_>, events: &[RecordedEvent]) -> Folded {
         for (id, event, e) in events_of::<OrderEvent>(NAME, StreamKind::Order, events) {
             working
                 .get::<OrderRecord>(&format!("order/{id}"))?

@@ -44,6 +44,9 @@ impl From<sled::Error> for ProjectionError {
     }
 }
 
+/// What a fold returns: nothing but its changes to the working set, or why not.
+pub type Folded = Result<(), ProjectionError>;
+
 /// A read model built by folding the log.
 pub trait Projection: Send + Sync {
     /// The read model's name, as stored and as named on the command line.
@@ -53,11 +56,7 @@ pub trait Projection: Send + Sync {
     /// the model. Events of other kinds are passed over; events of its kind
     /// it cannot read are logged and passed over, so one bad payload never
     /// stops a model.
-    fn fold(
-        &self,
-        working: &mut Working<'_>,
-        events: &[RecordedEvent],
-    ) -> Result<(), ProjectionError>;
+    fn fold(&self, working: &mut Working<'_>, events: &[RecordedEvent]) -> Folded;
 }
 
 /// Encodes a value of the working set as the model stores it.

@@ -19,7 +19,7 @@ use schemas::StreamKind;
 use schemas::{CatalogEvent, InventoryEvent, PurchaseOrderEvent};
 use serde::{Deserialize, Serialize};
 
-use crate::projection::{decode, load, Model, Projection, ProjectionError, Working};
+use crate::projection::{decode, load, Folded, Model, Projection, ProjectionError, Working};
 use crate::stats::ratio;
 
 const NAME: &str = "stock";
@@ -116,11 +116,7 @@ impl Projection for StockProjection {
         NAME
     }
 
-    fn fold(
-        &self,
-        batch: &mut Working<'_>,
-        events: &[RecordedEvent],
-    ) -> Result<(), ProjectionError> {
+    fn fold(&self, batch: &mut Working<'_>, events: &[RecordedEvent]) -> Folded {
         // One pass in log order: a receipt's cost counts for the shipments after it.
         for e in events {
             match StreamKind::split(e.stream.as_str()) {

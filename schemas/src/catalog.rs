@@ -57,13 +57,9 @@ pub enum CatalogEvent {
     LocationRevised(LocationDefinition),
 }
 
-impl crate::EventType for CatalogEvent {
-    fn event_type(&self) -> &'static str {
-        match self {
-            Self::SkuDefined(_) => "SkuDefined",
-            Self::SkuRevised(_) => "SkuRevised",
-            Self::LocationDefined(_) => "LocationDefined",
-            Self::LocationRevised(_) => "LocationRevised",
-        }
-    }
-}
+crate::event_types!(CatalogEvent {
+    SkuDefined,
+    SkuRevised,
+    LocationDefined,
+    LocationRevised,
+});

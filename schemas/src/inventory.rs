@@ -311,25 +311,21 @@ pub enum InventoryEvent {
     },
 }
 
-impl crate::EventType for InventoryEvent {
-    fn event_type(&self) -> &'static str {
-        match self {
-            Self::StockReceived { .. } => "StockReceived",
-            Self::StockAdjusted { .. } => "StockAdjusted",
-            Self::StockCounted { .. } => "StockCounted",
-            Self::ShortageRecorded { .. } => "ShortageRecorded",
-            Self::StockReserved { .. } => "StockReserved",
-            Self::InboundReserved { .. } => "InboundReserved",
-            Self::ReservationReleased { .. } => "ReservationReleased",
-            Self::ReservationMovedToStock { .. } => "ReservationMovedToStock",
-            Self::InboundReservationLost { .. } => "InboundReservationLost",
-            Self::StockShipped { .. } => "StockShipped",
-            Self::PickShortRecorded { .. } => "PickShortRecorded",
-            Self::ReturnRestocked { .. } => "ReturnRestocked",
-            Self::InboundScheduled { .. } => "InboundScheduled",
-            Self::InboundCancelled { .. } => "InboundCancelled",
-            Self::ReorderPolicySet { .. } => "ReorderPolicySet",
-            Self::ReorderPointReached { .. } => "ReorderPointReached",
-        }
-    }
-}
+crate::event_types!(InventoryEvent {
+    StockReceived,
+    StockAdjusted,
+    StockCounted,
+    ShortageRecorded,
+    StockReserved,
+    InboundReserved,
+    ReservationReleased,
+    ReservationMovedToStock,
+    InboundReservationLost,
+    StockShipped,
+    PickShortRecorded,
+    ReturnRestocked,
+    InboundScheduled,
+    InboundCancelled,
+    ReorderPolicySet,
+    ReorderPointReached,
+});

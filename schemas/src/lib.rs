@@ -35,6 +35,21 @@ pub trait EventType {
     fn event_type(&self) -> &'static str;
 }
 
+/// Implements [`EventType`] for an event enum: each variant's type name is
+/// its own name, as serde's `type` tag already says on the wire.
+#[macro_export]
+macro_rules! event_types {
+    ($event:ident { $($variant:ident),* $(,)? }) => {
+        impl $crate::EventType for $event {
+            fn event_type(&self) -> &'static str {
+                match self {
+                    $(Self::$variant { .. } => stringify!($variant),)*
+                }
+            }
+        }
+    };
+}
+
 /// Quantities above this are taken for a typing error, not an order.
 pub const MAX_QTY: u64 = 1_000_000;
 

@@ -384,29 +384,25 @@ pub struct ReleasedAllocation {
     pub qty: u64,
 }
 
-impl crate::EventType for OrderEvent {
-    fn event_type(&self) -> &'static str {
-        match self {
-            Self::OrderPlaced { .. } => "OrderPlaced",
-            Self::PaymentAuthorized { .. } => "PaymentAuthorized",
-            Self::PaymentCaptured { .. } => "PaymentCaptured",
-            Self::PaymentFailed { .. } => "PaymentFailed",
-            Self::LineAllocated { .. } => "LineAllocated",
-            Self::LineBackordered { .. } => "LineBackordered",
-            Self::LineDeallocated { .. } => "LineDeallocated",
-            Self::InboundAllocationReceived { .. } => "InboundAllocationReceived",
-            Self::OrderReleased { .. } => "OrderReleased",
-            Self::LinePicked { .. } => "LinePicked",
-            Self::PickShort { .. } => "PickShort",
-            Self::OrderPacked { .. } => "OrderPacked",
-            Self::OrderShipped { .. } => "OrderShipped",
-            Self::ShipmentDelivered { .. } => "ShipmentDelivered",
-            Self::OrderCancelled { .. } => "OrderCancelled",
-            Self::LineCancelled { .. } => "LineCancelled",
-            Self::ReturnRequested { .. } => "ReturnRequested",
-            Self::ReturnReceived { .. } => "ReturnReceived",
-            Self::ReturnRefunded { .. } => "ReturnRefunded",
-            Self::CustomerNotified { .. } => "CustomerNotified",
-        }
-    }
-}
+crate::event_types!(OrderEvent {
+    OrderPlaced,
+    PaymentAuthorized,
+    PaymentCaptured,
+    PaymentFailed,
+    LineAllocated,
+    LineBackordered,
+    LineDeallocated,
+    InboundAllocationReceived,
+    OrderReleased,
+    LinePicked,
+    PickShort,
+    OrderPacked,
+    OrderShipped,
+    ShipmentDelivered,
+    OrderCancelled,
+    LineCancelled,
+    ReturnRequested,
+    ReturnReceived,
+    ReturnRefunded,
+    CustomerNotified,
+});

@@ -143,15 +143,11 @@ pub enum PurchaseOrderEvent {
     },
 }
 
-impl crate::EventType for PurchaseOrderEvent {
-    fn event_type(&self) -> &'static str {
-        match self {
-            Self::PurchaseOrderPlaced { .. } => "PurchaseOrderPlaced",
-            Self::PurchaseOrderConfirmed { .. } => "PurchaseOrderConfirmed",
-            Self::PurchaseOrderLineRedated { .. } => "PurchaseOrderLineRedated",
-            Self::PurchaseOrderReceived { .. } => "PurchaseOrderReceived",
-            Self::PurchaseOrderLineCancelled { .. } => "PurchaseOrderLineCancelled",
-            Self::PurchaseOrderClosed { .. } => "PurchaseOrderClosed",
-        }
-    }
-}
+crate::event_types!(PurchaseOrderEvent {
+    PurchaseOrderPlaced,
+    PurchaseOrderConfirmed,
+    PurchaseOrderLineRedated,
+    PurchaseOrderReceived,
+    PurchaseOrderLineCancelled,
+    PurchaseOrderClosed,
+});

@@ -6,27 +6,28 @@
 //! - `writer`: the single writer that group-commits appends;
 //! - `index`: the stream and command indexes: off the acknowledgement path, in sorted runs;
 //! - `subscription`: catch-up then live following of the log;
-//! - `read_model`: a consumer's tree and checkpoint, written in one transaction;
+//! - `checkpointed`: a consumer's own key-value tree and its checkpoint,
+//!   written in one transaction (read models and process memory sit on it);
 //! - `upcast`: migrations of old event payloads on read;
 //! - `segment`: the byte layout of the log's values;
 //! - `keys`: the byte layout of keys.
 //!
 //! The store knows nothing of orders or stock: payloads are JSON.
 
+mod checkpointed;
 mod error;
 mod index;
 mod keys;
 mod model;
-mod read_model;
 mod segment;
 mod store;
 mod subscription;
 mod upcast;
 mod writer;
 
+pub use checkpointed::{Changes, Checkpointed};
 pub use error::{Result, StoreError};
 pub use model::{AppendOutcome, AppendRequest, ExpectedVersion, NewEvent, RecordedEvent, StreamId};
-pub use read_model::{Changes, ReadModel};
 pub use store::{Loaded, Store, StoreConfig, MARKER_FILE};
 pub use subscription::Subscription;
 pub use upcast::Upcasters;

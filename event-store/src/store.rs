@@ -13,11 +13,11 @@ use serde_json::Value;
 use sha2::{Digest, Sha256};
 use tokio::sync::{oneshot, watch};
 
+use crate::checkpointed::Checkpointed;
 use crate::error::{Result, StoreError};
 use crate::index::Index;
 use crate::keys;
 use crate::model::{validate_command_id, AppendOutcome, AppendRequest, RecordedEvent, StreamId};
-use crate::read_model::ReadModel;
 use crate::segment::{decode_event, Segment};
 use crate::subscription::Subscription;
 use crate::upcast::Upcasters;
@@ -449,9 +449,26 @@ impl Store {
         Ok(())
     }
 
-    /// A checkpointed read model kept in the store's own database.
-    pub fn read_model(&self, name: &str) -> Result<ReadModel> {
-        ReadModel::open(&self.inner.trees.db, name)
+    /// The checkpointed tree `key`, kept in the store's own database
+    /// (created empty when there is none).
+    pub fn checkpointed(&self, key: &str) -> Result<Checkpointed> {
+        Checkpointed::open(&self.inner.trees.db, key)
+    }
+
+    /// The keys of every checkpointed tree the store holds.
+    pub fn checkpointed_keys(&self) -> Vec<String> {
+        Checkpointed::keys(&self.inner.trees.db)
+    }
+
+    /// Removes the checkpointed tree `key` with its checkpoint and marks.
+    pub fn drop_checkpointed(&self, key: &str) -> Result<()> {
+        Checkpointed::drop_all(&self.inner.trees.db, key)
+    }
+
+    /// A number never handed out before by this store (from 1).
+    pub fn unique_number(&self) -> Result<u64> {
+        // sled's ids start at 0; 0 is kept for "the original".
+        Ok(self.inner.trees.db.generate_id()? + 1)
     }
 
     /// Caches an aggregate's state at `version`. `schema_hash` names the

@@ -503,35 +503,42 @@ async fn a_subscription_catches_up_then_follows_the_live_tail() {
     assert_eq!(follower.await.unwrap(), (4..24).collect::<Vec<_>>());
 }
 
+/// One change: `key` set to `value`.
+fn set(key: &str, value: &[u8]) -> event_store::Changes {
+    [(key.as_bytes().to_vec(), Some(value.to_vec()))].into()
+}
+
 #[test]
-fn a_read_model_applies_each_position_once_with_its_checkpoint() {
+fn a_checkpointed_tree_applies_each_position_once_with_its_checkpoint() {
     let dir = tempfile::tempdir().unwrap();
     {
         let store = open(dir.path());
-        let model = store.read_model("on-hand").unwrap();
+        let model = store.checkpointed("on-hand").unwrap();
         assert_eq!(model.checkpoint().unwrap(), None);
         assert!(model
-            .apply(1, |tx| tx.insert("sku-A", &5u64.to_be_bytes()).map(|_| ()))
+            .apply_changes(1, &[], &set("sku-A", &5u64.to_be_bytes()))
             .unwrap());
         assert!(!model
-            .apply(1, |tx| tx
-                .insert("sku-A", &999u64.to_be_bytes())
-                .map(|_| ()))
+            .apply_changes(1, &[], &set("sku-A", &999u64.to_be_bytes()))
             .unwrap());
         assert!(model
-            .apply(2, |tx| tx.insert("sku-B", &7u64.to_be_bytes()).map(|_| ()))
+            .apply_changes(2, &[], &set("sku-B", &7u64.to_be_bytes()))
             .unwrap());
     }
     let store = open(dir.path());
-    let model = store.read_model("on-hand").unwrap();
+    let model = store.checkpointed("on-hand").unwrap();
     assert_eq!(model.checkpoint().unwrap(), Some(2));
     assert_eq!(
-        model.tree().get("sku-A").unwrap().unwrap().as_ref(),
-        &5u64.to_be_bytes()
+        model.get(b"sku-A").unwrap().unwrap(),
+        5u64.to_be_bytes().to_vec()
     );
     model.clear().unwrap();
     assert_eq!(model.checkpoint().unwrap(), None);
-    assert!(model.tree().is_empty());
+    assert!(model.is_empty());
+    // A tree dropped with its checkpoint is gone from the store's keys.
+    assert!(store.checkpointed_keys().contains(&"on-hand".to_owned()));
+    store.drop_checkpointed("on-hand").unwrap();
+    assert!(!store.checkpointed_keys().contains(&"on-hand".to_owned()));
 }
 
 #[test]
@@ -550,32 +557,31 @@ fn a_store_keeps_its_identity_and_notes_across_opens() {
 }
 
 #[test]
-fn marks_move_with_the_checkpoint_and_go_with_their_copy() {
+fn marks_move_with_the_checkpoint_and_go_with_their_tree() {
     let dir = tempfile::tempdir().unwrap();
-    let marks = |m: &event_store::ReadModel| m.marks().unwrap();
+    let marks = |m: &event_store::Checkpointed| m.marks().unwrap();
+    let none = event_store::Changes::new();
     {
         let store = open(dir.path());
-        let model = store.read_model("atp").unwrap();
-        let other = store.read_model("atp#x").unwrap();
+        let model = store.checkpointed("atp").unwrap();
+        let other = store.checkpointed("atp#x").unwrap();
         let at = |p: u64| {
             vec![
                 ("events.order/0".to_owned(), p),
                 ("events.order/1".to_owned(), 7),
             ]
         };
-        assert!(model.apply_marked(3, &at(10), |_| Ok(())).unwrap());
+        assert!(model.apply_changes(3, &at(10), &none).unwrap());
         // A position already applied moves neither the checkpoint nor the marks.
-        assert!(!model.apply_marked(2, &at(99), |_| Ok(())).unwrap());
-        assert!(model.apply_marked(4, &at(11), |_| Ok(())).unwrap());
+        assert!(!model.apply_changes(2, &at(99), &none).unwrap());
+        assert!(model.apply_changes(4, &at(11), &none).unwrap());
         assert_eq!(marks(&other), vec![]);
-        // A scratch copy starts without marks and leaves the live ones alone.
-        let scratch = model.scratch().unwrap();
-        assert_eq!(marks(&scratch), vec![]);
-        scratch.apply_marked(1, &at(1), |_| Ok(())).unwrap();
-        scratch.discard().unwrap();
+        // Another tree's marks and removal leave these alone.
+        other.apply_changes(1, &at(1), &none).unwrap();
+        store.drop_checkpointed("atp#x").unwrap();
     }
     let store = open(dir.path());
-    let model = store.read_model("atp").unwrap();
+    let model = store.checkpointed("atp").unwrap();
     assert_eq!(model.checkpoint().unwrap(), Some(4));
     assert_eq!(
         marks(&model),
@@ -724,54 +730,4 @@ fn the_index_spills_sorted_runs_merges_them_and_reads_stay_exact() {
         }
         assert_eq!(store.stream_version(&stream("item-unknown")).unwrap(), 0);
     }
-}
-
-#[test]
-fn a_rebuilt_copy_swaps_in_for_every_clone_and_scratch_copies_never_touch_the_live_one() {
-    let dir = tempfile::tempdir().unwrap();
-    let store = open(dir.path());
-    let live = store.read_model("on-hand").unwrap();
-    let clone = live.clone();
-    assert!(live
-        .apply(1, |tx| tx.insert("old", "1").map(|_| ()))
-        .unwrap());
-    let rebuilt = live.scratch().unwrap();
-    assert!(rebuilt.tree().is_empty());
-    assert_eq!(rebuilt.checkpoint().unwrap(), None);
-    assert!(rebuilt
-        .apply(2, |tx| tx.insert("new", "2").map(|_| ()))
-        .unwrap());
-    // Until the swap, queries see the old copy.
-    assert!(clone.tree().get("new").unwrap().is_none());
-    live.swap_in(rebuilt).unwrap();
-    assert_eq!(clone.checkpoint().unwrap(), Some(2));
-    assert!(clone.tree().get("old").unwrap().is_none());
-    // Two scratch copies are distinct, and discarding them leaves the live copy whole.
-    let (a, b) = (live.scratch().unwrap(), live.scratch().unwrap());
-    a.apply(1, |tx| tx.insert("a", "1").map(|_| ())).unwrap();
-    assert!(b.tree().get("a").unwrap().is_none());
-    a.discard().unwrap();
-    b.discard().unwrap();
-    assert_eq!(clone.tree().get("new").unwrap().unwrap().as_ref(), b"2");
-    // The swap is durable, and a copy left by an interrupted rebuild is removed at open.
-    let orphan = live.scratch().unwrap();
-    orphan
-        .apply(1, |tx| tx.insert("x", "1").map(|_| ()))
-        .unwrap();
-    drop((live, clone, orphan));
-    drop(store);
-    let store = open(dir.path());
-    let model = store.read_model("on-hand").unwrap();
-    assert_eq!(model.checkpoint().unwrap(), Some(2));
-    drop(model);
-    drop(store);
-    // Looking into the database itself: one copy of the model is left.
-    let db = sled::open(dir.path().join("log")).unwrap();
-    let copies: Vec<String> = db
-        .tree_names()
-        .iter()
-        .map(|n| String::from_utf8_lossy(n).into_owned())
-        .filter(|n| n.starts_with("read-model/on-hand"))
-        .collect();
-    assert_eq!(copies.len(), 1, "{copies:?}");
 }

@@ -370,7 +370,7 @@ fn the_fulfilment_scenario_ends_in_the_expected_states() {
         let store =
             event_store::Store::open(dir.path(), event_store::StoreConfig::default()).unwrap();
         store
-            .read_model("fulfilment-process")
+            .checkpointed("fulfilment-process")
             .unwrap()
             .clear()
             .unwrap();

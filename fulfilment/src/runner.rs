@@ -7,7 +7,7 @@ use std::collections::{BTreeMap, BTreeSet};
 use std::sync::atomic::{AtomicUsize, Ordering};
 
 use command_handler::CommandHandler;
-use event_store::{ReadModel, Store, StoreError};
+use event_store::{Checkpointed, Store, StoreError};
 use schemas::order::OrderCommand;
 use schemas::Command;
 
@@ -28,7 +28,7 @@ const WORKERS: usize = 32;
 pub struct FulfilmentProcess<P: Port = CommandHandler> {
     store: Store,
     port: P,
-    saved: ReadModel,
+    saved: Checkpointed,
     memory: Memory,
     /// Orders whose placement was fully handled (lines sourced), since last taken.
     sourced: Vec<String>,
@@ -44,11 +44,11 @@ impl FulfilmentProcess<CommandHandler> {
 impl<P: Port> FulfilmentProcess<P> {
     /// The process reading `store`'s log and acting through `port`.
     pub fn with_port(store: Store, port: P) -> Result<Self, StoreError> {
-        let saved = store.read_model(MEMORY)?;
-        let entries = saved.tree().iter().map(|item| {
-            item.map(|(k, v)| (String::from_utf8_lossy(&k).into_owned(), v.to_vec()))
-                .map_err(StoreError::from)
-        });
+        // The process's own store: its checkpoint and memory, not a read model.
+        let saved = store.checkpointed(MEMORY)?;
+        let entries = saved
+            .scan_prefix(b"")
+            .map(|item| item.map(|(k, v)| (String::from_utf8_lossy(&k).into_owned(), v)));
         let entries: Vec<(String, Vec<u8>)> = entries.collect::<Result<_, _>>()?;
         let memory = Memory::load(entries)
             .map_err(|e| StoreError::Failed(format!("{MEMORY}: bad backorder {}", e.0)))?;

@@ -111,7 +111,7 @@ impl AtpModel {
     /// The SKU's version (0 when nothing was ever recorded).
     pub fn version(&self, sku: &str) -> Result<u64, ProjectionError> {
         Ok(version(
-            self.tree().get(format!("version/{sku}").as_bytes())?,
+            self.values().get(format!("version/{sku}").as_bytes())?,
         ))
     }
 

@@ -2,6 +2,8 @@
 //!
 //! - `projection`: what every read model shares: catching up with its
 //!   checkpoint, rebuilding beside the live copy, checking against a rebuild;
+//! - `read_model`: a model's storage: its live copy, and new copies built
+//!   beside it and swapped in;
 //! - `phased`: time-phased available-to-promise, as a pure calculation;
 //! - `atp`: the ATP read model per SKU and location, answering ATP now, by
 //!   day and cumulatively, and whether a quantity can be promised by a date;
@@ -17,6 +19,7 @@ pub mod atp;
 pub mod orders;
 pub mod phased;
 pub mod projection;
+mod read_model;
 mod registry;
 pub mod stats;
 pub mod stock;

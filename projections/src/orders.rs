@@ -487,7 +487,7 @@ pub type OrdersModel = Model<OrdersProjection>;
 impl OrdersModel {
     /// One order's record, if the order exists.
     pub fn order(&self, order_id: &str) -> Result<Option<OrderRecord>, ProjectionError> {
-        load(NAME, &self.tree(), &format!("order/{order_id}"))
+        load(NAME, &self.values(), &format!("order/{order_id}"))
     }
 
     /// The metrics over the orders `filter` admits, backorder ages at `as_of`.

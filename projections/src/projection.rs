@@ -6,10 +6,12 @@ use std::any::Any;
 use std::collections::BTreeMap;
 use std::time::{Duration, Instant};
 
-use event_store::{ReadModel, RecordedEvent, Store, StoreError};
+use event_store::{Checkpointed, RecordedEvent, Store, StoreError};
 use schemas::StreamKind;
 use serde::de::DeserializeOwned;
 use serde::Serialize;
+
+pub use crate::read_model::ReadModel;
 
 /// Events folded per transaction.
 const BATCH: usize = 1024;
@@ -36,12 +38,6 @@ pub enum ProjectionError {
     Unstable(usize),
     #[error("no stock of SKU {0} has ever been recorded")]
     UnknownSku(String),
-}
-
-impl From<sled::Error> for ProjectionError {
-    fn from(e: sled::Error) -> Self {
-        Self::Store(e.into())
-    }
 }
 
 /// What a fold returns: nothing but its changes to the working set, or why not.
@@ -75,12 +71,12 @@ enum Entry {
 /// changed in memory and written back once, with the checkpoint.
 pub struct Working<'a> {
     model: &'static str,
-    tree: &'a sled::Tree,
+    tree: &'a Checkpointed,
     entries: BTreeMap<String, Entry>,
 }
 
 impl<'a> Working<'a> {
-    fn new(model: &'static str, tree: &'a sled::Tree) -> Self {
+    fn new(model: &'static str, tree: &'a Checkpointed) -> Self {
         Self {
             model,
             tree,
@@ -136,7 +132,7 @@ impl<'a> Working<'a> {
             Some(Entry::Raw(bytes)) => Some(bytes.clone()),
             Some(Entry::Removed) => None,
             Some(Entry::Value(value, encode)) => Some(encode(self.model, key, value.as_ref())?),
-            None => self.tree.get(key.as_bytes())?.map(|v| v.to_vec()),
+            None => self.tree.get(key.as_bytes())?.map(|v| v.clone()),
         })
     }
 
@@ -190,7 +186,7 @@ fn encode_any<T: Serialize + 'static>(
 /// Folds `events` with `projection` over `tree`: the changes to write.
 fn changes(
     projection: &dyn Projection,
-    tree: &sled::Tree,
+    tree: &Checkpointed,
     events: &[RecordedEvent],
 ) -> Result<Changes, ProjectionError> {
     let mut working = Working::new(projection.name(), tree);
@@ -213,7 +209,7 @@ impl<P: Projection + Default> Model<P> {
         let projection = P::default();
         Ok(Self {
             store: store.clone(),
-            stored: store.read_model(projection.name())?,
+            stored: ReadModel::open(store, projection.name())?,
             projection,
         })
     }
@@ -233,9 +229,9 @@ impl<P: Projection + Default> Model<P> {
         catch_up(&self.store, &self.stored, &self.projection, None)
     }
 
-    /// The model's tree as queries see it now.
-    pub fn tree(&self) -> sled::Tree {
-        self.stored.tree()
+    /// The model's values as queries see them now.
+    pub fn values(&self) -> Checkpointed {
+        self.stored.live()
     }
 
     /// Every value under `prefix`, by the rest of its key.
@@ -244,7 +240,7 @@ impl<P: Projection + Default> Model<P> {
         prefix: &str,
     ) -> Result<Vec<(String, T)>, ProjectionError> {
         let mut out = Vec::new();
-        for entry in self.stored.tree().scan_prefix(prefix.as_bytes()) {
+        for entry in self.stored.live().scan_prefix(prefix.as_bytes()) {
             let (k, v) = entry?;
             let key = String::from_utf8_lossy(&k).into_owned();
             let value = serde_json::from_slice(&v).map_err(|source| ProjectionError::Corrupt {
@@ -297,7 +293,7 @@ pub fn apply(
     let Some(last) = fresh.last().map(|e| e.position) else {
         return Ok(0);
     };
-    let changes = changes(projection, &model.tree(), fresh)?;
+    let changes = changes(projection, &model.live(), fresh)?;
     model.apply_changes(last, marks, &changes)?;
     Ok(fresh.len())
 }
@@ -406,7 +402,7 @@ fn compare(
         if let Some(c) = checkpoint {
             catch_up(store, scratch, projection, Some(c))?;
         }
-        let (keys, differences) = diff(&live.tree(), &scratch.tree())?;
+        let (keys, differences) = diff(&live.live(), &scratch.live())?;
         // Only a comparison at one checkpoint on both sides means anything.
         if live.checkpoint()? == checkpoint && scratch.checkpoint()? == checkpoint {
             return Ok(CheckReport {
@@ -422,11 +418,11 @@ fn compare(
 
 #[allow(clippy::many_single_char_names)] // a and b walk x and y: two cursors, two heads
 fn diff(
-    live: &sled::Tree,
-    rebuilt: &sled::Tree,
+    live: &Checkpointed,
+    rebuilt: &Checkpointed,
 ) -> Result<(usize, Vec<Difference>), ProjectionError> {
     let text = |v: &[u8]| String::from_utf8_lossy(v).into_owned();
-    let (mut a, mut b) = (live.iter(), rebuilt.iter());
+    let (mut a, mut b) = (live.scan_prefix(b""), rebuilt.scan_prefix(b""));
     let (mut x, mut y) = (a.next().transpose()?, b.next().transpose()?);
     let (mut keys, mut differences) = (0, Vec::new());
     loop {
@@ -494,7 +490,7 @@ pub fn decode<T: serde::de::DeserializeOwned>(model: &'static str, e: &RecordedE
 /// Reads a JSON value of `model` at `key`, if there is one.
 pub fn load<T: serde::de::DeserializeOwned>(
     model: &'static str,
-    tree: &sled::Tree,
+    tree: &Checkpointed,
     key: &str,
 ) -> Result<Option<T>, ProjectionError> {
     let Some(raw) = tree.get(key.as_bytes())? else {

@@ -1,12 +1,12 @@
 //! Every read model the service keeps, by name, caught up together. A new
 //! model is one line in [`read_models!`]'s list below.
 
-use event_store::{ReadModel, Store};
+use event_store::Store;
 use serde::Serialize;
 
 use crate::atp::AtpModel;
 use crate::orders::OrdersModel;
-use crate::projection::{self, CheckReport, Projection, Rebuilt};
+use crate::projection::{self, CheckReport, Projection, ReadModel, Rebuilt};
 use crate::stock::StockModel;
 use crate::ProjectionError;
 

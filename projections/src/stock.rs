@@ -382,7 +382,7 @@ impl StockModel {
             let last = record.last_demand.or(record.first_seen);
             if record.state.on_hand > 0 && last.is_some_and(|d| d < dead_line) {
                 let sku = item.split('@').next().unwrap_or(item);
-                let cost: Option<Cost> = load(NAME, &self.tree(), &format!("cost/{sku}"))?;
+                let cost: Option<Cost> = load(NAME, &self.values(), &format!("cost/{sku}"))?;
                 m.dead_stock.push(DeadStock {
                     item: item.clone(),
                     on_hand: record.state.on_hand,
@@ -443,7 +443,7 @@ impl StockModel {
         filter: &StockFilter,
         m: &mut StockMetrics,
     ) -> Result<f64, ProjectionError> {
-        let tree = self.tree();
+        let tree = self.values();
         let prefix = format!("day/{item}/");
         let key = |d: NaiveDate| format!("{prefix}{d}");
         let read = |v: &[u8], k: &[u8]| -> Result<StockDay, ProjectionError> {
@@ -455,7 +455,7 @@ impl StockModel {
         };
         // The close before the period carries into its first days.
         let mut value = match tree
-            .range(prefix.as_bytes()..key(filter.from).as_bytes())
+            .range(prefix.as_bytes(), key(filter.from).as_bytes())
             .next_back()
             .transpose()?
         {
@@ -465,7 +465,7 @@ impl StockModel {
         let mut day = filter.from;
         let mut sum = 0.0;
         let upper = key(filter.to + Duration::days(1));
-        for entry in tree.range(key(filter.from).as_bytes()..upper.as_bytes()) {
+        for entry in tree.range(key(filter.from).as_bytes(), upper.as_bytes()) {
             let (k, v) = entry?;
             let moved: NaiveDate = String::from_utf8_lossy(&k[prefix.len()..])
                 .parse()

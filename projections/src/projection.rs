@@ -132,7 +132,7 @@ impl<'a> Working<'a> {
             Some(Entry::Raw(bytes)) => Some(bytes.clone()),
             Some(Entry::Removed) => None,
             Some(Entry::Value(value, encode)) => Some(encode(self.model, key, value.as_ref())?),
-            None => self.tree.get(key.as_bytes())?.map(|v| v.clone()),
+            None => self.tree.get(key.as_bytes())?,
         })
     }
 

@@ -37,19 +37,24 @@ struct Aggregates {
     stale: Mutex<BTreeMap<String, InventoryItem>>,
 }
 
+/// Decides `command` against the stream's state and moves it on: each
+/// event's type and payload, or the rejection's code.
 fn decide<A: Aggregate>(
     states: &mut BTreeMap<String, A>,
     stream: &StreamName,
     command: &A::Command,
-) -> Result<Vec<A::Event>, String>
+) -> Result<Vec<(&'static str, Value)>, String>
 where
-    A::Event: Clone,
+    A::Event: serde::Serialize,
 {
     let state = states.entry(stream.to_string()).or_default();
     let events = A::decide(state, command).map_err(|r| A::reason(&r).0.to_owned())?;
     let next = events.iter().fold(state.clone(), A::evolve);
     *state = next;
-    Ok(events)
+    Ok(events
+        .iter()
+        .map(|e| (A::event_type(e), serde_json::to_value(e).unwrap()))
+        .collect())
 }
 
 impl Aggregates {
@@ -57,38 +62,13 @@ impl Aggregates {
     fn apply(&self, command: &Command) -> Result<Vec<RecordedEvent>, String> {
         let stream = command_handler::stream_of(command).map_err(|e| e.to_string())?;
         let mut states = self.states.lock().unwrap();
-        let payloads: Vec<(&'static str, Value)> = match command {
-            Command::Catalog(c) => decide(&mut states.catalog, &stream, c)?
-                .iter()
-                .map(|e| {
-                    (
-                        CatalogEntry::event_type(e),
-                        serde_json::to_value(e).unwrap(),
-                    )
-                })
-                .collect(),
-            Command::Inventory(c) => decide(&mut states.items, &stream, c)?
-                .iter()
-                .map(|e| {
-                    (
-                        InventoryItem::event_type(e),
-                        serde_json::to_value(e).unwrap(),
-                    )
-                })
-                .collect(),
-            Command::Order(c) => decide(&mut states.orders, &stream, c)?
-                .iter()
-                .map(|e| (Order::event_type(e), serde_json::to_value(e).unwrap()))
-                .collect(),
-            Command::PurchaseOrder(c) => decide(&mut states.purchase_orders, &stream, c)?
-                .iter()
-                .map(|e| {
-                    (
-                        PurchaseOrder::event_type(e),
-                        serde_json::to_value(e).unwrap(),
-                    )
-                })
-                .collect(),
+        let payloads = match command {
+            Command::Catalog(c) => decide::<CatalogEntry>(&mut states.catalog, &stream, c)?,
+            Command::Inventory(c) => decide::<InventoryItem>(&mut states.items, &stream, c)?,
+            Command::Order(c) => decide::<Order>(&mut states.orders, &stream, c)?,
+            Command::PurchaseOrder(c) => {
+                decide::<PurchaseOrder>(&mut states.purchase_orders, &stream, c)?
+            }
         };
         let mut log = self.log.lock().unwrap();
         let head = log.len() as u64;

@@ -282,6 +282,21 @@ pub struct RecordedEvent {
     pub payload: Value,
 }
 
+impl RecordedEvent {
+    /// The payload as `T`, or nothing (logged at warn level, naming
+    /// `reader`) when it does not read as one: a consumer passes over a
+    /// payload this build cannot read rather than act on a guess or stop.
+    pub fn decode<T: serde::de::DeserializeOwned>(&self, reader: &str) -> Option<T> {
+        match serde_json::from_value(self.payload.clone()) {
+            Ok(v) => Some(v),
+            Err(error) => {
+                tracing::warn!(reader, position = self.position, event_type = %self.event_type, %error, "skipping an event it cannot read");
+                None
+            }
+        }
+    }
+}
+
 /// [`RecordedEvent`] borrowed from the request, so the writer encodes without
 /// copying payloads. Field names and skips must match `RecordedEvent`.
 #[derive(Serialize)]

@@ -20,10 +20,12 @@ pub fn serve(
 ) -> anyhow::Result<()> {
     on_runtime(&store.clone(), |mut service| async move {
         if let Some(config) = &kafka {
-            if !may_write(&mut service, &store, config, standby).await? {
-                // Let go of the lease before going: see Lease::keep.
+            let allowed = may_write(&mut service, &store, config, standby).await;
+            if !matches!(allowed, Ok(true)) {
+                // Let go of the lease before going, refused or not: see Lease::keep.
                 eprintln!("stopping");
-                return Ok(service.stop().await?);
+                service.stop().await?;
+                return allowed.map(|_| ());
             }
         }
         let listener = tokio::net::TcpListener::bind(http)

@@ -96,13 +96,7 @@ pub fn react(
 /// The event's payload, or `None` (logged) when this build cannot read it:
 /// the process leaves it alone rather than act on a guess.
 fn decode<E: serde::de::DeserializeOwned>(event: &RecordedEvent) -> Option<E> {
-    match serde_json::from_value(event.payload.clone()) {
-        Ok(e) => Some(e),
-        Err(error) => {
-            tracing::warn!(position = event.position, event_type = %event.event_type, %error, "fulfilment process skips an event it cannot read");
-            None
-        }
-    }
+    event.decode("the fulfilment process")
 }
 
 fn order_reaction(

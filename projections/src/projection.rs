@@ -475,16 +475,10 @@ pub fn events_of<'a, E: DeserializeOwned + 'a>(
     })
 }
 
-/// An event's payload as `T`, or nothing (logged) when it does not read as
-/// one: a model passes over a bad payload rather than stop on it.
+/// An event's payload as `T`, or nothing (logged, naming the model) when it
+/// does not read as one: a model passes over a bad payload rather than stop on it.
 pub fn decode<T: serde::de::DeserializeOwned>(model: &'static str, e: &RecordedEvent) -> Option<T> {
-    match serde_json::from_value(e.payload.clone()) {
-        Ok(v) => Some(v),
-        Err(error) => {
-            tracing::warn!(model, position = e.position, %error, "read model skips an event it cannot read");
-            None
-        }
-    }
+    e.decode(model)
 }
 
 /// Reads a JSON value of `model` at `key`, if there is one.

@@ -134,6 +134,8 @@ pub struct Telemetry {
     pub commands_invalid: AtomicU64,
     /// Commands the fulfilment process issued.
     pub process_commands: AtomicU64,
+    /// Commands the fulfilment process issued that were refused, by reason.
+    process_refusals: Mutex<BTreeMap<String, u64>>,
 }
 
 /// Upper bounds (seconds) of the request-latency histogram.
@@ -153,6 +155,15 @@ impl Telemetry {
                 *count += 1;
             }
         }
+    }
+
+    /// Counts `n` refusals of the fulfilment process's commands for `reason`.
+    pub fn process_refused(&self, reason: &str, n: u64) {
+        let mut refusals = self
+            .process_refusals
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner);
+        *refusals.entry(reason.to_owned()).or_default() += n;
     }
 
     /// Counts a command's outcome.
@@ -397,6 +408,11 @@ async fn prometheus(State(state): State<AppState>) -> Result<Response, ApiError>
         "Commands by outcome, from the API and the fulfilment process.",
     );
     metric(
+        "fulfil_process_refusals_total",
+        "counter",
+        "Commands the fulfilment process issued that were refused, by reason.",
+    );
+    metric(
         "fulfil_http_requests_total",
         "counter",
         "HTTP requests by route and status.",
@@ -459,6 +475,17 @@ async fn prometheus(State(state): State<AppState>) -> Result<Response, ApiError>
         "fulfil_commands_total{{source=\"process\",outcome=\"issued\"}} {}",
         t.process_commands.load(Ordering::Relaxed)
     );
+    let refusals = t
+        .process_refusals
+        .lock()
+        .unwrap_or_else(PoisonError::into_inner)
+        .clone();
+    for (reason, n) in &refusals {
+        let _ = writeln!(
+            body,
+            "fulfil_process_refusals_total{{reason=\"{reason}\"}} {n}"
+        );
+    }
     let requests = t
         .requests
         .lock()

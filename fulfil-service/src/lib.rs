@@ -297,6 +297,9 @@ pub async fn run_workers(
                     .telemetry
                     .process_commands
                     .fetch_add(progress.commands as u64, Ordering::Relaxed);
+                for (reason, n) in &progress.refused {
+                    state.telemetry.process_refused(reason, *n as u64);
+                }
                 // Everything up to `target` is handled (the process's own
                 // commands went past it; the next pass takes them).
                 state.caught_up.send_replace(Some(target));

@@ -41,9 +41,23 @@ pub fn submit(store: &Store, file: &str) -> anyhow::Result<()> {
         reacted.add(process.run_until_idle()?);
     }
     out.flush()?;
+    let refused: Vec<String> = reacted
+        .refused
+        .iter()
+        .map(|(reason, n)| format!("{n} {reason}"))
+        .collect();
     eprintln!(
-        "{} accepted, {} rejected, {} invalid; the fulfilment process issued {} commands ({} accepted)",
-        outcomes.accepted, outcomes.rejected, outcomes.invalid, reacted.commands, reacted.accepted
+        "{} accepted, {} rejected, {} invalid; the fulfilment process issued {} commands ({} accepted{})",
+        outcomes.accepted,
+        outcomes.rejected,
+        outcomes.invalid,
+        reacted.commands,
+        reacted.accepted,
+        if refused.is_empty() {
+            String::new()
+        } else {
+            format!("; refused: {}", refused.join(", "))
+        }
     );
     Ok(())
 }

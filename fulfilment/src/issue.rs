@@ -1,6 +1,8 @@
 //! Issuing one reaction's commands with deterministic ids, and carrying on
 //! from what an earlier run recorded under the same id.
 
+use std::collections::BTreeMap;
+
 use chrono::{DateTime, Utc};
 use event_store::StoreError;
 use schemas::{Command, CommandEnvelope, CommandResult, Outcome};
@@ -10,7 +12,7 @@ use crate::port::Port;
 use crate::reactions::Reaction;
 
 /// What one batch (or one reaction) did.
-#[derive(Debug, Default, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Default, Clone, PartialEq, Eq)]
 pub struct Progress {
     /// Events read.
     pub events: usize,
@@ -18,8 +20,8 @@ pub struct Progress {
     pub commands: usize,
     /// Of those, accepted.
     pub accepted: usize,
-    /// Of those, refused (by a rule, or as not a command): each is logged at warn level.
-    pub refused: usize,
+    /// Of those, refused, by reason code (`invalid_*` for one that was not a command).
+    pub refused: BTreeMap<&'static str, usize>,
 }
 
 impl Progress {
@@ -28,9 +30,21 @@ impl Progress {
         self.events += other.events;
         self.commands += other.commands;
         self.accepted += other.accepted;
-        self.refused += other.refused;
+        for (reason, n) in other.refused {
+            *self.refused.entry(reason).or_default() += n;
+        }
+    }
+
+    /// Commands refused, for every reason.
+    pub fn refused_total(&self) -> usize {
+        self.refused.values().sum()
     }
 }
+
+/// Refusals that are part of sourcing: the process read a position that
+/// moved, the aggregate judged, and the search went on (counted, logged at
+/// info). Every other refusal of a process command is logged at warn.
+const SOURCING_REFUSALS: [&str; 2] = ["insufficient_stock", "insufficient_inbound"];
 
 /// The outcome of a command the process issued.
 pub(crate) enum Issued {
@@ -90,11 +104,13 @@ impl Issuer<'_> {
             | CommandResult::Invalid {
                 reason, message, ..
             } => {
-                self.progress.refused += 1;
+                *self.progress.refused.entry(reason).or_default() += 1;
                 if result.outcome() == Outcome::Invalid {
                     tracing::warn!(%command_id, reason, %message, "fulfilment built an invalid command");
+                } else if SOURCING_REFUSALS.contains(reason) {
+                    tracing::info!(%command_id, reason, %message, "fulfilment command refused; sourcing goes on");
                 } else {
-                    tracing::debug!(%command_id, reason, %message, "fulfilment command refused");
+                    tracing::warn!(%command_id, reason, %message, "fulfilment command refused");
                 }
                 Ok(Issued::Rejected)
             }

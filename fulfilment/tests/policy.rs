@@ -9,7 +9,7 @@ use catalog::CatalogEntry;
 use chrono::{TimeZone, Utc};
 use decider::Aggregate;
 use event_store::{RecordedEvent, StoreError, StreamId};
-use fulfilment::{execute, react, Memory, Port};
+use fulfilment::{execute, react, Memory, Port, Progress};
 use inventory_aggregate::InventoryItem;
 use order_aggregate::Order;
 use purchase_order_aggregate::PurchaseOrder;
@@ -38,17 +38,17 @@ struct Aggregates {
 }
 
 /// Decides `command` against the stream's state and moves it on: each
-/// event's type and payload, or the rejection's code.
+/// event's type and payload, or the rejection's reason code.
 fn decide<A: Aggregate>(
     states: &mut BTreeMap<String, A>,
     stream: &StreamName,
     command: &A::Command,
-) -> Result<Vec<(&'static str, Value)>, String>
+) -> Result<Vec<(&'static str, Value)>, &'static str>
 where
     A::Event: serde::Serialize,
 {
     let state = states.entry(stream.to_string()).or_default();
-    let events = A::decide(state, command).map_err(|r| A::reason(&r).0.to_owned())?;
+    let events = A::decide(state, command).map_err(|r| A::reason(&r).0)?;
     let next = events.iter().fold(state.clone(), A::evolve);
     *state = next;
     Ok(events
@@ -59,8 +59,8 @@ where
 
 impl Aggregates {
     /// Decides and records `command`, as the command handler would.
-    fn apply(&self, command: &Command) -> Result<Vec<RecordedEvent>, String> {
-        let stream = command_handler::stream_of(command).map_err(|e| e.to_string())?;
+    fn apply(&self, command: &Command) -> Result<Vec<RecordedEvent>, &'static str> {
+        let stream = command_handler::stream_of(command).map_err(|e| e.code())?;
         let mut states = self.states.lock().unwrap();
         let payloads = match command {
             Command::Catalog(c) => decide::<CatalogEntry>(&mut states.catalog, &stream, c)?,
@@ -148,7 +148,9 @@ impl Port for Aggregates {
                 version: 0,
                 duplicate: false,
             },
-            Err(reason) => CommandResult::rejected(&envelope.command_id, "refused", reason),
+            Err(reason) => {
+                CommandResult::rejected(&envelope.command_id, reason, "refused in memory")
+            }
         })
     }
 
@@ -200,9 +202,10 @@ impl Given {
         for e in &events {
             reactions.extend(react(&mut self.memory, &self.aggregates, e).unwrap());
         }
-        execute(&self.aggregates, self.memory.locations(), &reactions).unwrap();
+        let progress = execute(&self.aggregates, self.memory.locations(), &reactions).unwrap();
         Then {
             sent: self.aggregates.sent.into_inner().unwrap(),
+            progress,
         }
     }
 
@@ -219,12 +222,14 @@ impl Given {
 
 struct Then {
     sent: Vec<Command>,
+    progress: Progress,
 }
 
 impl Then {
     #[track_caller]
-    fn then_sends(self, expected: impl IntoIterator<Item = Command>) {
+    fn then_sends(self, expected: impl IntoIterator<Item = Command>) -> Progress {
         assert_eq!(self.sent, expected.into_iter().collect::<Vec<_>>());
+        self.progress
     }
 }
 
@@ -290,7 +295,7 @@ fn a_line_larger_than_one_location_is_split_and_the_rest_backordered() {
 #[test]
 fn a_refused_reservation_moves_on_to_the_next_location() {
     // The process reads 108 free at WH2; the item itself has 8 and refuses 10.
-    given(&[RECEIVE_MUG_WH1_3, RECEIVE_MUG_WH2_8])
+    let progress = given(&[RECEIVE_MUG_WH1_3, RECEIVE_MUG_WH2_8])
         .stale("MUG", "WH2")
         .when(&place("SO-1", 10, 0))
         .then_sends([
@@ -299,6 +304,9 @@ fn a_refused_reservation_moves_on_to_the_next_location() {
             allocate("SO-1", "WH1", 3),
             backorder("SO-1", 7),
         ]);
+    // The refusal is counted by its reason, for the summary and /metrics.
+    assert_eq!((progress.commands, progress.accepted), (4, 3));
+    assert_eq!(progress.refused, [("insufficient_stock", 1)].into());
 }
 
 #[test]

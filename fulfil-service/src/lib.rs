@@ -97,7 +97,7 @@ pub fn log_to_stderr() {
 }
 
 /// The API's shared state over `store`, not yet ready.
-pub fn app_state(store: &Store, clock: SharedClock) -> Result<AppState, ServiceError> {
+fn app_state(store: &Store, clock: SharedClock) -> Result<AppState, ServiceError> {
     Ok(AppState {
         store: store.clone(),
         handler: CommandHandler::new(store.clone()),
@@ -273,7 +273,7 @@ const REPLICA_SERIES: [(&str, &str); 5] = [
 
 /// Runs the fulfilment process and the read models after every append
 /// until `shutdown` turns true. The service is ready after the first pass.
-pub async fn run_workers(
+async fn run_workers(
     state: AppState,
     mut shutdown: watch::Receiver<bool>,
 ) -> Result<(), ServiceError> {

@@ -45,8 +45,7 @@ mod runner;
 mod sourcing;
 
 pub use issue::Progress;
-pub use memory::{backorder_key, Backorder, Memory, Unreadable};
+pub use memory::Memory;
 pub use port::Port;
 pub use reactions::{react, Reaction, Task};
 pub use runner::{execute, FulfilmentProcess};
-pub use sourcing::{inbound_candidates, stock_candidates, Candidate};

@@ -9,7 +9,7 @@ use serde::{Deserialize, Serialize};
 
 /// A backorder waiting for supply.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-pub struct Backorder {
+pub(crate) struct Backorder {
     /// The SKU it waits for.
     pub sku: String,
     /// The order waiting.
@@ -20,7 +20,13 @@ pub struct Backorder {
 
 /// Sorts a SKU's backorders by priority (highest first), then by the
 /// position of the order's placement in the log (earliest first).
-pub fn backorder_key(sku: &str, priority: u8, placed_at: u64, order_id: &str, line: u32) -> String {
+pub(crate) fn backorder_key(
+    sku: &str,
+    priority: u8,
+    placed_at: u64,
+    order_id: &str,
+    line: u32,
+) -> String {
     format!(
         "{sku}\u{0}{:03}{placed_at:020}{order_id}#{line}",
         255 - u16::from(priority)
@@ -41,11 +47,13 @@ pub struct Memory {
 
 /// A stored entry the memory cannot read.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Unreadable(pub String);
+pub(crate) struct Unreadable(pub(crate) String);
 
 impl Memory {
     /// The memory as stored: `loc/LOCATION` and `bo/KEY` → backorder entries.
-    pub fn load(entries: impl IntoIterator<Item = (String, Vec<u8>)>) -> Result<Self, Unreadable> {
+    pub(crate) fn load(
+        entries: impl IntoIterator<Item = (String, Vec<u8>)>,
+    ) -> Result<Self, Unreadable> {
         let mut memory = Self::default();
         for (key, value) in entries {
             if let Some(location) = key.strip_prefix("loc/") {
@@ -60,7 +68,7 @@ impl Memory {
     }
 
     /// The changes since the last call, to store with the checkpoint.
-    pub fn take_writes(&mut self) -> Changes {
+    pub(crate) fn take_writes(&mut self) -> Changes {
         std::mem::take(&mut self.pending)
             .into_iter()
             .map(|(k, v)| (k.into_bytes(), v))
@@ -73,7 +81,7 @@ impl Memory {
     }
 
     /// Remembers a location defined in the item master.
-    pub fn add_location(&mut self, location: &str) {
+    pub(crate) fn add_location(&mut self, location: &str) {
         if self.locations.insert(location.to_owned()) {
             self.pending
                 .insert(format!("loc/{location}"), Some(Vec::new()));
@@ -81,7 +89,7 @@ impl Memory {
     }
 
     /// Queues a backorder under `key`, unless the line waits already.
-    pub fn add_backorder(&mut self, key: String, entry: Backorder) {
+    pub(crate) fn add_backorder(&mut self, key: String, entry: Backorder) {
         if self.is_waiting(&entry.order_id, entry.line) {
             return;
         }
@@ -98,12 +106,12 @@ impl Memory {
     }
 
     /// Whether the line waits in the queue.
-    pub fn is_waiting(&self, order_id: &str, line: u32) -> bool {
+    pub(crate) fn is_waiting(&self, order_id: &str, line: u32) -> bool {
         self.waiting.contains_key(&(order_id.to_owned(), line))
     }
 
     /// Drops the backorder of one line, or of every line of an order.
-    pub fn drop_backorders(&mut self, order_id: &str, line: Option<u32>) {
+    pub(crate) fn drop_backorders(&mut self, order_id: &str, line: Option<u32>) {
         let keys: Vec<String> = self
             .waiting
             .iter()
@@ -119,7 +127,7 @@ impl Memory {
     }
 
     /// The SKU's backorders, first to be filled first.
-    pub fn backorders_of(&self, sku: &str) -> Vec<Backorder> {
+    pub(crate) fn backorders_of(&self, sku: &str) -> Vec<Backorder> {
         let from = format!("{sku}\u{0}");
         self.backorders
             .range(from.clone()..)

@@ -20,7 +20,7 @@ use crate::issue::{Issued, Issuer};
 /// A place to try reserving a line's units: stock at a location, or units
 /// due there on a purchase order.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Candidate {
+pub(crate) struct Candidate {
     /// Where the units are, or will be.
     pub source: SupplySource,
     /// Units free to reserve there.
@@ -59,7 +59,7 @@ impl Candidate {
 
 /// Where to try reserving stock: locations with free units, most free first
 /// (then by name).
-pub fn stock_candidates(items: &[(String, Arc<InventoryItem>)]) -> Vec<Candidate> {
+pub(crate) fn stock_candidates(items: &[(String, Arc<InventoryItem>)]) -> Vec<Candidate> {
     let mut candidates: Vec<(String, u64)> = items
         .iter()
         .map(|(location, item)| (location.clone(), item.free()))
@@ -78,7 +78,7 @@ pub fn stock_candidates(items: &[(String, Arc<InventoryItem>)]) -> Vec<Candidate
 
 /// Units due on purchase orders that may be promised, earliest first (then
 /// by PO and location), at items whose policy reserves inbound.
-pub fn inbound_candidates(items: &[(String, Arc<InventoryItem>)]) -> Vec<Candidate> {
+pub(crate) fn inbound_candidates(items: &[(String, Arc<InventoryItem>)]) -> Vec<Candidate> {
     let mut inbound: Vec<(NaiveDate, String, String, u64)> = items
         .iter()
         .filter(|(_, item)| item.policy.as_ref().is_some_and(|p| p.reserve_inbound))

@@ -99,14 +99,4 @@ impl CommandResult {
             Self::Invalid { .. } => Outcome::Invalid,
         }
     }
-
-    /// The id of the command answered, when it had one.
-    pub fn command_id(&self) -> Option<&str> {
-        match self {
-            Self::Accepted { command_id, .. } | Self::Rejected { command_id, .. } => {
-                Some(command_id)
-            }
-            Self::Invalid { .. } => None,
-        }
-    }
 }

@@ -152,14 +152,6 @@ impl StreamName {
     pub fn id(&self) -> &str {
         &self.id
     }
-
-    /// The SKU and location of an inventory item's stream.
-    pub fn item(&self) -> Option<(&str, &str)> {
-        match self.kind {
-            StreamKind::Inventory => self.id.split_once('@'),
-            _ => None,
-        }
-    }
 }
 
 impl fmt::Display for StreamName {

@@ -207,8 +207,31 @@ impl CommandHandler {
         states.insert(stream.clone(), (version, state));
     }
 
-    /// Handles one command. Rejections are results; only a failing store is an error.
+    /// Handles one command from outside (`fulfil submit`, HTTP, Kafka).
+    /// Commands only the fulfilment process may send are refused
+    /// (`process_only`). Rejections are results; only a failing store is an
+    /// error.
     pub fn handle(&self, envelope: &CommandEnvelope) -> Result<CommandResult, StoreError> {
+        if let Some(why) = envelope.command.process_only() {
+            let message = format!(
+                "{} is sent only by the fulfilment process: {why}",
+                command_type(&envelope.body)
+            );
+            return Ok(CommandResult::rejected(
+                &envelope.command_id,
+                "process_only",
+                message,
+            ));
+        }
+        self.handle_from_process(envelope)
+    }
+
+    /// Handles one command the fulfilment process sends: every command is
+    /// open to it.
+    pub fn handle_from_process(
+        &self,
+        envelope: &CommandEnvelope,
+    ) -> Result<CommandResult, StoreError> {
         let id = envelope.command_id.as_str();
         match self.store.command_outcome(id, &envelope.body) {
             Ok(Some(outcome)) => return self.recorded(id, outcome),
@@ -346,6 +369,13 @@ impl CommandHandler {
             format!("stream {stream} kept changing; retry the command"),
         ))
     }
+}
+
+/// The command's `type`, as sent.
+fn command_type(body: &Value) -> &str {
+    body.get("type")
+        .and_then(Value::as_str)
+        .unwrap_or("this command")
 }
 
 fn accepted(

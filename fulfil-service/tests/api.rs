@@ -113,6 +113,20 @@ async fn the_api_answers_from_live_read_models_and_refuses_bad_parameters_by_nam
         (status, r["status"].as_str()),
         (StatusCode::UNPROCESSABLE_ENTITY, Some("rejected"))
     );
+    // The handoff's own commands are refused from outside, and write nothing.
+    let head = svc.state.store.head_position();
+    let (status, r) = svc
+        .json(
+            "POST",
+            "/commands",
+            r#"{"command_id":"x2","type":"ReserveStock","sku":"MUG","location":"WH1","order_id":"SO-404","line":1,"qty":1}"#,
+        )
+        .await;
+    assert_eq!(
+        (status, r["reason"].as_str()),
+        (StatusCode::UNPROCESSABLE_ENTITY, Some("process_only"))
+    );
+    assert_eq!(svc.state.store.head_position(), head);
     let (status, r) = svc.json("POST", "/commands", "{not json").await;
     assert_eq!(
         (status, r["status"].as_str()),
@@ -221,7 +235,7 @@ async fn the_api_answers_from_live_read_models_and_refuses_bad_parameters_by_nam
         "{text}"
     );
     assert!(
-        text.contains("fulfil_commands_total{source=\"api\",outcome=\"rejected\"} 8"),
+        text.contains("fulfil_commands_total{source=\"api\",outcome=\"rejected\"} 9"),
         "{text}"
     );
     svc.service.stop().await.unwrap();

@@ -112,7 +112,7 @@ pub fn run(data_dir: &Path, config: StoreConfig) -> anyhow::Result<()> {
     }
 
     println!(
-        "\n4. Eight clients race for the last 10 MUG at WH1 (after restocking), 3 units each:"
+        "\n4. Eight of the process's workers race to reserve the last 10 MUG at WH1 (after restocking), 3 units each:"
     );
     let restock = r#"{"command_id":"demo-restock","type":"CountStock","sku":"MUG","location":"WH1","counted":10}"#;
     handler.handle(&schemas::parse_command(restock)?)?;
@@ -123,7 +123,9 @@ pub fn run(data_dir: &Path, config: StoreConfig) -> anyhow::Result<()> {
                 let line = format!(
                     r#"{{"command_id":"race-{i}","type":"ReserveStock","sku":"MUG","location":"WH1","order_id":"RACE-{i}","line":1,"qty":3}}"#
                 );
-                Ok(handler.handle(&schemas::parse_command(&line)?)?)
+                // Reservations are the process's alone: from outside this
+                // command is refused (`process_only`).
+                Ok(handler.handle_from_process(&schemas::parse_command(&line)?)?)
             })
         })
         .collect();

@@ -82,11 +82,13 @@ async fn commands_from_topics_come_back_as_results_events_and_dead_letters() {
     for (topic, key, body) in &good[2..] {
         publish(&producer, topic, Some(key), body.as_bytes()).await;
     }
-    let answered: [(&str, Option<&str>, Vec<u8>); 4] = [
+    let answered: [(&str, Option<&str>, Vec<u8>); 5] = [
         (&inventory, Some("MUG@WH1"), br#"{"command_id":"b-1","type":"TeleportStock"}"#.to_vec()),
         (&inventory, Some("MUG@WH1"), br#"{"command_id":"b-2","type":"ReceiveStock","sku":"MUG","location":"WH1","qty":"ten"}"#.to_vec()),
         (&inventory, Some("MUG@WH2"), br#"{"command_id":"b-3","type":"ReceiveStock","sku":"MUG","location":"WH1","qty":1}"#.to_vec()),
         (&order, Some("MUG@WH1"), br#"{"command_id":"b-4","type":"ReceiveStock","sku":"MUG","location":"WH1","qty":1}"#.to_vec()),
+        // The handoff's own command, from outside: refused, nothing written.
+        (&order, Some("SO-1"), br#"{"command_id":"b-5","type":"AllocateLine","order_id":"SO-1","line":1,"qty":4,"source":{"kind":"stock","location":"WH1"},"promise_date":"2026-03-05"}"#.to_vec()),
     ];
     for (topic, key, body) in &answered {
         publish(&producer, topic, *key, body).await;
@@ -120,7 +122,7 @@ async fn commands_from_topics_come_back_as_results_events_and_dead_letters() {
     )
     .await;
 
-    let results = read_until(&brokers, &[&topics.results()], |m| m.len() >= 10).await;
+    let results = read_until(&brokers, &[&topics.results()], |m| m.len() >= 11).await;
     let by_id: BTreeMap<String, Vec<Value>> = results.iter().fold(BTreeMap::new(), |mut acc, m| {
         let key = String::from_utf8_lossy(m.key().unwrap()).into_owned();
         acc.entry(key)
@@ -147,6 +149,7 @@ async fn commands_from_topics_come_back_as_results_events_and_dead_letters() {
     assert_eq!(reason("b-2"), "invalid_fields");
     assert_eq!(reason("b-3"), "key_mismatch");
     assert_eq!(reason("b-4"), "wrong_topic");
+    assert_eq!(reason("b-5"), "process_only");
 
     let letters = read_until(&brokers, &[&topics.dead_letter()], |m| m.len() >= 4).await;
     let mut reasons: Vec<String> = letters

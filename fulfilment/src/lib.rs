@@ -41,6 +41,7 @@ mod issue;
 mod memory;
 mod port;
 mod reactions;
+mod rescheduling;
 mod runner;
 mod sourcing;
 

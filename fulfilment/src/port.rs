@@ -20,7 +20,8 @@ pub trait Port: Sync {
     fn placement(&self, order_id: &str) -> Result<Option<(u8, u64)>, StoreError>;
     /// The item's current state, if it has any events.
     fn item(&self, sku: &str, location: &str) -> Result<Option<Arc<InventoryItem>>, StoreError>;
-    /// Handles a command as any upstream system's would be.
+    /// Handles a command of the process's: like any upstream system's,
+    /// except that the handoff's own commands are open to it.
     fn handle(&self, envelope: &CommandEnvelope) -> Result<CommandResult, StoreError>;
     /// The payloads a command recorded on its first run, if it was recorded.
     fn recorded(&self, command_id: &str) -> Result<Option<Vec<Value>>, StoreError>;
@@ -62,7 +63,7 @@ impl Port for CommandHandler {
     }
 
     fn handle(&self, envelope: &CommandEnvelope) -> Result<CommandResult, StoreError> {
-        CommandHandler::handle(self, envelope)
+        CommandHandler::handle_from_process(self, envelope)
     }
 
     fn recorded(&self, command_id: &str) -> Result<Option<Vec<Value>>, StoreError> {

@@ -33,6 +33,24 @@ pub enum Task {
         /// Its line.
         line: u32,
     },
+    /// Re-evaluate the lines promised from a PO's units that were scheduled anew.
+    InboundMoved {
+        /// The SKU.
+        sku: String,
+        /// Where the units are due.
+        location: String,
+        /// The purchase order.
+        po_id: String,
+    },
+    /// Give back and source again the units a shortage left uncovered.
+    StockShort {
+        /// The SKU.
+        sku: String,
+        /// Where stock was found short.
+        location: String,
+        /// Units reserved beyond on-hand.
+        short: u64,
+    },
     /// Release the order to the warehouse if it is paid and has allocated
     /// stock the warehouse does not have yet.
     Release {
@@ -239,9 +257,39 @@ fn inventory_reaction(memory: &Memory, event: InventoryEvent) -> (String, Vec<Ta
         (format!("sku/{sku}"), tasks)
     };
     match event {
+        I::InboundScheduled {
+            sku,
+            location,
+            po_id,
+            ..
+        } => {
+            let (key, mut tasks) = fill(memory, &sku);
+            tasks.insert(
+                0,
+                Task::InboundMoved {
+                    sku,
+                    location,
+                    po_id,
+                },
+            );
+            (key, tasks)
+        }
+        I::ShortageRecorded {
+            sku,
+            location,
+            short,
+            ..
+        } => {
+            let key = format!("sku/{sku}");
+            let task = Task::StockShort {
+                sku,
+                location,
+                short,
+            };
+            (key, vec![task])
+        }
         I::StockReceived { sku, .. }
         | I::ReturnRestocked { sku, .. }
-        | I::InboundScheduled { sku, .. }
         | I::ReservationReleased {
             sku, po_id: None, ..
         } => fill(memory, &sku),

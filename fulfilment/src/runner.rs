@@ -15,7 +15,7 @@ use crate::issue::{Issuer, Progress};
 use crate::memory::Memory;
 use crate::port::Port;
 use crate::reactions::{react, Reaction, Task};
-use crate::sourcing;
+use crate::{rescheduling, sourcing};
 
 /// The store holding the process's checkpoint and memory.
 const MEMORY: &str = "fulfilment-process";
@@ -173,6 +173,20 @@ fn perform(
             }
             Task::FillBackorder { order_id, line } => {
                 sourcing::source(&mut issuer, locations, order_id, *line, true)?;
+            }
+            Task::InboundMoved {
+                sku,
+                location,
+                po_id,
+            } => {
+                rescheduling::inbound_moved(&mut issuer, locations, sku, location, po_id)?;
+            }
+            Task::StockShort {
+                sku,
+                location,
+                short,
+            } => {
+                rescheduling::stock_short(&mut issuer, locations, sku, location, *short)?;
             }
             Task::Release { order_id } => {
                 if port.order(order_id)?.is_some_and(|o| o.can_release()) {

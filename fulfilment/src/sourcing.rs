@@ -1,13 +1,23 @@
-//! Sourcing a line: stock at the locations with most free units first,
-//! then units due on purchase orders (earliest first) where the item's
-//! policy allows; for a new line the rest is backordered. Each reservation
-//! is judged by the inventory item, so a stale reading only moves the
-//! search on to the next candidate.
+//! Sourcing a line by backward consumption from its need date: first the
+//! latest supply that arrives by then (units due on purchase orders where
+//! the item's policy allows, latest first, then stock on hand), so early
+//! supply stays free for early needs; then supply due after the need date,
+//! earliest first (the line is confirmed late, for that date); for a new
+//! line the rest is backordered. Within one day, locations with the most
+//! free units come first. A PO past its date and not received (overdue) is
+//! not a source.
+//!
+//! When no free stock covers a line, stock reserved for a line needed
+//! later is **re-pinned**: that line is moved to units due by its own need
+//! date (its promise holds), and the freed stock serves the earlier need.
+//!
+//! Each reservation is judged by the inventory item, so a stale reading
+//! only moves the search on to the next candidate.
 
 use std::collections::BTreeSet;
 use std::sync::Arc;
 
-use chrono::NaiveDate;
+use chrono::{Datelike, NaiveDate};
 use event_store::StoreError;
 use inventory_aggregate::InventoryItem;
 use schemas::inventory::{InventoryCommand, InventoryEvent};
@@ -29,9 +39,28 @@ pub(crate) struct Candidate {
     pub due: Option<NaiveDate>,
 }
 
+/// The line being sourced: which, what, and by when.
+struct Need<'a> {
+    sku: &'a str,
+    order_id: &'a str,
+    line: u32,
+    /// The need date, never before today.
+    date: NaiveDate,
+    today: NaiveDate,
+}
+
+impl Need<'_> {
+    /// The promise for units from supply arriving on `due` (stock: today).
+    fn promise(&self, due: Option<NaiveDate>) -> NaiveDate {
+        due.map_or(self.date, |due| due.max(self.date))
+    }
+}
+
 impl Candidate {
     /// The reservation of `qty` units here for the order line.
-    fn reserve(&self, sku: &str, order_id: &str, line: u32, qty: u64) -> InventoryCommand {
+    fn reserve(&self, need: &Need<'_>, qty: u64) -> InventoryCommand {
+        let (sku, order_id, line) = (need.sku, need.order_id, need.line);
+        let need_date = Some(need.date);
         let (sku, order_id, location) = (
             sku.to_owned(),
             order_id.to_owned(),
@@ -44,6 +73,7 @@ impl Candidate {
                 order_id,
                 line,
                 qty,
+                need_date,
             },
             Some(po_id) => InventoryCommand::ReserveInbound {
                 sku,
@@ -52,6 +82,7 @@ impl Candidate {
                 line,
                 qty,
                 po_id: po_id.to_owned(),
+                need_date,
             },
         }
     }
@@ -77,11 +108,15 @@ pub(crate) fn stock_candidates(items: &[(String, Arc<InventoryItem>)]) -> Vec<Ca
 }
 
 /// Units due on purchase orders that may be promised, earliest first (then
-/// by PO and location), at items whose policy reserves inbound.
-pub(crate) fn inbound_candidates(items: &[(String, Arc<InventoryItem>)]) -> Vec<Candidate> {
+/// by PO and location), at items whose policy reserves inbound; overdue
+/// ones (due before `today`) are left out.
+pub(crate) fn inbound_candidates(
+    items: &[(String, Arc<InventoryItem>)],
+    today: NaiveDate,
+) -> Vec<Candidate> {
     let mut inbound: Vec<(NaiveDate, String, String, u64)> = items
         .iter()
-        .filter(|(_, item)| item.policy.as_ref().is_some_and(|p| p.reserve_inbound))
+        .filter(|(_, item)| reserves_inbound(item))
         .flat_map(|(location, item)| {
             item.inbound.iter().map(move |(po, due)| {
                 (
@@ -92,7 +127,7 @@ pub(crate) fn inbound_candidates(items: &[(String, Arc<InventoryItem>)]) -> Vec<
                 )
             })
         })
-        .filter(|(_, _, _, free)| *free > 0)
+        .filter(|(due, _, _, free)| *free > 0 && *due >= today)
         .collect();
     inbound.sort();
     inbound
@@ -103,6 +138,35 @@ pub(crate) fn inbound_candidates(items: &[(String, Arc<InventoryItem>)]) -> Vec<
             due: Some(due),
         })
         .collect()
+}
+
+/// Whether the item's policy lets order lines reserve its inbound units.
+fn reserves_inbound(item: &InventoryItem) -> bool {
+    item.policy.as_ref().is_some_and(|p| p.reserve_inbound)
+}
+
+/// The candidates in backward-consumption order for a need on `need`:
+/// supply arriving by then, latest first (stock, which is there today,
+/// after inbound due the same day); then supply arriving later, earliest
+/// first. Each group keeps the order it was given in within a day.
+pub(crate) fn by_need_date(
+    candidates: Vec<Candidate>,
+    need: NaiveDate,
+    today: NaiveDate,
+) -> Vec<Candidate> {
+    let mut ranked: Vec<(usize, Candidate)> = candidates.into_iter().enumerate().collect();
+    ranked.sort_by_key(|(n, c)| {
+        let day = c.due.unwrap_or(today);
+        let by_need = day <= need;
+        let day = day.num_days_from_ce();
+        if by_need {
+            // Later days first, stock last within a day.
+            (0, -day, c.due.is_none(), *n)
+        } else {
+            (1, day, c.due.is_none(), *n)
+        }
+    });
+    ranked.into_iter().map(|(_, c)| c).collect()
 }
 
 /// Sources a line's units: the new ones, or (`backorder`) the backordered ones.
@@ -132,7 +196,14 @@ pub(crate) fn source(
     }
     let sku = l.sku.clone();
     let today = issuer.reaction.at.date_naive();
-    let promise = today.max(header.requested_date);
+    let target = Need {
+        sku: &sku,
+        order_id,
+        line,
+        // A need date already past is a need for today.
+        date: l.need_date.unwrap_or(header.requested_date).max(today),
+        today,
+    };
 
     let mut items = Vec::new();
     for location in locations {
@@ -140,31 +211,18 @@ pub(crate) fn source(
             items.push((location.clone(), item));
         }
     }
-    // Stock first, then inbound, both read before reserving anything.
-    let candidates = stock_candidates(&items)
-        .into_iter()
-        .chain(inbound_candidates(&items));
-    for candidate in candidates {
-        if need == 0 {
-            break;
-        }
-        let want = need.min(candidate.free);
-        let reserve = candidate.reserve(&sku, order_id, line, want);
-        let got = match issuer.issue(Command::Inventory(reserve))? {
-            Issued::Accepted { recorded: None } => Some((candidate.source, want, candidate.due)),
-            Issued::Accepted {
-                recorded: Some(events),
-            } => reserved(&events),
-            // Stale reading: the aggregate judged; try the next candidate.
-            Issued::Rejected => None,
-        };
-        if let Some((source, qty, due)) = got {
-            let promise = due.map_or(promise, |due| due.max(promise));
-            if allocate(issuer, order_id, line, &sku, qty, source, promise)? {
-                need = need.saturating_sub(qty);
-            }
-        }
+    // Every candidate is read before anything is reserved.
+    let mut candidates = stock_candidates(&items);
+    candidates.extend(inbound_candidates(&items, today));
+    let (by_date, late): (Vec<Candidate>, Vec<Candidate>) =
+        by_need_date(candidates, target.date, today)
+            .into_iter()
+            .partition(|c| c.due.is_none_or(|due| due <= target.date));
+    need -= take(issuer, &target, by_date, need)?;
+    if need > 0 {
+        need -= repin(issuer, &items, &target, need)?;
     }
+    need -= take(issuer, &target, late, need)?;
 
     if need > 0 && !backorder {
         issuer.issue(Command::Order(OrderCommand::BackorderLine {
@@ -176,18 +234,172 @@ pub(crate) fn source(
     Ok(())
 }
 
+/// Reserves and allocates up to `need` units from the candidates in
+/// order; returns how many were allocated.
+fn take(
+    issuer: &mut Issuer<'_>,
+    target: &Need<'_>,
+    candidates: Vec<Candidate>,
+    need: u64,
+) -> Result<u64, StoreError> {
+    let mut got = 0;
+    for candidate in candidates {
+        if got == need {
+            break;
+        }
+        let want = (need - got).min(candidate.free);
+        let reserve = candidate.reserve(target, want);
+        let reserved = match issuer.issue(Command::Inventory(reserve))? {
+            Issued::Accepted { recorded: None } => Some((candidate.source, want, candidate.due)),
+            Issued::Accepted {
+                recorded: Some(events),
+            } => reserved(&events),
+            // Stale reading: the aggregate judged; try the next candidate.
+            Issued::Rejected => None,
+        };
+        if let Some((source, qty, due)) = reserved {
+            if allocate(issuer, target, qty, source, target.promise(due))? {
+                got += qty.min(need - got);
+            }
+        }
+    }
+    Ok(got)
+}
+
+/// Frees stock for `target` by re-pinning lines needed later: each such
+/// line's stock reservation (latest need first) moves to units due here by
+/// its own need date (the latest such PO first), and the stock freed is
+/// reserved for `target`. The moved line keeps its promise date; the order
+/// records `LineRepinned`. Returns the units allocated to `target`.
+fn repin(
+    issuer: &mut Issuer<'_>,
+    items: &[(String, Arc<InventoryItem>)],
+    target: &Need<'_>,
+    need: u64,
+) -> Result<u64, StoreError> {
+    let mut got = 0;
+    for (location, item) in items.iter().filter(|(_, i)| reserves_inbound(i)) {
+        let mut inbound: Vec<(NaiveDate, String, u64)> = item
+            .inbound
+            .iter()
+            .filter(|(_, i)| i.expected_date >= target.today)
+            .map(|(po, i)| (i.expected_date, po.clone(), item.inbound_free(po)))
+            .filter(|(_, _, free)| *free > 0)
+            .collect();
+        inbound.sort_by(|a, b| b.0.cmp(&a.0).then(a.1.cmp(&b.1)));
+        let mut holders: Vec<(NaiveDate, String, u64)> = item
+            .reservations
+            .iter()
+            .filter_map(|(key, qty)| {
+                let their_need = item.need_date(key).filter(|d| *d > target.date)?;
+                Some((their_need, key.clone(), *qty))
+            })
+            .collect();
+        holders.sort_by(|a, b| b.0.cmp(&a.0).then(a.1.cmp(&b.1)));
+        for (their_need, key, mut held) in holders {
+            let Some((order_id, line)) = inventory_aggregate::split_key(&key) else {
+                continue;
+            };
+            for (due, po_id, free) in inbound.iter_mut().filter(|(due, ..)| *due <= their_need) {
+                let m = (need - got).min(held).min(*free);
+                if m == 0 {
+                    continue;
+                }
+                let stock = SupplySource::Stock {
+                    location: location.clone(),
+                };
+                let moved = Candidate {
+                    source: SupplySource::Inbound {
+                        po_id: po_id.clone(),
+                        location: location.clone(),
+                    },
+                    free: *free,
+                    due: Some(*due),
+                };
+                let theirs = Need {
+                    sku: target.sku,
+                    order_id: &order_id,
+                    line,
+                    date: their_need,
+                    today: target.today,
+                };
+                if !repin_one(issuer, &theirs, &stock, &moved, m)? {
+                    continue;
+                }
+                *free -= m;
+                held -= m;
+                let freed = Candidate {
+                    source: stock,
+                    free: m,
+                    due: None,
+                };
+                got += take(issuer, target, vec![freed], m)?;
+                if got == need {
+                    return Ok(got);
+                }
+            }
+        }
+    }
+    Ok(got)
+}
+
+/// Moves `qty` of a line's stock reservation to `to`: reserve there, move
+/// the allocation (the order judges: units already released stay), then
+/// give the stock back. Whether the stock was given back.
+fn repin_one(
+    issuer: &mut Issuer<'_>,
+    theirs: &Need<'_>,
+    stock: &SupplySource,
+    to: &Candidate,
+    qty: u64,
+) -> Result<bool, StoreError> {
+    if let Issued::Rejected = issuer.issue(Command::Inventory(to.reserve(theirs, qty)))? {
+        return Ok(false);
+    }
+    let repin = OrderCommand::RepinLine {
+        order_id: theirs.order_id.to_owned(),
+        line: theirs.line,
+        qty,
+        from: stock.clone(),
+        to: to.source.clone(),
+    };
+    if let Issued::Rejected = issuer.issue(Command::Order(repin))? {
+        release(issuer, theirs, &to.source, qty)?;
+        return Ok(false);
+    }
+    release(issuer, theirs, stock, qty)?;
+    Ok(true)
+}
+
+/// Gives back `qty` of a line's reservation at `source`.
+fn release(
+    issuer: &mut Issuer<'_>,
+    need: &Need<'_>,
+    source: &SupplySource,
+    qty: u64,
+) -> Result<(), StoreError> {
+    issuer.issue(Command::Inventory(InventoryCommand::ReleaseReservation {
+        sku: need.sku.to_owned(),
+        location: source.location().to_owned(),
+        order_id: need.order_id.to_owned(),
+        line: need.line,
+        po_id: source.po_id().map(str::to_owned),
+        qty: Some(qty),
+    }))?;
+    Ok(())
+}
+
 /// Allocates reserved units to the line. If the order refuses (it was
 /// cancelled, or the line filled, meanwhile), gives the units back, so
 /// no reservation is left without an allocation.
 fn allocate(
     issuer: &mut Issuer<'_>,
-    order_id: &str,
-    line: u32,
-    sku: &str,
+    target: &Need<'_>,
     qty: u64,
     source: SupplySource,
     promise_date: NaiveDate,
 ) -> Result<bool, StoreError> {
+    let (order_id, line) = (target.order_id, target.line);
     let allocate = OrderCommand::AllocateLine {
         order_id: order_id.to_owned(),
         line,
@@ -198,14 +410,7 @@ fn allocate(
     if let Issued::Accepted { .. } = issuer.issue(Command::Order(allocate))? {
         return Ok(true);
     }
-    issuer.issue(Command::Inventory(InventoryCommand::ReleaseReservation {
-        sku: sku.to_owned(),
-        location: source.location().to_owned(),
-        order_id: order_id.to_owned(),
-        line,
-        po_id: source.po_id().map(str::to_owned),
-        qty: Some(qty),
-    }))?;
+    release(issuer, target, &source, qty)?;
     Ok(false)
 }
 

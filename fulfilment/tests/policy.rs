@@ -249,7 +249,13 @@ fn reserve(order_id: &str, location: &str, qty: u64) -> Command {
         order_id: order_id.into(),
         line: 1,
         qty,
+        need_date: Some(d(5)),
     })
+}
+
+/// A day of March 2026 (the tests' today is the 2nd).
+fn d(day: u32) -> chrono::NaiveDate {
+    chrono::NaiveDate::from_ymd_opt(2026, 3, day).unwrap()
 }
 
 fn allocate(order_id: &str, location: &str, qty: u64) -> Command {
@@ -326,6 +332,7 @@ fn units_due_on_a_po_are_promised_only_where_the_policy_allows() {
                 line: 1,
                 qty: 4,
                 po_id: "PO-1".into(),
+                need_date: Some(d(5)),
             }),
             Command::Order(OrderCommand::AllocateLine {
                 order_id: "SO-1".into(),

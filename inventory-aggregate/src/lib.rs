@@ -29,6 +29,10 @@ pub struct InventoryItem {
     pub inbound_reservations: BTreeMap<String, BTreeMap<String, u64>>,
     /// The reorder policy, once one is set.
     pub policy: Option<ReorderPolicy>,
+    /// When each reserved order line (`order#line`) needs its units, where
+    /// the reservation said: ATP counts the requirement on that day.
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub need_dates: BTreeMap<String, NaiveDate>,
 }
 
 /// Units due on one purchase order.
@@ -79,7 +83,24 @@ impl InventoryItem {
     }
 }
 
-fn line_key(order_id: &str, line: u32) -> String {
+impl InventoryItem {
+    /// When the order line holding `key` (`order#line`) needs its units, if known.
+    pub fn need_date(&self, key: &str) -> Option<NaiveDate> {
+        self.need_dates.get(key).copied()
+    }
+
+    /// Whether the order line holds a reservation here, on hand or inbound.
+    fn holds(&self, key: &str) -> bool {
+        self.reservations.contains_key(key)
+            || self
+                .inbound_reservations
+                .values()
+                .any(|r| r.contains_key(key))
+    }
+}
+
+/// The key of an order line's reservations (`order#line`).
+pub fn line_key(order_id: &str, line: u32) -> String {
     format!("{order_id}#{line}")
 }
 
@@ -144,7 +165,7 @@ impl decider::Reason for Rejection {
 
 impl decider::Aggregate for InventoryItem {
     const KINDS: &'static [schemas::StreamKind] = &[schemas::StreamKind::Inventory];
-    const STATE_SCHEMA: &'static str = "inventory-item/2";
+    const STATE_SCHEMA: &'static str = "inventory-item/3";
 
     fn stream(command: &InventoryCommand) -> Result<schemas::StreamName, schemas::InvalidField> {
         let (sku, location) = command.item();
@@ -193,132 +214,162 @@ impl Decider for InventoryItem {
         Ok(events)
     }
 
-    fn evolve(mut state: Self, event: &InventoryEvent) -> Self {
-        match event {
-            InventoryEvent::StockReceived { qty, po_id, .. } => {
-                state.on_hand += qty;
-                if let Some(po) = po_id {
-                    if let Some(inbound) = state.inbound.get_mut(po) {
-                        inbound.qty = inbound.qty.saturating_sub(*qty);
-                    }
-                    settle_inbound(&mut state, po);
-                }
+    fn evolve(state: Self, event: &InventoryEvent) -> Self {
+        let mut state = evolve(state, event);
+        if matches!(
+            event,
+            InventoryEvent::ReservationReleased { .. }
+                | InventoryEvent::InboundReservationLost { .. }
+                | InventoryEvent::StockShipped { .. }
+                | InventoryEvent::PickShortRecorded { .. }
+                | InventoryEvent::InboundCancelled { .. }
+        ) && !state.need_dates.is_empty()
+        {
+            // A line's need date goes with its last reservation here.
+            let held: Vec<String> = state
+                .need_dates
+                .keys()
+                .filter(|k| !state.holds(k))
+                .cloned()
+                .collect();
+            for key in held {
+                state.need_dates.remove(&key);
             }
-            InventoryEvent::StockAdjusted { delta, .. } => {
-                state.on_hand = state.on_hand.saturating_add_signed(*delta);
-            }
-            InventoryEvent::StockCounted { counted, .. } => state.on_hand = *counted,
-            // Facts to report; the position already moved.
-            InventoryEvent::ShortageRecorded { .. }
-            | InventoryEvent::ReorderPointReached { .. } => {}
-            InventoryEvent::StockReserved {
-                order_id,
-                line,
-                qty,
-                ..
-            } => {
-                *state
-                    .reservations
-                    .entry(line_key(order_id, *line))
-                    .or_default() += qty;
-            }
-            InventoryEvent::InboundReserved {
-                order_id,
-                line,
-                qty,
-                po_id,
-                ..
-            } => {
-                *state
-                    .inbound_reservations
-                    .entry(po_id.clone())
-                    .or_default()
-                    .entry(line_key(order_id, *line))
-                    .or_default() += qty;
-            }
-            InventoryEvent::ReservationReleased {
-                order_id,
-                line,
-                po_id,
-                qty,
-                ..
-            } => {
-                let key = line_key(order_id, *line);
-                match po_id {
-                    None => {
-                        if let Some(r) = state.reservations.get_mut(&key) {
-                            *r = r.saturating_sub(*qty);
-                            if *r == 0 {
-                                state.reservations.remove(&key);
-                            }
-                        }
-                    }
-                    Some(po) => remove_inbound_reservation(&mut state, po, &key, *qty),
-                }
-            }
-            InventoryEvent::ReservationMovedToStock {
-                order_id,
-                line,
-                qty,
-                po_id,
-                ..
-            } => {
-                let key = line_key(order_id, *line);
-                remove_inbound_reservation(&mut state, po_id, &key, *qty);
-                *state.reservations.entry(key).or_default() += qty;
-                settle_inbound(&mut state, po_id);
-            }
-            InventoryEvent::InboundReservationLost {
-                order_id,
-                line,
-                qty,
-                po_id,
-                ..
-            } => remove_inbound_reservation(&mut state, po_id, &line_key(order_id, *line), *qty),
-            InventoryEvent::StockShipped {
-                order_id,
-                line,
-                qty,
-                ..
-            }
-            | InventoryEvent::PickShortRecorded {
-                order_id,
-                line,
-                short: qty,
-                ..
-            } => {
-                state.on_hand = state.on_hand.saturating_sub(*qty);
-                let key = line_key(order_id, *line);
-                if let Some(r) = state.reservations.get_mut(&key) {
-                    *r = r.saturating_sub(*qty);
-                    if *r == 0 {
-                        state.reservations.remove(&key);
-                    }
-                }
-            }
-            InventoryEvent::ReturnRestocked { qty, .. } => state.on_hand += qty,
-            InventoryEvent::InboundScheduled {
-                po_id,
-                qty,
-                expected_date,
-                ..
-            } => {
-                state.inbound.insert(
-                    po_id.clone(),
-                    Inbound {
-                        qty: *qty,
-                        expected_date: *expected_date,
-                    },
-                );
-            }
-            InventoryEvent::InboundCancelled { po_id, .. } => {
-                state.inbound.remove(po_id);
-                state.inbound_reservations.remove(po_id);
-            }
-            InventoryEvent::ReorderPolicySet { policy, .. } => state.policy = Some(policy.clone()),
         }
         state
     }
+}
+
+fn evolve(mut state: InventoryItem, event: &InventoryEvent) -> InventoryItem {
+    match event {
+        InventoryEvent::StockReceived { qty, po_id, .. } => {
+            state.on_hand += qty;
+            if let Some(po) = po_id {
+                if let Some(inbound) = state.inbound.get_mut(po) {
+                    inbound.qty = inbound.qty.saturating_sub(*qty);
+                }
+                settle_inbound(&mut state, po);
+            }
+        }
+        InventoryEvent::StockAdjusted { delta, .. } => {
+            state.on_hand = state.on_hand.saturating_add_signed(*delta);
+        }
+        InventoryEvent::StockCounted { counted, .. } => state.on_hand = *counted,
+        // Facts to report; the position already moved.
+        InventoryEvent::ShortageRecorded { .. } | InventoryEvent::ReorderPointReached { .. } => {}
+        InventoryEvent::StockReserved {
+            order_id,
+            line,
+            qty,
+            need_date,
+            ..
+        } => {
+            let key = line_key(order_id, *line);
+            if let Some(day) = need_date {
+                state.need_dates.insert(key.clone(), *day);
+            }
+            *state.reservations.entry(key).or_default() += qty;
+        }
+        InventoryEvent::InboundReserved {
+            order_id,
+            line,
+            qty,
+            po_id,
+            need_date,
+            ..
+        } => {
+            if let Some(day) = need_date {
+                state.need_dates.insert(line_key(order_id, *line), *day);
+            }
+            *state
+                .inbound_reservations
+                .entry(po_id.clone())
+                .or_default()
+                .entry(line_key(order_id, *line))
+                .or_default() += qty;
+        }
+        InventoryEvent::ReservationReleased {
+            order_id,
+            line,
+            po_id,
+            qty,
+            ..
+        } => {
+            let key = line_key(order_id, *line);
+            match po_id {
+                None => {
+                    if let Some(r) = state.reservations.get_mut(&key) {
+                        *r = r.saturating_sub(*qty);
+                        if *r == 0 {
+                            state.reservations.remove(&key);
+                        }
+                    }
+                }
+                Some(po) => remove_inbound_reservation(&mut state, po, &key, *qty),
+            }
+        }
+        InventoryEvent::ReservationMovedToStock {
+            order_id,
+            line,
+            qty,
+            po_id,
+            ..
+        } => {
+            let key = line_key(order_id, *line);
+            remove_inbound_reservation(&mut state, po_id, &key, *qty);
+            *state.reservations.entry(key).or_default() += qty;
+            settle_inbound(&mut state, po_id);
+        }
+        InventoryEvent::InboundReservationLost {
+            order_id,
+            line,
+            qty,
+            po_id,
+            ..
+        } => remove_inbound_reservation(&mut state, po_id, &line_key(order_id, *line), *qty),
+        InventoryEvent::StockShipped {
+            order_id,
+            line,
+            qty,
+            ..
+        }
+        | InventoryEvent::PickShortRecorded {
+            order_id,
+            line,
+            short: qty,
+            ..
+        } => {
+            state.on_hand = state.on_hand.saturating_sub(*qty);
+            let key = line_key(order_id, *line);
+            if let Some(r) = state.reservations.get_mut(&key) {
+                *r = r.saturating_sub(*qty);
+                if *r == 0 {
+                    state.reservations.remove(&key);
+                }
+            }
+        }
+        InventoryEvent::ReturnRestocked { qty, .. } => state.on_hand += qty,
+        InventoryEvent::InboundScheduled {
+            po_id,
+            qty,
+            expected_date,
+            ..
+        } => {
+            state.inbound.insert(
+                po_id.clone(),
+                Inbound {
+                    qty: *qty,
+                    expected_date: *expected_date,
+                },
+            );
+        }
+        InventoryEvent::InboundCancelled { po_id, .. } => {
+            state.inbound.remove(po_id);
+            state.inbound_reservations.remove(po_id);
+        }
+        InventoryEvent::ReorderPolicySet { policy, .. } => state.policy = Some(policy.clone()),
+    }
+    state
 }
 
 /// A PO with nothing due and nothing promised on it is forgotten.
@@ -361,7 +412,8 @@ fn uncovered(state: &InventoryItem, po_id: &str, keep: u64) -> Vec<(String, u32,
     lost
 }
 
-fn split_key(key: &str) -> Option<(String, u32)> {
+/// The order and line of a reservation key (`order#line`).
+pub fn split_key(key: &str) -> Option<(String, u32)> {
     let (order, line) = key.rsplit_once('#')?;
     Some((order.to_owned(), line.parse().ok()?))
 }
@@ -447,6 +499,7 @@ fn decide(
             order_id,
             line,
             qty,
+            need_date,
             ..
         } => {
             check_id("order_id", order_id)?;
@@ -463,6 +516,7 @@ fn decide(
                 order_id: order_id.clone(),
                 line: *line,
                 qty,
+                need_date: *need_date,
             }])
         }
         C::ReserveInbound {
@@ -470,6 +524,7 @@ fn decide(
             line,
             qty,
             po_id,
+            need_date,
             ..
         } => {
             check_id("order_id", order_id)?;
@@ -499,6 +554,7 @@ fn decide(
                 qty,
                 po_id: po_id.clone(),
                 expected_date: inbound.expected_date,
+                need_date: *need_date,
             }])
         }
         C::ReleaseReservation {

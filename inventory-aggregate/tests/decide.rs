@@ -29,6 +29,7 @@ fn received(qty: u64) -> E {
 }
 fn reserved(order: &str, qty: u64) -> E {
     E::StockReserved {
+        need_date: None,
         sku: SKU.into(),
         location: LOC.into(),
         order_id: order.into(),
@@ -56,6 +57,7 @@ fn receive_po(qty: u64, po: &str) -> C {
 }
 fn reserve(order: &str, qty: u64) -> C {
     C::ReserveStock {
+        need_date: None,
         sku: SKU.into(),
         location: LOC.into(),
         order_id: order.into(),
@@ -135,6 +137,7 @@ fn schedule(po: &str, qty: u64) -> C {
 }
 fn reserve_inbound(order: &str, qty: u64, po: &str) -> C {
     C::ReserveInbound {
+        need_date: None,
         sku: SKU.into(),
         location: LOC.into(),
         order_id: order.into(),
@@ -145,6 +148,7 @@ fn reserve_inbound(order: &str, qty: u64, po: &str) -> C {
 }
 fn inbound_reserved(order: &str, qty: u64, po: &str) -> E {
     E::InboundReserved {
+        need_date: None,
         sku: SKU.into(),
         location: LOC.into(),
         order_id: order.into(),

@@ -85,6 +85,9 @@ pub struct Line {
     pub qty: u64,
     /// Price per unit, in cents.
     pub unit_price_cents: u64,
+    /// When the customer needs it, if the line says (else the order's requested date).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub need_date: Option<NaiveDate>,
     /// Live allocations (not yet shipped) by source, with the promise date
     /// of the latest allocation from each.
     #[serde(with = "allocation_list")]
@@ -235,6 +238,13 @@ impl Order {
         rules::release(self).is_ok()
     }
 
+    /// When the line is needed: its own need date, else the order's requested date.
+    pub fn need_date(&self, line: u32) -> Option<NaiveDate> {
+        let requested = self.header.as_ref()?.requested_date;
+        let l = self.lines.get(&line)?;
+        Some(l.need_date.unwrap_or(requested))
+    }
+
     /// Every unit of every live line has shipped.
     pub fn fully_shipped(&self) -> bool {
         self.lines
@@ -261,7 +271,7 @@ impl decider::Decider for Order {
 
 impl decider::Aggregate for Order {
     const KINDS: &'static [schemas::StreamKind] = &[schemas::StreamKind::Order];
-    const STATE_SCHEMA: &'static str = "order/1";
+    const STATE_SCHEMA: &'static str = "order/2";
 
     fn stream(
         command: &schemas::OrderCommand,
@@ -298,6 +308,7 @@ fn evolve(mut state: Order, event: &OrderEvent) -> Order {
                             sku: l.sku.clone(),
                             qty: l.qty,
                             unit_price_cents: l.unit_price_cents,
+                            need_date: l.need_date,
                             ..Line::default()
                         },
                     )
@@ -334,6 +345,41 @@ fn evolve(mut state: Order, event: &OrderEvent) -> Order {
                 a.qty += qty;
                 a.promise_date = a.promise_date.max(*promise_date);
                 l.backordered = l.backordered.min(l.open());
+            }
+        }
+        OrderEvent::LineRepinned {
+            line,
+            qty,
+            from,
+            to,
+            promise_date,
+            ..
+        } => {
+            if let Some(l) = state.lines.get_mut(line) {
+                if let Some(a) = l.allocations.get_mut(from) {
+                    a.qty -= (*qty).min(a.qty);
+                }
+                let a = l.allocations.entry(to.clone()).or_insert(Allocation {
+                    qty: 0,
+                    promise_date: *promise_date,
+                });
+                a.qty += qty;
+                a.promise_date = a.promise_date.max(*promise_date);
+                l.allocations.retain(|_, a| a.qty > 0);
+            }
+        }
+        OrderEvent::LineRescheduled {
+            line,
+            source,
+            promise_date,
+            ..
+        } => {
+            if let Some(a) = state
+                .lines
+                .get_mut(line)
+                .and_then(|l| l.allocations.get_mut(source))
+            {
+                a.promise_date = *promise_date;
             }
         }
         OrderEvent::LineBackordered { line, qty, .. } => {

@@ -49,6 +49,15 @@ pub enum Rejection {
         po_id: String,
         location: String,
     },
+    #[error("line {line} has no allocation from {supply}")]
+    NoSuchAllocation { line: u32, supply: String },
+    #[error("line {line}: only stock on hand is re-pinned, to supply due elsewhere")]
+    InvalidRepin { line: u32 },
+    #[error("line {line} is already promised for {promise_date} from that source")]
+    UnchangedPromise {
+        line: u32,
+        promise_date: chrono::NaiveDate,
+    },
     #[error("payment is not authorized")]
     PaymentNotAuthorized,
     #[error("payment failed: {reason}; the order is not released")]
@@ -115,6 +124,9 @@ impl decider::Reason for Rejection {
             Self::OverDeallocation { .. } => "over_deallocation",
             Self::ExceedsInboundAllocation { .. } => "exceeds_inbound_allocation",
             Self::UnknownAllocation { .. } => "unknown_allocation",
+            Self::NoSuchAllocation { .. } => "no_such_allocation",
+            Self::InvalidRepin { .. } => "invalid_repin",
+            Self::UnchangedPromise { .. } => "unchanged_promise",
             Self::PaymentNotAuthorized => "payment_not_authorized",
             Self::PaymentFailed { .. } => "payment_failed",
             Self::PaymentState { .. } => "payment_state",
@@ -355,6 +367,7 @@ pub(crate) fn decide(state: &Order, command: &OrderCommand) -> Result<Vec<OrderE
                     open: l.open(),
                 });
             }
+            let backorder_filled = Some(l.backordered - l.backordered.min(l.open() - qty));
             Ok(vec![
                 OrderEvent::LineAllocated {
                     order_id: order_id.clone(),
@@ -363,12 +376,97 @@ pub(crate) fn decide(state: &Order, command: &OrderCommand) -> Result<Vec<OrderE
                     qty: *qty,
                     source: source.clone(),
                     promise_date: *promise_date,
+                    backorder_filled,
                 },
                 notify(
                     state,
                     Notice::LinePromised,
                     format!("{qty} × {} promised for {promise_date}.", l.sku),
                 ),
+            ])
+        }
+        OrderCommand::RepinLine {
+            line,
+            qty,
+            from,
+            to,
+            ..
+        } => {
+            live(state)?;
+            let l = live_line(state, *line)?;
+            check_qty(*qty)?;
+            check_id("location", to.location())?;
+            if let SupplySource::Inbound { po_id, .. } = to {
+                check_id("po_id", po_id)?;
+            }
+            if !matches!(from, SupplySource::Stock { .. }) || from == to {
+                return Err(Rejection::InvalidRepin { line: *line });
+            }
+            let allocation =
+                l.allocations
+                    .get(from)
+                    .ok_or_else(|| Rejection::NoSuchAllocation {
+                        line: *line,
+                        supply: from.to_string(),
+                    })?;
+            // Units the warehouse already has are not moved.
+            let movable = allocation.qty.saturating_sub(l.in_warehouse());
+            if *qty > movable {
+                return Err(Rejection::OverDeallocation {
+                    line: *line,
+                    qty: *qty,
+                    allocated: movable,
+                });
+            }
+            Ok(vec![OrderEvent::LineRepinned {
+                order_id,
+                line: *line,
+                sku: l.sku.clone(),
+                qty: *qty,
+                from: from.clone(),
+                to: to.clone(),
+                promise_date: allocation.promise_date,
+            }])
+        }
+        OrderCommand::RescheduleLine {
+            line,
+            source,
+            promise_date,
+            reason,
+            ..
+        } => {
+            live(state)?;
+            let l = live_line(state, *line)?;
+            let allocation =
+                l.allocations
+                    .get(source)
+                    .ok_or_else(|| Rejection::NoSuchAllocation {
+                        line: *line,
+                        supply: source.to_string(),
+                    })?;
+            if allocation.promise_date == *promise_date {
+                return Err(Rejection::UnchangedPromise {
+                    line: *line,
+                    promise_date: *promise_date,
+                });
+            }
+            let previous = allocation.promise_date;
+            let message = format!(
+                "{} × {} is now promised for {promise_date} (was {previous}): {reason}.",
+                allocation.qty, l.sku
+            );
+            Ok(vec![
+                OrderEvent::LineRescheduled {
+                    order_id,
+                    line: *line,
+                    sku: l.sku.clone(),
+                    qty: allocation.qty,
+                    source: source.clone(),
+                    previous_date: previous,
+                    promise_date: *promise_date,
+                    reason: reason.clone(),
+                },
+                notify(state, Notice::LinePromised, message),
             ])
         }
         OrderCommand::BackorderLine { line, qty, .. } => {
@@ -389,6 +487,7 @@ pub(crate) fn decide(state: &Order, command: &OrderCommand) -> Result<Vec<OrderE
                     line: *line,
                     sku: l.sku.clone(),
                     qty: *qty,
+                    need_date: state.need_date(*line),
                 },
                 notify(
                     state,

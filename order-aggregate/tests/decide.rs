@@ -18,6 +18,7 @@ fn day(d: u32) -> NaiveDate {
 }
 fn input(line: u32, sku: &str, qty: u64) -> OrderLineInput {
     OrderLineInput {
+        need_date: None,
         line,
         sku: sku.into(),
         qty,
@@ -67,6 +68,7 @@ fn inbound(po: &str, location: &str) -> SupplySource {
 }
 fn allocated(line: u32, sku: &str, qty: u64, source: SupplySource) -> E {
     E::LineAllocated {
+        backorder_filled: Some(0),
         order_id: ORDER.into(),
         line,
         sku: sku.into(),
@@ -318,6 +320,8 @@ fn lines_are_allocated_partially_and_the_rest_backordered() {
         qty,
     };
     let backordered = E::LineBackordered {
+        // The line's need date: the order's requested date, as no line date is given.
+        need_date: Some(day(5)),
         order_id: ORDER.into(),
         line: 1,
         sku: "SKU-A".into(),
@@ -343,7 +347,26 @@ fn lines_are_allocated_partially_and_the_rest_backordered() {
         requested: 1,
         open: 0,
     });
-    // Supply for the backorder arrives: allocating it clears the backorder.
+    // Supply for the backorder arrives: the allocation says it fills the backorder.
+    given::<Order>([
+        placed(),
+        allocated(1, "SKU-A", 3, stock("WH1")),
+        backordered.clone(),
+    ])
+    .when(allocate(1, 1, inbound("PO-1", "WH1")))
+    .then([
+        E::LineAllocated {
+            backorder_filled: Some(1),
+            order_id: ORDER.into(),
+            line: 1,
+            sku: "SKU-A".into(),
+            qty: 1,
+            source: inbound("PO-1", "WH1"),
+            promise_date: day(6),
+        },
+        note(Notice::LinePromised, "1 × SKU-A promised for 2026-03-06."),
+    ]);
+    // Allocating it clears the backorder.
     let state = Order::fold(&[
         placed(),
         allocated(1, "SKU-A", 3, stock("WH1")),
@@ -352,6 +375,115 @@ fn lines_are_allocated_partially_and_the_rest_backordered() {
     ]);
     assert_eq!(state.lines[&1].backordered, 0);
     assert_eq!(state.lines[&1].open(), 0);
+}
+
+#[test]
+fn a_line_needs_its_own_date_or_the_orders_requested_date() {
+    let mut with_date = placed();
+    if let E::OrderPlaced { lines, .. } = &mut with_date {
+        lines[1].need_date = Some(day(20));
+    }
+    let state = Order::fold(&[with_date]);
+    assert_eq!(state.need_date(1), Some(day(5)));
+    assert_eq!(state.need_date(2), Some(day(20)));
+    assert_eq!(state.need_date(3), None);
+}
+
+#[test]
+fn a_repin_moves_stock_units_to_inbound_supply_and_keeps_the_promise() {
+    let repin = |qty, from, to| C::RepinLine {
+        order_id: ORDER.into(),
+        line: 1,
+        qty,
+        from,
+        to,
+    };
+    let history = [placed(), allocated(1, "SKU-A", 4, stock("WH1"))];
+    given::<Order>(history.clone())
+        .when(repin(3, stock("WH1"), inbound("PO-1", "WH1")))
+        .then([E::LineRepinned {
+            order_id: ORDER.into(),
+            line: 1,
+            sku: "SKU-A".into(),
+            qty: 3,
+            from: stock("WH1"),
+            to: inbound("PO-1", "WH1"),
+            promise_date: day(6),
+        }]);
+    let after = Order::fold(&[
+        history[0].clone(),
+        history[1].clone(),
+        E::LineRepinned {
+            order_id: ORDER.into(),
+            line: 1,
+            sku: "SKU-A".into(),
+            qty: 3,
+            from: stock("WH1"),
+            to: inbound("PO-1", "WH1"),
+            promise_date: day(6),
+        },
+    ]);
+    let line = &after.lines[&1];
+    assert_eq!(line.allocations[&stock("WH1")].qty, 1);
+    assert_eq!(line.allocations[&inbound("PO-1", "WH1")].qty, 3);
+    assert_eq!(
+        line.allocations[&inbound("PO-1", "WH1")].promise_date,
+        day(6)
+    );
+    assert_eq!(line.allocated(), 4);
+    // More than the line holds there, inbound as the source, or a source it has no units from.
+    given::<Order>(history.clone())
+        .when(repin(5, stock("WH1"), inbound("PO-1", "WH1")))
+        .then_rejected(Rejection::OverDeallocation {
+            line: 1,
+            qty: 5,
+            allocated: 4,
+        });
+    given::<Order>(history.clone())
+        .when(repin(1, inbound("PO-1", "WH1"), stock("WH1")))
+        .then_rejected(Rejection::InvalidRepin { line: 1 });
+    given::<Order>(history)
+        .when(repin(1, stock("WH2"), inbound("PO-1", "WH1")))
+        .then_rejected(Rejection::NoSuchAllocation {
+            line: 1,
+            supply: "stock at WH2".into(),
+        });
+}
+
+#[test]
+fn a_rescheduled_line_tells_the_customer_the_new_date() {
+    let reschedule = |date| C::RescheduleLine {
+        order_id: ORDER.into(),
+        line: 1,
+        source: inbound("PO-1", "WH1"),
+        promise_date: date,
+        reason: "purchase order PO-1 is now due 2026-03-12".into(),
+    };
+    let history = [placed(), allocated(1, "SKU-A", 4, inbound("PO-1", "WH1"))];
+    given::<Order>(history.clone())
+        .when(reschedule(day(12)))
+        .then([
+            E::LineRescheduled {
+                order_id: ORDER.into(),
+                line: 1,
+                sku: "SKU-A".into(),
+                qty: 4,
+                source: inbound("PO-1", "WH1"),
+                previous_date: day(6),
+                promise_date: day(12),
+                reason: "purchase order PO-1 is now due 2026-03-12".into(),
+            },
+            note(
+                Notice::LinePromised,
+                "4 × SKU-A is now promised for 2026-03-12 (was 2026-03-06): purchase order PO-1 is now due 2026-03-12.",
+            ),
+        ]);
+    given::<Order>(history)
+        .when(reschedule(day(6)))
+        .then_rejected(Rejection::UnchangedPromise {
+            line: 1,
+            promise_date: day(6),
+        });
 }
 
 #[test]

@@ -1,10 +1,29 @@
+//! Available-to-promise: supply by the day it is there, requirements by
+//! the day they are needed, netted by backward consumption.
+//!
+//! - Supply: stock on hand today; units due on purchase orders on their
+//!   expected date. A PO line past its date and not received is
+//!   **overdue**: it is shown, and not promised from until it is re-dated
+//!   or received.
+//! - Requirements: every reservation on the day its order line needs the
+//!   units (its need date; today when that is past), or on the day its
+//!   supply arrives when that is later (a line confirmed late); every
+//!   backordered unit on its need date (SKU totals only: a backorder has no
+//!   location yet).
+//! - ATP now, and what a promise can confirm by a day, is the lowest
+//!   cumulative ATP from that day on: confirming it never takes supply a
+//!   later requirement counts on.
+
+use std::collections::BTreeMap;
+
 use chrono::NaiveDate;
 use decider::Decider;
 use event_store::RecordedEvent;
 use inventory_aggregate::InventoryItem;
+use schemas::order::OrderEvent;
 use schemas::InventoryEvent;
 use schemas::StreamKind;
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 
 use crate::phased::{time_phased, Dated, Phased};
 use crate::projection::{events_of, Folded, Model, Projection, ProjectionError, Working};
@@ -20,7 +39,7 @@ pub struct LocationAtp {
     pub on_hand: u64,
     /// Units reserved for order lines from on-hand.
     pub reserved: u64,
-    /// What can be promised from stock right now.
+    /// What can be promised here for today.
     pub atp_now: u64,
     /// Purchase order lines due here.
     pub inbound: Vec<Inbound>,
@@ -39,6 +58,8 @@ pub struct Inbound {
     pub due: u64,
     /// Of those, units already promised to orders.
     pub promised: u64,
+    /// Past its date and not received: not promised from until re-dated.
+    pub overdue: bool,
 }
 
 /// A SKU's ATP at each location and across them.
@@ -50,8 +71,13 @@ pub struct SkuAtp {
     pub version: u64,
     /// The day ATP is counted from.
     pub today: NaiveDate,
-    /// What can be promised from stock now, over all locations.
+    /// What can be promised for today, over all locations (the netting
+    /// below, so backorders and later needs are counted).
     pub atp_now: u64,
+    /// Units backordered: requirements at their need dates, no location yet.
+    pub backordered: u64,
+    /// Units due on overdue purchase orders, not promised from.
+    pub overdue: u64,
     /// Each location.
     pub locations: Vec<LocationAtp>,
     /// All locations netted together.
@@ -69,6 +95,8 @@ pub struct Promise {
     pub by: NaiveDate,
     /// Whether they can be promised by then.
     pub can_promise: bool,
+    /// Units that can be confirmed by then (at most `qty`).
+    pub confirmable: u64,
     /// Locations that together cover the quantity by the date (most first).
     pub sources: Vec<(String, u64)>,
     /// The first day from which the quantity can be promised, if any.
@@ -84,18 +112,119 @@ impl Projection for AtpProjection {
         NAME
     }
 
-    /// The new states of the items `events` change, and the SKUs' versions.
+    /// The new states of the items `events` change, the SKUs' backorders,
+    /// and the SKUs' versions.
     fn fold(&self, working: &mut Working<'_>, events: &[RecordedEvent]) -> Folded {
         for (item, event, _) in events_of::<InventoryEvent>(NAME, StreamKind::Inventory, events) {
             let state = working.get::<InventoryItem>(&format!("item/{item}"))?;
             *state = InventoryItem::evolve(std::mem::take(state), &event);
             let sku = item.split('@').next().unwrap_or(item);
-            let key = format!("version/{sku}");
-            let v = version(working.raw(&key)?);
-            working.put_raw(key, (v + 1).to_be_bytes().to_vec());
+            bump(working, sku)?;
+        }
+        // Only these order events move a backorder; the rest are not decoded.
+        let backorder_events: Vec<RecordedEvent> = events
+            .iter()
+            .filter(|e| {
+                matches!(
+                    e.event_type.as_str(),
+                    "LineBackordered" | "LineAllocated" | "LineCancelled" | "OrderCancelled"
+                )
+            })
+            .cloned()
+            .collect();
+        for (order_id, event, _) in
+            events_of::<OrderEvent>(NAME, StreamKind::Order, &backorder_events)
+        {
+            fold_backorder(working, order_id, &event)?;
         }
         Ok(())
     }
+}
+
+/// One SKU's backordered order lines: `order#line` → need date and units.
+type Backorders = BTreeMap<String, BackorderedLine>;
+
+/// Units of one order line waiting for supply.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct BackorderedLine {
+    /// When the line is needed (absent in events recorded before it was carried).
+    pub need_date: Option<NaiveDate>,
+    /// Units waiting.
+    pub qty: u64,
+}
+
+fn fold_backorder(working: &mut Working<'_>, order_id: &str, event: &OrderEvent) -> Folded {
+    // Which SKU each of an order's backordered lines is, for cancellations.
+    let lines_key = format!("backordered-lines/{order_id}");
+    let cancelled: Option<Vec<u32>> = match event {
+        OrderEvent::LineBackordered {
+            line,
+            sku,
+            qty,
+            need_date,
+            ..
+        } => {
+            let entry = working
+                .get::<Backorders>(&format!("backorders/{sku}"))?
+                .entry(format!("{order_id}#{line}"))
+                .or_default();
+            entry.qty += qty;
+            entry.need_date = entry.need_date.or(*need_date);
+            working
+                .get::<BTreeMap<u32, String>>(&lines_key)?
+                .insert(*line, sku.clone());
+            bump(working, sku)?;
+            None
+        }
+        OrderEvent::LineAllocated {
+            line,
+            sku,
+            qty,
+            backorder_filled,
+            ..
+        } => {
+            let backorders = working.get::<Backorders>(&format!("backorders/{sku}"))?;
+            let key = format!("{order_id}#{line}");
+            if let Some(entry) = backorders.get_mut(&key) {
+                entry.qty -= backorder_filled.unwrap_or(*qty).min(entry.qty);
+                if entry.qty == 0 {
+                    backorders.remove(&key);
+                }
+                bump(working, sku)?;
+            }
+            None
+        }
+        OrderEvent::LineCancelled { line, .. } => Some(vec![*line]),
+        OrderEvent::OrderCancelled { .. } => Some(
+            working
+                .get::<BTreeMap<u32, String>>(&lines_key)?
+                .keys()
+                .copied()
+                .collect(),
+        ),
+        _ => None,
+    };
+    for line in cancelled.unwrap_or_default() {
+        let Some(sku) = working
+            .get::<BTreeMap<u32, String>>(&lines_key)?
+            .remove(&line)
+        else {
+            continue;
+        };
+        let backorders = working.get::<Backorders>(&format!("backorders/{sku}"))?;
+        if backorders.remove(&format!("{order_id}#{line}")).is_some() {
+            bump(working, &sku)?;
+        }
+    }
+    Ok(())
+}
+
+/// The SKU's ATP changed: its version rises.
+fn bump(working: &mut Working<'_>, sku: &str) -> Folded {
+    let key = format!("version/{sku}");
+    let v = version(working.raw(&key)?);
+    working.put_raw(key, (v + 1).to_be_bytes().to_vec());
+    Ok(())
 }
 
 /// A SKU's version as stored (big-endian), 0 when there is none.
@@ -143,11 +272,12 @@ impl AtpModel {
                 let (s, r) = supply_and_requirements(item, today);
                 supply.extend(&s);
                 requirements.extend(&r);
+                let phased = time_phased(&s, &r);
                 LocationAtp {
                     location: location.clone(),
                     on_hand: item.on_hand,
                     reserved: item.reserved(),
-                    atp_now: item.free(),
+                    atp_now: phased.available(today),
                     inbound: item
                         .inbound
                         .iter()
@@ -156,20 +286,47 @@ impl AtpModel {
                             expected_date: i.expected_date,
                             due: i.qty,
                             promised: item.inbound_reserved(po),
+                            overdue: i.expected_date < today,
                         })
                         .collect(),
-                    phased: time_phased(&s, &r),
+                    phased,
                 }
             })
             .collect();
+        // Backorders count only where the whole SKU is asked about: a
+        // location's units may go to them, but which location's is open.
+        let backorders = if location.is_none() {
+            self.backorders(sku)?
+        } else {
+            Backorders::new()
+        };
+        for b in backorders.values() {
+            requirements.push((b.need_date.unwrap_or(today).max(today), b.qty));
+        }
+        let phased = time_phased(&supply, &requirements);
         Ok(SkuAtp {
             sku: sku.to_owned(),
             version: self.version(sku)?,
             today,
-            atp_now: locations.iter().map(|l| l.atp_now).sum(),
-            phased: time_phased(&supply, &requirements),
+            atp_now: phased.available(today),
+            backordered: backorders.values().map(|b| b.qty).sum(),
+            overdue: locations
+                .iter()
+                .flat_map(|l| &l.inbound)
+                .filter(|i| i.overdue)
+                .map(|i| i.due)
+                .sum(),
+            phased,
             locations,
         })
+    }
+
+    /// The SKU's backordered order lines.
+    pub fn backorders(&self, sku: &str) -> Result<Backorders, ProjectionError> {
+        Ok(
+            crate::projection::load(NAME, &self.values(), &format!("backorders/{sku}"))?
+                .unwrap_or_default(),
+        )
     }
 
     /// Can `qty` of `sku` (at `location`, or anywhere) be committed by `by`?
@@ -182,19 +339,17 @@ impl AtpModel {
         today: NaiveDate,
     ) -> Result<Promise, ProjectionError> {
         let atp = self.sku(sku, location, today)?;
+        // A date already past is a promise for today.
+        let on = by.max(today);
+        let confirmable = atp.phased.available(on).min(qty);
         let mut candidates: Vec<(String, u64)> = atp
             .locations
             .iter()
-            .map(|l| {
-                (
-                    l.location.clone(),
-                    u64::try_from(l.phased.cumulative_on(by)).unwrap_or(0),
-                )
-            })
+            .map(|l| (l.location.clone(), l.phased.available(on)))
             .filter(|(_, q)| *q > 0)
             .collect();
         candidates.sort_by(|a, b| b.1.cmp(&a.1).then(a.0.cmp(&b.0)));
-        let mut left = qty;
+        let mut left = confirmable;
         let mut sources = Vec::new();
         for (location, available) in candidates {
             if left == 0 {
@@ -208,24 +363,36 @@ impl AtpModel {
             sku: sku.to_owned(),
             qty,
             by,
-            can_promise: left == 0
-                && atp.phased.cumulative_on(by) >= i64::try_from(qty).unwrap_or(i64::MAX),
+            can_promise: confirmable == qty,
+            confirmable,
             sources,
             earliest: atp.phased.earliest(qty),
         })
     }
 }
 
-/// An item's supply (stock today, units due by PO date) and requirements
-/// (reservations against each), as (day, quantity). A PO already late is
-/// counted as arriving today.
-fn supply_and_requirements(item: &InventoryItem, today: NaiveDate) -> (Dated, Dated) {
+/// An item's supply (stock today, units due by PO date; overdue POs not
+/// at all) and requirements (each reservation on its line's need date, or
+/// its supply's date when that is later; never before today), as (day,
+/// quantity).
+pub fn supply_and_requirements(item: &InventoryItem, today: NaiveDate) -> (Dated, Dated) {
     let mut supply = vec![(today, item.on_hand)];
-    let mut requirements = vec![(today, item.reserved())];
+    let requirement = |key: &str, arrives: NaiveDate, qty: u64| {
+        let need = item.need_date(key).unwrap_or(arrives);
+        (need.max(arrives).max(today), qty)
+    };
+    let mut requirements: Dated = item
+        .reservations
+        .iter()
+        .map(|(key, qty)| requirement(key, today, *qty))
+        .collect();
     for (po, inbound) in &item.inbound {
-        let day = inbound.expected_date.max(today);
-        supply.push((day, inbound.qty));
-        requirements.push((day, item.inbound_reserved(po)));
+        if inbound.expected_date >= today {
+            supply.push((inbound.expected_date, inbound.qty));
+        }
+        for (key, qty) in item.inbound_reservations.get(po).into_iter().flatten() {
+            requirements.push(requirement(key, inbound.expected_date, *qty));
+        }
     }
     (supply, requirements)
 }

@@ -156,6 +156,19 @@ impl OrderRecord {
                     }
                 }
             }
+            OrderEvent::LineRepinned { line, to, .. } => {
+                if let Some(l) = self.lines.get_mut(line) {
+                    l.locations.insert(to.location().to_owned());
+                }
+            }
+            // The line's latest promise is the one it is held to.
+            OrderEvent::LineRescheduled {
+                line, promise_date, ..
+            } => {
+                if let Some(l) = self.lines.get_mut(line) {
+                    l.promise_date = Some(*promise_date);
+                }
+            }
             OrderEvent::LineBackordered { line, qty, .. } => {
                 if let Some(l) = self.lines.get_mut(line) {
                     l.first_attempt_over = true;

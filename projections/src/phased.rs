@@ -51,6 +51,20 @@ impl Phased {
             .map_or(0, |b| b.cumulative)
     }
 
+    /// What can be confirmed for `day` without taking supply any
+    /// requirement on or after it counts on: the lowest cumulative ATP
+    /// from that day on, never below zero.
+    pub fn available(&self, day: NaiveDate) -> u64 {
+        let lowest_later = self
+            .buckets
+            .iter()
+            .filter(|b| b.day > day)
+            .map(|b| b.cumulative)
+            .min()
+            .unwrap_or(i64::MAX);
+        u64::try_from(self.cumulative_on(day).min(lowest_later)).unwrap_or(0)
+    }
+
     /// The first day from which `qty` can be promised and stays promisable
     /// (cumulative ATP never falls below it later), if any.
     pub fn earliest(&self, qty: u64) -> Option<NaiveDate> {

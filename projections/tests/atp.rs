@@ -36,6 +36,7 @@ fn received(sku: &str, location: &str, qty: u64) -> InventoryEvent {
 
 fn reserved(sku: &str, location: &str, order: &str, qty: u64) -> InventoryEvent {
     InventoryEvent::StockReserved {
+        need_date: None,
         sku: sku.into(),
         location: location.into(),
         order_id: order.into(),

@@ -46,6 +46,7 @@ fn placed(id: &str, channel: &str, requested: NaiveDate, lines: &[(u32, &str, u6
         lines: lines
             .iter()
             .map(|(line, sku, qty)| OrderLineInput {
+                need_date: None,
                 line: *line,
                 sku: (*sku).into(),
                 qty: *qty,
@@ -61,6 +62,7 @@ fn placed(id: &str, channel: &str, requested: NaiveDate, lines: &[(u32, &str, u6
 
 fn allocated(id: &str, line: u32, qty: u64, promise: NaiveDate) -> OrderEvent {
     OrderEvent::LineAllocated {
+        backorder_filled: None,
         order_id: id.into(),
         line,
         sku: "MUG".into(),
@@ -71,9 +73,9 @@ fn allocated(id: &str, line: u32, qty: u64, promise: NaiveDate) -> OrderEvent {
         promise_date: promise,
     }
 }
-
 fn backordered(id: &str, line: u32, qty: u64) -> OrderEvent {
     OrderEvent::LineBackordered {
+        need_date: None,
         order_id: id.into(),
         line,
         sku: "MUG".into(),
@@ -318,6 +320,7 @@ fn inventory_metrics_on_a_hand_checked_scenario() {
     inv(
         t(2, 9),
         mug(|sku, location| InventoryEvent::StockReserved {
+            need_date: None,
             sku,
             location,
             order_id: "SO-1".into(),
@@ -368,6 +371,7 @@ fn inventory_metrics_on_a_hand_checked_scenario() {
     inv(
         t(5, 10),
         mug(|sku, location| InventoryEvent::StockReserved {
+            need_date: None,
             sku,
             location,
             order_id: "SO-2".into(),

@@ -45,6 +45,9 @@ pub enum InventoryCommand {
         order_id: String,
         line: u32,
         qty: u64,
+        /// When the line needs the units: ATP counts the reservation then.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        need_date: Option<NaiveDate>,
     },
     /// Set aside units due on purchase order `po_id`, when the policy allows.
     ReserveInbound {
@@ -54,6 +57,8 @@ pub enum InventoryCommand {
         line: u32,
         qty: u64,
         po_id: String,
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        need_date: Option<NaiveDate>,
     },
     /// Give back an order line's reservation (`qty` of it, or all): on
     /// hand, or on `po_id`.
@@ -218,6 +223,8 @@ pub enum InventoryEvent {
         order_id: String,
         line: u32,
         qty: u64,
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        need_date: Option<NaiveDate>,
     },
     /// `qty` of purchase order `po_id` set aside for an order line.
     InboundReserved {
@@ -228,6 +235,8 @@ pub enum InventoryEvent {
         qty: u64,
         po_id: String,
         expected_date: NaiveDate,
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        need_date: Option<NaiveDate>,
     },
     /// An order line's reservation given back (on `po_id` when inbound).
     ReservationReleased {

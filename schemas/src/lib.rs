@@ -142,6 +142,46 @@ pub enum Command {
     PurchaseOrder(PurchaseOrderCommand),
 }
 
+impl Command {
+    /// Why only the fulfilment process may send this command, if that is
+    /// so. These commands carry out the handoff between orders and
+    /// inventory; from outside they could promise stock that is not there
+    /// or move stock no order asked for. Outside commands are the business
+    /// facts: orders, payments, picks, shipments, receipts, counts,
+    /// adjustments, purchase orders.
+    pub fn process_only(&self) -> Option<&'static str> {
+        use InventoryCommand as I;
+        use OrderCommand as O;
+        match self {
+            Self::Order(
+                O::AllocateLine { .. }
+                | O::RepinLine { .. }
+                | O::RescheduleLine { .. }
+                | O::BackorderLine { .. }
+                | O::DeallocateLine { .. }
+                | O::ReceiveInboundAllocation { .. },
+            ) => Some("the fulfilment process allocates and backorders lines"),
+            Self::Inventory(
+                I::ReserveStock { .. }
+                | I::ReserveInbound { .. }
+                | I::ReleaseReservation { .. }
+                | I::ShipReserved { .. }
+                | I::ReportPickShort { .. },
+            ) => Some("the fulfilment process reserves, releases and consumes stock for order lines"),
+            Self::Inventory(I::RestockReturn { .. }) => {
+                Some("returns are restocked when the order records a resellable ReceiveReturn")
+            }
+            Self::Inventory(I::ScheduleInbound { .. } | I::CancelInbound { .. }) => {
+                Some("inbound supply follows the purchase order (PlacePurchaseOrder, RedatePurchaseOrderLine, CancelPurchaseOrderLine)")
+            }
+            Self::Inventory(I::ReceiveStock { po_id: Some(_), .. }) => Some(
+                "receipts against a purchase order are recorded with ReceivePurchaseOrderLine",
+            ),
+            _ => None,
+        }
+    }
+}
+
 /// Why a message is not a command.
 #[derive(Debug, Clone, PartialEq, thiserror::Error)]
 pub enum InvalidCommand {

@@ -17,6 +17,9 @@ pub struct OrderLineInput {
     pub sku: String,
     pub qty: u64,
     pub unit_price_cents: u64,
+    /// When the customer needs this line; the order's `requested_date` when absent.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub need_date: Option<NaiveDate>,
 }
 
 /// Where an allocation's units come from.
@@ -44,6 +47,15 @@ impl SupplySource {
         match self {
             Self::Stock { .. } => None,
             Self::Inbound { po_id, .. } => Some(po_id),
+        }
+    }
+}
+
+impl std::fmt::Display for SupplySource {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Self::Stock { location } => write!(f, "stock at {location}"),
+            Self::Inbound { po_id, location } => write!(f, "{po_id} due at {location}"),
         }
     }
 }
@@ -116,6 +128,26 @@ pub enum OrderCommand {
         qty: u64,
         source: SupplySource,
         promise_date: NaiveDate,
+    },
+    /// Move `qty` of a line's units from one source to another without
+    /// changing what the customer was promised: the process frees on-hand
+    /// stock for an earlier need by covering this line from supply that
+    /// still arrives by its own date.
+    RepinLine {
+        order_id: String,
+        line: u32,
+        qty: u64,
+        from: SupplySource,
+        to: SupplySource,
+    },
+    /// The supply behind an allocation moved: the units from `source` are
+    /// now promised for `promise_date`, and the customer is told.
+    RescheduleLine {
+        order_id: String,
+        line: u32,
+        source: SupplySource,
+        promise_date: NaiveDate,
+        reason: String,
     },
     /// `qty` of a line waits for supply.
     BackorderLine {
@@ -192,12 +224,14 @@ pub enum OrderCommand {
 
 impl OrderCommand {
     /// The `type` values of these commands.
-    pub const TYPES: [&'static str; 18] = [
+    pub const TYPES: [&'static str; 20] = [
         "PlaceOrder",
         "AuthorizePayment",
         "CapturePayment",
         "FailPayment",
         "AllocateLine",
+        "RepinLine",
+        "RescheduleLine",
         "BackorderLine",
         "DeallocateLine",
         "ReceiveInboundAllocation",
@@ -221,6 +255,8 @@ impl OrderCommand {
             | Self::CapturePayment { order_id }
             | Self::FailPayment { order_id, .. }
             | Self::AllocateLine { order_id, .. }
+            | Self::RepinLine { order_id, .. }
+            | Self::RescheduleLine { order_id, .. }
             | Self::BackorderLine { order_id, .. }
             | Self::DeallocateLine { order_id, .. }
             | Self::ReceiveInboundAllocation { order_id, .. }
@@ -271,12 +307,41 @@ pub enum OrderEvent {
         qty: u64,
         source: SupplySource,
         promise_date: NaiveDate,
+        /// Of `qty`, units that were waiting on a backorder (absent in
+        /// events recorded before it was carried).
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        backorder_filled: Option<u64>,
+    },
+    /// Units moved from one source to another; the promise date holds.
+    LineRepinned {
+        order_id: String,
+        line: u32,
+        sku: String,
+        qty: u64,
+        from: SupplySource,
+        to: SupplySource,
+        promise_date: NaiveDate,
+    },
+    /// The units from `source` are now promised for `promise_date`
+    /// (they were promised for `previous_date`).
+    LineRescheduled {
+        order_id: String,
+        line: u32,
+        sku: String,
+        qty: u64,
+        source: SupplySource,
+        previous_date: NaiveDate,
+        promise_date: NaiveDate,
+        reason: String,
     },
     LineBackordered {
         order_id: String,
         line: u32,
         sku: String,
         qty: u64,
+        /// When the line is needed: the date the backorder is a requirement at.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        need_date: Option<NaiveDate>,
     },
     LineDeallocated {
         order_id: String,
@@ -390,6 +455,8 @@ crate::event_types!(OrderEvent {
     PaymentCaptured,
     PaymentFailed,
     LineAllocated,
+    LineRepinned,
+    LineRescheduled,
     LineBackordered,
     LineDeallocated,
     InboundAllocationReceived,

@@ -568,3 +568,128 @@ fn serve_answers_over_http_and_replay_and_check_can_ask_it() {
     assert!(killed.success());
     assert!(child.wait().unwrap().success());
 }
+
+/// The master-scheduling textbook's pump example (W. J. Stevenson,
+/// *Operations Management*, master scheduling: 64 on hand, MPS lots of 70 in
+/// weeks 3, 5, 7 and 8, orders of 33, 20, 10, 4 and 2 for weeks 1 to 5),
+/// submitted as commands: `fulfil atp` gives the book's discrete and
+/// cumulative ATP and `fulfil promise` agrees, whatever order the customer
+/// orders arrive in.
+#[test]
+fn the_textbook_pump_example_through_submit_gives_the_books_atp_in_any_arrival_order() {
+    let scenario = std::fs::read_to_string(concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/../scenarios/pumps.jsonl"
+    ))
+    .unwrap();
+    let (setup, orders): (Vec<&str>, Vec<&str>) =
+        scenario.lines().partition(|l| !l.contains("PlaceOrder"));
+    assert_eq!(orders.len(), 5);
+    let reversed: Vec<&str> = orders.iter().rev().copied().collect();
+    let shuffled = [orders[2], orders[4], orders[0], orders[3], orders[1]];
+    let book = [
+        ("2026-06-01", 64, 33, 11, 11),
+        ("2026-06-08", 0, 20, 0, 11),
+        ("2026-06-15", 70, 10, 56, 67),
+        ("2026-06-22", 0, 4, 0, 67),
+        ("2026-06-29", 70, 2, 68, 135),
+        ("2026-07-13", 70, 0, 70, 205),
+        ("2026-07-20", 70, 0, 70, 275),
+    ];
+    for arrival in [orders.clone(), reversed, shuffled.to_vec()] {
+        let dir = tempfile::tempdir().unwrap();
+        let input = setup
+            .iter()
+            .chain(&arrival)
+            .copied()
+            .collect::<Vec<_>>()
+            .join("\n");
+        let (out, err, ok) = fulfil(dir.path(), &["submit", "-"], Some(&input));
+        assert!(ok, "{err}");
+        assert!(
+            json_lines(&out).iter().all(|r| r["status"] == "accepted"),
+            "{out}"
+        );
+        assert!(err.contains("14 accepted"), "every line confirmed: {err}");
+        let (atp, _, ok) = fulfil(
+            dir.path(),
+            &["atp", "PUMP", "--format", "json", "--today", "2026-06-01"],
+            None,
+        );
+        assert!(ok);
+        let atp: Value = serde_json::from_str(&atp).unwrap();
+        let rows: Vec<(String, u64, u64, u64, i64)> = atp["phased"]["buckets"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|b| {
+                (
+                    b["day"].as_str().unwrap().to_owned(),
+                    b["supply"].as_u64().unwrap(),
+                    b["requirements"].as_u64().unwrap(),
+                    b["atp"].as_u64().unwrap(),
+                    b["cumulative"].as_i64().unwrap(),
+                )
+            })
+            .collect();
+        assert_eq!(
+            rows,
+            book.map(|(d, s, r, a, c)| (d.to_owned(), s, r, a, c)),
+            "arrival {arrival:?}"
+        );
+        assert_eq!(atp["atp_now"], 11);
+        // Ten more this week: yes, without moving any promised date.
+        let promise = |qty: &str, by: &str| -> Value {
+            let (out, _, ok) = fulfil(
+                dir.path(),
+                &[
+                    "promise",
+                    "PUMP",
+                    qty,
+                    "--by",
+                    by,
+                    "--today",
+                    "2026-06-01",
+                    "--format",
+                    "json",
+                ],
+                None,
+            );
+            assert!(ok);
+            serde_json::from_str(&out).unwrap()
+        };
+        let ten = promise("10", "2026-06-01");
+        assert_eq!(
+            (ten["can_promise"].as_bool(), ten["confirmable"].as_u64()),
+            (Some(true), Some(10))
+        );
+        let twelve = promise("12", "2026-06-01");
+        assert_eq!(
+            (
+                twelve["can_promise"].as_bool(),
+                twelve["confirmable"].as_u64(),
+                twelve["earliest"].as_str()
+            ),
+            (Some(false), Some(11), Some("2026-06-15"))
+        );
+        let (week3, _, _) = fulfil(
+            dir.path(),
+            &[
+                "promise",
+                "PUMP",
+                "67",
+                "--by",
+                "2026-06-15",
+                "--today",
+                "2026-06-01",
+                "--format",
+                "json",
+            ],
+            None,
+        );
+        assert_eq!(
+            serde_json::from_str::<Value>(&week3).unwrap()["can_promise"],
+            true
+        );
+    }
+}

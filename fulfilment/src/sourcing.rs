@@ -205,22 +205,17 @@ pub(crate) fn source(
         today,
     };
 
-    let mut items = Vec::new();
-    for location in locations {
-        if let Some(item) = issuer.port.item(&sku, location)? {
-            items.push((location.clone(), item));
-        }
-    }
+    let items = read_items(issuer, locations, &sku)?;
     // Every candidate is read before anything is reserved.
-    let mut candidates = stock_candidates(&items);
-    candidates.extend(inbound_candidates(&items, today));
-    let (by_date, late): (Vec<Candidate>, Vec<Candidate>) =
-        by_need_date(candidates, target.date, today)
-            .into_iter()
-            .partition(|c| c.due.is_none_or(|due| due <= target.date));
+    let (by_date, mut late) = candidates(&items, &target);
     need -= take(issuer, &target, by_date, need)?;
     if need > 0 {
-        need -= repin(issuer, &items, &target, need)?;
+        let repinned = repin(issuer, &items, &target, need)?;
+        if repinned > 0 {
+            // Re-pinning took inbound units: read what is left of them.
+            need -= repinned;
+            late = candidates(&read_items(issuer, locations, &sku)?, &target).1;
+        }
     }
     need -= take(issuer, &target, late, need)?;
 
@@ -232,6 +227,34 @@ pub(crate) fn source(
         }))?;
     }
     Ok(())
+}
+
+/// The SKU's item at every location that has one.
+fn read_items(
+    issuer: &Issuer<'_>,
+    locations: &BTreeSet<String>,
+    sku: &str,
+) -> Result<Vec<(String, Arc<InventoryItem>)>, StoreError> {
+    let mut items = Vec::new();
+    for location in locations {
+        if let Some(item) = issuer.port.item(sku, location)? {
+            items.push((location.clone(), item));
+        }
+    }
+    Ok(items)
+}
+
+/// The candidates for `target`: those arriving by its need date, in
+/// backward-consumption order, and those arriving later, earliest first.
+fn candidates(
+    items: &[(String, Arc<InventoryItem>)],
+    target: &Need<'_>,
+) -> (Vec<Candidate>, Vec<Candidate>) {
+    let mut all = stock_candidates(items);
+    all.extend(inbound_candidates(items, target.today));
+    by_need_date(all, target.date, target.today)
+        .into_iter()
+        .partition(|c| c.due.is_none_or(|due| due <= target.date))
 }
 
 /// Reserves and allocates up to `need` units from the candidates in

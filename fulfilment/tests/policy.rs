@@ -414,3 +414,236 @@ fn a_cancelled_po_line_cancels_its_inbound_supply() {
             po_id: "PO-1".into(),
         })]);
 }
+
+const POLICY_INBOUND_WH1: &str = r#"{"type":"SetReorderPolicy","sku":"MUG","location":"WH1","reorder_point":0,"safety_stock":0,"order_qty":10,"lead_time_days":7,"service_level_bp":9500,"reserve_inbound":true}"#;
+
+/// MUG due at WH1 on PO `po_id` on March `day`.
+fn due(po_id: &str, qty: u64, day: u32) -> String {
+    format!(
+        r#"{{"type":"ScheduleInbound","sku":"MUG","location":"WH1","po_id":"{po_id}","qty":{qty},"expected_date":"2026-03-{day:02}"}}"#
+    )
+}
+
+/// An order for `qty` MUG needed on March `day`.
+fn place_for(order_id: &str, qty: u64, day: u32) -> String {
+    format!(
+        r#"{{"type":"PlaceOrder","order_id":"{order_id}","customer_id":"C","lines":[{{"line":1,"sku":"MUG","qty":{qty},"unit_price_cents":900}}],"ship_to":"x","channel":"web","requested_date":"2026-03-{day:02}"}}"#
+    )
+}
+
+fn reserve_for(order_id: &str, qty: u64, need: u32) -> Command {
+    Command::Inventory(InventoryCommand::ReserveStock {
+        sku: "MUG".into(),
+        location: "WH1".into(),
+        order_id: order_id.into(),
+        line: 1,
+        qty,
+        need_date: Some(d(need)),
+    })
+}
+
+fn reserve_inbound(order_id: &str, po_id: &str, qty: u64, need: u32) -> Command {
+    Command::Inventory(InventoryCommand::ReserveInbound {
+        sku: "MUG".into(),
+        location: "WH1".into(),
+        order_id: order_id.into(),
+        line: 1,
+        qty,
+        po_id: po_id.into(),
+        need_date: Some(d(need)),
+    })
+}
+
+fn allocate_from(order_id: &str, source: SupplySource, qty: u64, promise: u32) -> Command {
+    Command::Order(OrderCommand::AllocateLine {
+        order_id: order_id.into(),
+        line: 1,
+        qty,
+        source,
+        promise_date: d(promise),
+    })
+}
+
+fn stock_wh1() -> SupplySource {
+    SupplySource::Stock {
+        location: "WH1".into(),
+    }
+}
+
+fn po(po_id: &str) -> SupplySource {
+    SupplySource::Inbound {
+        po_id: po_id.into(),
+        location: "WH1".into(),
+    }
+}
+
+fn release(order_id: &str, source: &SupplySource, qty: u64) -> Command {
+    Command::Inventory(InventoryCommand::ReleaseReservation {
+        sku: "MUG".into(),
+        location: "WH1".into(),
+        order_id: order_id.into(),
+        line: 1,
+        po_id: source.po_id().map(str::to_owned),
+        qty: Some(qty),
+    })
+}
+
+fn deallocate(order_id: &str, source: SupplySource, qty: u64, reason: &str) -> Command {
+    Command::Order(OrderCommand::DeallocateLine {
+        order_id: order_id.into(),
+        line: 1,
+        source,
+        qty,
+        reason: reason.into(),
+    })
+}
+
+#[test]
+fn a_line_takes_the_latest_supply_due_by_its_need_date_leaving_stock_for_earlier_needs() {
+    let history = [
+        r#"{"type":"ReceiveStock","sku":"MUG","location":"WH1","qty":10}"#,
+        POLICY_INBOUND_WH1,
+        &due("PO-1", 20, 4),
+        &due("PO-2", 20, 8),
+    ];
+    // Needed on the 6th: PO-1 (due the 4th) is the latest supply by then.
+    given(&history).when(&place_for("SO-1", 5, 6)).then_sends([
+        reserve_inbound("SO-1", "PO-1", 5, 6),
+        allocate_from("SO-1", po("PO-1"), 5, 6),
+    ]);
+    // Needed today: only stock on hand arrives by then.
+    given(&history).when(&place_for("SO-1", 5, 2)).then_sends([
+        reserve_for("SO-1", 5, 2),
+        allocate_from("SO-1", stock_wh1(), 5, 2),
+    ]);
+    // A date already past is a need for today.
+    given(&history).when(&place_for("SO-1", 5, 1)).then_sends([
+        reserve_for("SO-1", 5, 2),
+        allocate_from("SO-1", stock_wh1(), 5, 2),
+    ]);
+    // More than arrives by the need date: the rest is confirmed late, from
+    // the earliest supply after it, for its date.
+    given(&history).when(&place_for("SO-1", 35, 6)).then_sends([
+        reserve_inbound("SO-1", "PO-1", 20, 6),
+        allocate_from("SO-1", po("PO-1"), 20, 6),
+        reserve_for("SO-1", 10, 6),
+        allocate_from("SO-1", stock_wh1(), 10, 6),
+        reserve_inbound("SO-1", "PO-2", 5, 6),
+        allocate_from("SO-1", po("PO-2"), 5, 8),
+    ]);
+}
+
+#[test]
+fn an_overdue_po_is_not_a_source() {
+    given(&[POLICY_INBOUND_WH1, &due("PO-1", 20, 1)])
+        .when(&place_for("SO-1", 5, 6))
+        .then_sends([backorder("SO-1", 5)]);
+}
+
+#[test]
+fn stock_held_for_a_later_need_is_re_pinned_to_supply_that_still_arrives_by_then() {
+    // SO-9, needed on the 20th, took the stock before PO-1 was placed.
+    let history = [
+        r#"{"type":"ReceiveStock","sku":"MUG","location":"WH1","qty":10}"#,
+        POLICY_INBOUND_WH1,
+        &place_for("SO-9", 10, 20),
+        r#"{"type":"ReserveStock","sku":"MUG","location":"WH1","order_id":"SO-9","line":1,"qty":10,"need_date":"2026-03-20"}"#,
+        r#"{"type":"AllocateLine","order_id":"SO-9","line":1,"qty":10,"source":{"kind":"stock","location":"WH1"},"promise_date":"2026-03-20"}"#,
+        &due("PO-1", 6, 12),
+    ];
+    given(&history).when(&place_for("SO-1", 8, 3)).then_sends([
+        // 6 of SO-9's units move to PO-1 (due the 12th, before its 20th)...
+        reserve_inbound("SO-9", "PO-1", 6, 20),
+        Command::Order(OrderCommand::RepinLine {
+            order_id: "SO-9".into(),
+            line: 1,
+            qty: 6,
+            from: stock_wh1(),
+            to: po("PO-1"),
+        }),
+        release("SO-9", &stock_wh1(), 6),
+        // ...and the stock they free serves SO-1 on the 3rd.
+        reserve_for("SO-1", 6, 3),
+        allocate_from("SO-1", stock_wh1(), 6, 3),
+        backorder("SO-1", 2),
+    ]);
+}
+
+#[test]
+fn a_po_re_dated_earlier_pulls_its_lines_in_and_tells_the_customer() {
+    let history = [
+        POLICY_INBOUND_WH1,
+        &due("PO-1", 20, 12),
+        &place_for("SO-1", 4, 5),
+        &reserve_inbound_json("SO-1", "PO-1", 4, 5),
+        r#"{"type":"AllocateLine","order_id":"SO-1","line":1,"qty":4,"source":{"kind":"inbound","po_id":"PO-1","location":"WH1"},"promise_date":"2026-03-12"}"#,
+    ];
+    given(&history)
+        .when(&due("PO-1", 20, 7))
+        .then_sends([Command::Order(OrderCommand::RescheduleLine {
+            order_id: "SO-1".into(),
+            line: 1,
+            source: po("PO-1"),
+            promise_date: d(7),
+            reason: "purchase order PO-1 is now due 2026-03-07".into(),
+        })]);
+}
+
+fn reserve_inbound_json(order_id: &str, po_id: &str, qty: u64, need: u32) -> String {
+    format!(
+        r#"{{"type":"ReserveInbound","sku":"MUG","location":"WH1","order_id":"{order_id}","line":1,"qty":{qty},"po_id":"{po_id}","need_date":"2026-03-{need:02}"}}"#
+    )
+}
+
+#[test]
+fn a_po_re_dated_later_moves_its_lines_only_as_far_as_they_must() {
+    // SO-1 (priority 0) and SO-2 (priority 5) wait on PO-1, due the 4th,
+    // for the 5th; 3 units are on hand.
+    let history = [
+        r#"{"type":"ReceiveStock","sku":"MUG","location":"WH1","qty":3}"#,
+        POLICY_INBOUND_WH1,
+        &due("PO-1", 20, 4),
+        &place("SO-1", 2, 0),
+        &reserve_inbound_json("SO-1", "PO-1", 2, 5),
+        r#"{"type":"AllocateLine","order_id":"SO-1","line":1,"qty":2,"source":{"kind":"inbound","po_id":"PO-1","location":"WH1"},"promise_date":"2026-03-05"}"#,
+        &place("SO-2", 2, 5),
+        &reserve_inbound_json("SO-2", "PO-2", 2, 5).replace("PO-2", "PO-1"),
+        r#"{"type":"AllocateLine","order_id":"SO-2","line":1,"qty":2,"source":{"kind":"inbound","po_id":"PO-1","location":"WH1"},"promise_date":"2026-03-05"}"#,
+    ];
+    let reason = "purchase order PO-1 is now due 2026-03-12";
+    // The higher priority keeps its date from stock; the other takes what
+    // stock is left and waits for PO-1's new date for the rest.
+    given(&history).when(&due("PO-1", 20, 12)).then_sends([
+        deallocate("SO-2", po("PO-1"), 2, reason),
+        release("SO-2", &po("PO-1"), 2),
+        reserve("SO-2", "WH1", 2),
+        allocate("SO-2", "WH1", 2),
+        deallocate("SO-1", po("PO-1"), 2, reason),
+        release("SO-1", &po("PO-1"), 2),
+        reserve("SO-1", "WH1", 1),
+        allocate("SO-1", "WH1", 1),
+        reserve_inbound("SO-1", "PO-1", 1, 5),
+        allocate_from("SO-1", po("PO-1"), 1, 12),
+    ]);
+}
+
+#[test]
+fn stock_found_short_is_taken_back_from_the_lowest_priority_latest_order_first() {
+    let history = [
+        r#"{"type":"ReceiveStock","sku":"MUG","location":"WH1","qty":10}"#,
+        &place("SO-1", 6, 0),
+        r#"{"type":"ReserveStock","sku":"MUG","location":"WH1","order_id":"SO-1","line":1,"qty":6}"#,
+        r#"{"type":"AllocateLine","order_id":"SO-1","line":1,"qty":6,"source":{"kind":"stock","location":"WH1"},"promise_date":"2026-03-05"}"#,
+        &place("SO-2", 4, 5),
+        r#"{"type":"ReserveStock","sku":"MUG","location":"WH1","order_id":"SO-2","line":1,"qty":4}"#,
+        r#"{"type":"AllocateLine","order_id":"SO-2","line":1,"qty":4,"source":{"kind":"stock","location":"WH1"},"promise_date":"2026-03-05"}"#,
+    ];
+    let reason = "stock at WH1 was found short";
+    given(&history)
+        .when(r#"{"type":"CountStock","sku":"MUG","location":"WH1","counted":7}"#)
+        .then_sends([
+            deallocate("SO-1", stock_wh1(), 3, reason),
+            release("SO-1", &stock_wh1(), 3),
+            backorder("SO-1", 3),
+        ]);
+}

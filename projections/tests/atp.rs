@@ -209,3 +209,179 @@ fn the_textbook_pump_example_is_reproduced_row_by_row() {
     // So 60 more can be promised from week 3 on, not before.
     assert_eq!(phased.earliest(60), Some(week(3)));
 }
+
+fn record_order(store: &Store, order_id: &str, event: schemas::OrderEvent) {
+    let payload = serde_json::to_value(&event).unwrap();
+    store
+        .append_blocking(AppendRequest::new(
+            StreamId::new(format!("order-{order_id}")).unwrap(),
+            ExpectedVersion::Any,
+            vec![NewEvent::new(event.event_type(), payload)],
+        ))
+        .unwrap();
+}
+
+fn lamp_due_on_the_10th(po_id: &str, qty: u64, day: u32) -> InventoryEvent {
+    InventoryEvent::InboundScheduled {
+        sku: "LAMP".into(),
+        location: "WH1".into(),
+        po_id: po_id.into(),
+        qty,
+        expected_date: d(day),
+    }
+}
+
+#[test]
+fn a_reservation_is_a_requirement_on_its_need_date_not_on_the_day_it_was_made() {
+    let dir = tempfile::tempdir().unwrap();
+    let store = Store::open(dir.path(), StoreConfig::default()).unwrap();
+    record(&store, "LAMP@WH1", received("LAMP", "WH1", 10));
+    record(&store, "LAMP@WH1", lamp_due_on_the_10th("PO-1", 10, 10));
+    // All 10 on hand are held for an order needed on the 20th...
+    record(
+        &store,
+        "LAMP@WH1",
+        InventoryEvent::StockReserved {
+            sku: "LAMP".into(),
+            location: "WH1".into(),
+            order_id: "SO-20".into(),
+            line: 1,
+            qty: 10,
+            need_date: Some(d(20)),
+        },
+    );
+    let model = AtpModel::open(&store).unwrap();
+    model.catch_up().unwrap();
+    let atp = model.sku("LAMP", None, d(2)).unwrap();
+    // ...which PO-1 (the 10th) covers: 10 can still be promised today.
+    let rows: Vec<(u32, u64, u64, u64, i64)> = atp
+        .phased
+        .buckets
+        .iter()
+        .map(|b| {
+            use chrono::Datelike;
+            (b.day.day(), b.supply, b.requirements, b.atp, b.cumulative)
+        })
+        .collect();
+    assert_eq!(
+        rows,
+        [(2, 10, 0, 10, 10), (10, 10, 0, 0, 10), (20, 0, 10, 0, 10)]
+    );
+    assert_eq!(atp.atp_now, 10);
+    assert_eq!(atp.locations[0].atp_now, 10);
+    assert!(
+        model
+            .promise("LAMP", 10, d(2), None, d(2))
+            .unwrap()
+            .can_promise
+    );
+    assert!(
+        !model
+            .promise("LAMP", 11, d(30), None, d(2))
+            .unwrap()
+            .can_promise
+    );
+}
+
+#[test]
+fn backordered_units_are_requirements_so_atp_never_offers_what_is_already_owed() {
+    use schemas::order::OrderEvent;
+    let dir = tempfile::tempdir().unwrap();
+    let store = Store::open(dir.path(), StoreConfig::default()).unwrap();
+    record(&store, "LAMP@WH1", lamp_due_on_the_10th("PO-1", 10, 10));
+    let backordered = |order_id: &str, qty| OrderEvent::LineBackordered {
+        order_id: order_id.into(),
+        line: 1,
+        sku: "LAMP".into(),
+        qty,
+        need_date: Some(d(3)),
+    };
+    record_order(&store, "SO-1", backordered("SO-1", 6));
+    record_order(&store, "SO-2", backordered("SO-2", 4));
+    let model = AtpModel::open(&store).unwrap();
+    model.catch_up().unwrap();
+    let atp = model.sku("LAMP", None, d(2)).unwrap();
+    assert_eq!(atp.backordered, 10);
+    assert_eq!(atp.atp_now, 0);
+    let promise = model.promise("LAMP", 10, d(20), None, d(2)).unwrap();
+    assert_eq!((promise.can_promise, promise.confirmable), (false, 0));
+    assert_eq!(promise.earliest, None);
+
+    // SO-1's backorder is filled from the PO, SO-2 is cancelled: 4 free again.
+    record_order(
+        &store,
+        "SO-1",
+        OrderEvent::LineAllocated {
+            order_id: "SO-1".into(),
+            line: 1,
+            sku: "LAMP".into(),
+            qty: 6,
+            source: schemas::order::SupplySource::Inbound {
+                po_id: "PO-1".into(),
+                location: "WH1".into(),
+            },
+            promise_date: d(10),
+            backorder_filled: Some(6),
+        },
+    );
+    record(
+        &store,
+        "LAMP@WH1",
+        InventoryEvent::InboundReserved {
+            sku: "LAMP".into(),
+            location: "WH1".into(),
+            order_id: "SO-1".into(),
+            line: 1,
+            qty: 6,
+            po_id: "PO-1".into(),
+            expected_date: d(10),
+            need_date: Some(d(3)),
+        },
+    );
+    record_order(
+        &store,
+        "SO-2",
+        OrderEvent::OrderCancelled {
+            order_id: "SO-2".into(),
+            reason: "no longer needed".into(),
+            released: Vec::new(),
+        },
+    );
+    model.catch_up().unwrap();
+    let atp = model.sku("LAMP", None, d(2)).unwrap();
+    assert_eq!(atp.backordered, 0);
+    assert_eq!(
+        model
+            .promise("LAMP", 4, d(10), None, d(2))
+            .unwrap()
+            .confirmable,
+        4
+    );
+    assert!(check(&store, model.read_model(), &AtpProjection)
+        .unwrap()
+        .agrees());
+}
+
+#[test]
+fn an_overdue_po_is_shown_and_not_promised_from_and_the_screen_agrees_with_itself() {
+    let dir = tempfile::tempdir().unwrap();
+    let store = Store::open(dir.path(), StoreConfig::default()).unwrap();
+    record(&store, "LAMP@WH1", received("LAMP", "WH1", 3));
+    record(&store, "LAMP@WH1", lamp_due_on_the_10th("PO-LATE", 10, 1));
+    let model = AtpModel::open(&store).unwrap();
+    model.catch_up().unwrap();
+    let atp = model.sku("LAMP", None, d(2)).unwrap();
+    assert_eq!(atp.overdue, 10);
+    assert!(atp.locations[0].inbound[0].overdue);
+    // ATP now, today's row and the promise all say 3.
+    assert_eq!(atp.atp_now, 3);
+    assert_eq!(atp.phased.buckets.len(), 1);
+    assert_eq!(atp.phased.buckets[0].cumulative, 3);
+    assert_eq!(
+        model
+            .promise("LAMP", 5, d(30), None, d(2))
+            .unwrap()
+            .confirmable,
+        3
+    );
+}

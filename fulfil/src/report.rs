@@ -35,6 +35,20 @@ pub fn print_atp(atp: &projections::atp::SkuAtp, format: Format) -> anyhow::Resu
             "{} (version {}): {} available to promise now, as of {}",
             atp.sku, atp.version, atp.atp_now, atp.today
         );
+        if atp.backordered > 0 {
+            println!(
+                "{} backordered: requirements on their need dates (in the 'all' rows)",
+                atp.backordered
+            );
+        }
+        for l in &atp.locations {
+            for i in l.inbound.iter().filter(|i| i.overdue) {
+                println!(
+                    "overdue: {} at {}, {} due {} not received; not promised from until re-dated or received",
+                    i.po_id, l.location, i.due, i.expected_date
+                );
+            }
+        }
         println!(
             "{:<10} {:<10} {:>8} {:>12} {:>8} {:>10}",
             header[0], header[1], header[2], header[3], header[4], header[5]

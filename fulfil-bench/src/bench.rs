@@ -1,6 +1,7 @@
-//! `fulfil-bench orders`: generated orders of 1–3 lines through the embedded
-//! pipeline (placed → stock reserved → allocated, every step acknowledged
-//! after fsync) from concurrent clients.
+//! `fulfil-bench orders`: generated orders of 1–3 lines, needed from today
+//! to three weeks out, through the embedded pipeline (placed → stock or
+//! PO units reserved → allocated, every step acknowledged after fsync) from
+//! concurrent clients.
 //!
 //! Two phases, each on a fresh store: as fast as the clients can go
 //! (closed loop), then paced at half the rate the first phase reached
@@ -281,7 +282,9 @@ fn phase(
     })
 }
 
-/// SKUs and locations, and more stock than the orders will take.
+/// SKUs and locations, and more stock than the orders will take; at each
+/// location a purchase order brings half as much again on 16 March, and
+/// the policy lets orders be promised from it.
 pub(crate) fn setup(handler: &CommandHandler, plan: &BenchPlan) -> anyhow::Result<()> {
     let mut n = 0;
     let mut send = |json: String| -> anyhow::Result<()> {
@@ -307,10 +310,30 @@ pub(crate) fn setup(handler: &CommandHandler, plan: &BenchPlan) -> anyhow::Resul
             send(format!(
                 r#"{{"type":"ReceiveStock","sku":"SKU-{s}","location":"WH{l}","qty":{per_item}}}"#
             ))?;
+            send(format!(
+                r#"{{"type":"SetReorderPolicy","sku":"SKU-{s}","location":"WH{l}","reorder_point":0,"safety_stock":0,"order_qty":{per_item},"lead_time_days":14,"service_level_bp":9500,"reserve_inbound":true}}"#
+            ))?;
         }
+        let lines: Vec<String> = (0..plan.skus)
+            .map(|s| {
+                format!(
+                    r#"{{"line":{},"sku":"SKU-{s}","location":"WH{l}","qty":{},"unit_cost_cents":100,"expected_date":"2026-03-16"}}"#,
+                    s + 1,
+                    per_item / 2
+                )
+            })
+            .collect();
+        send(format!(
+            r#"{{"type":"PlacePurchaseOrder","po_id":"BENCH-PO-{l}","supplier_id":"S","ordered_on":"2026-03-02","lines":[{}]}}"#,
+            lines.join(",")
+        ))?;
     }
     Ok(())
 }
+
+/// Need dates of the generated orders, in turn: tomorrow, next week, after
+/// the purchase orders arrive (so promised from them), today.
+const NEED_DATES: [&str; 4] = ["2026-03-03", "2026-03-10", "2026-03-20", "2026-03-02"];
 
 /// Order n: 1-3 lines of distinct SKUs, 1-3 units each, spread evenly.
 pub(crate) fn order_json(n: usize, plan: &BenchPlan) -> String {
@@ -327,9 +350,10 @@ pub(crate) fn order_json(n: usize, plan: &BenchPlan) -> String {
         })
         .collect();
     format!(
-        r#"{{"command_id":"bench-{n}","at":"2026-03-02T08:00:00Z","type":"PlaceOrder","order_id":"B-{n}","customer_id":"C-{}","lines":[{}],"ship_to":"1 Bench St","channel":"web","requested_date":"2026-03-03","priority":{}}}"#,
+        r#"{{"command_id":"bench-{n}","at":"2026-03-02T08:00:00Z","type":"PlaceOrder","order_id":"B-{n}","customer_id":"C-{}","lines":[{}],"ship_to":"1 Bench St","channel":"web","requested_date":"{}","priority":{}}}"#,
         n % 1000,
         body.join(","),
+        NEED_DATES[n % NEED_DATES.len()],
         n % 3
     )
 }

@@ -26,7 +26,8 @@ pub enum Task {
         /// Its line.
         line: u32,
     },
-    /// Fill a backordered line from supply that arrived.
+    /// Fill a backordered line from supply that arrived, and pull in units
+    /// confirmed later than needed when supply now arrives in time.
     FillBackorder {
         /// The order.
         order_id: String,
@@ -161,14 +162,24 @@ fn order_reaction(
             order_id,
             line,
             source,
+            sku,
             ..
         } => {
             settle_backorder(memory, port, &order_id, line)?;
+            // Confirmed later than needed: it waits, like a backorder, for
+            // supply that arrives in time.
+            if matches!(source, SupplySource::Inbound { .. }) {
+                wait_if_late(memory, port, &order_id, line, sku)?;
+            }
             let tasks = match source {
                 SupplySource::Stock { .. } => vec![release(&order_id)],
                 SupplySource::Inbound { .. } => Vec::new(),
             };
             (order_id, tasks)
+        }
+        OrderEvent::LineRescheduled { order_id, line, .. } => {
+            settle_backorder(memory, port, &order_id, line)?;
+            (order_id, Vec::new())
         }
         OrderEvent::PaymentAuthorized { order_id, .. }
         | OrderEvent::PaymentCaptured { order_id, .. }
@@ -342,7 +353,7 @@ fn inventory_reaction(memory: &Memory, event: InventoryEvent) -> (String, Vec<Ta
     }
 }
 
-/// A line allocated from a backorder leaves the queue once nothing of it waits.
+/// A line leaves the queue once nothing of it waits for supply.
 fn settle_backorder(
     memory: &mut Memory,
     port: &dyn Port,
@@ -352,12 +363,39 @@ fn settle_backorder(
     if !memory.is_waiting(order_id, line) {
         return Ok(());
     }
-    let waiting = port
+    if !port
         .order(order_id)?
-        .and_then(|o| o.lines.get(&line).map(|l| l.backordered))
-        .unwrap_or(0);
-    if waiting == 0 {
+        .is_some_and(|o| o.waits_for_supply(line))
+    {
         memory.drop_backorders(order_id, Some(line));
+    }
+    Ok(())
+}
+
+/// Queues a line confirmed later than it is needed, to be pulled in when
+/// supply arrives in time.
+fn wait_if_late(
+    memory: &mut Memory,
+    port: &dyn Port,
+    order_id: &str,
+    line: u32,
+    sku: String,
+) -> Result<(), StoreError> {
+    if memory.is_waiting(order_id, line)
+        || !port
+            .order(order_id)?
+            .is_some_and(|o| o.waits_for_supply(line))
+    {
+        return Ok(());
+    }
+    if let Some((priority, placed_at)) = port.placement(order_id)? {
+        let key = backorder_key(&sku, priority, placed_at, order_id, line);
+        let entry = Backorder {
+            sku,
+            order_id: order_id.to_owned(),
+            line,
+        };
+        memory.add_backorder(key, entry);
     }
     Ok(())
 }

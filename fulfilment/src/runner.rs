@@ -173,6 +173,7 @@ fn perform(
             }
             Task::FillBackorder { order_id, line } => {
                 sourcing::source(&mut issuer, locations, order_id, *line, true)?;
+                sourcing::pull_in(&mut issuer, locations, order_id, *line)?;
             }
             Task::InboundMoved {
                 sku,

@@ -229,6 +229,82 @@ pub(crate) fn source(
     Ok(())
 }
 
+/// Pulls in a line's units promised from POs later than it is needed,
+/// latest promise first, as far as free supply arrives earlier than they
+/// were promised: each gives its units back and the line is sourced again
+/// (so from the best supply by its need date, and the customer is told the
+/// earlier date).
+pub(crate) fn pull_in(
+    issuer: &mut Issuer<'_>,
+    locations: &BTreeSet<String>,
+    order_id: &str,
+    line: u32,
+) -> Result<(), StoreError> {
+    let today = issuer.reaction.at.date_naive();
+    let Some(order) = issuer.port.order(order_id)? else {
+        return Ok(());
+    };
+    let (Some(l), Some(need)) = (order.lines.get(&line), order.need_date(line)) else {
+        return Ok(());
+    };
+    if order.cancelled || l.cancelled {
+        return Ok(());
+    }
+    let need = need.max(today);
+    let mut late: Vec<(SupplySource, u64, NaiveDate)> = l
+        .allocations
+        .iter()
+        .filter(|(s, a)| matches!(s, SupplySource::Inbound { .. }) && a.promise_date > need)
+        .map(|(s, a)| (s.clone(), a.qty, a.promise_date))
+        .collect();
+    if late.is_empty() {
+        return Ok(());
+    }
+    late.sort_by(|a, b| b.2.cmp(&a.2));
+    let target = Need {
+        sku: &l.sku,
+        order_id,
+        line,
+        date: need,
+        today,
+    };
+    let items = read_items(issuer, locations, &l.sku)?;
+    let (by_date, later) = candidates(&items, &target);
+    let supply: Vec<(NaiveDate, u64)> = by_date
+        .iter()
+        .chain(&later)
+        .map(|c| (c.due.unwrap_or(today), c.free))
+        .collect();
+    let mut given_back = 0;
+    for (source, qty, promised) in late {
+        let earlier: u64 = supply
+            .iter()
+            .filter(|(day, _)| *day < promised)
+            .map(|(_, free)| free)
+            .sum();
+        let moved = qty.min(earlier.saturating_sub(given_back));
+        if moved == 0 {
+            continue;
+        }
+        let deallocate = OrderCommand::DeallocateLine {
+            order_id: order_id.to_owned(),
+            line,
+            source: source.clone(),
+            qty: moved,
+            reason: "pulled in: supply arrives earlier".to_owned(),
+        };
+        if let Issued::Rejected = issuer.issue(Command::Order(deallocate))? {
+            continue;
+        }
+        release(issuer, &target, &source, moved)?;
+        given_back += moved;
+    }
+    if given_back == 0 {
+        return Ok(());
+    }
+    source(issuer, locations, order_id, line, false)
+}
+
 /// The SKU's item at every location that has one.
 fn read_items(
     issuer: &Issuer<'_>,

@@ -647,3 +647,33 @@ fn stock_found_short_is_taken_back_from_the_lowest_priority_latest_order_first()
             backorder("SO-1", 3),
         ]);
 }
+
+#[test]
+fn a_line_confirmed_late_is_pulled_in_when_supply_arrives_in_time() {
+    // SO-1 needs 4 on the 5th; only PO-2 (the 12th) could promise them.
+    let history = [
+        POLICY_INBOUND_WH1,
+        &due("PO-2", 20, 12),
+        &place_for("SO-1", 4, 5),
+        &reserve_inbound_json("SO-1", "PO-2", 4, 5),
+        r#"{"type":"AllocateLine","order_id":"SO-1","line":1,"qty":4,"source":{"kind":"inbound","po_id":"PO-2","location":"WH1"},"promise_date":"2026-03-12"}"#,
+    ];
+    given(&history)
+        .when(r#"{"type":"ReceiveStock","sku":"MUG","location":"WH1","qty":10}"#)
+        .then_sends([
+            deallocate("SO-1", po("PO-2"), 4, "pulled in: supply arrives earlier"),
+            release("SO-1", &po("PO-2"), 4),
+            reserve_for("SO-1", 4, 5),
+            allocate_from("SO-1", stock_wh1(), 4, 5),
+        ]);
+    // Supply that arrives earlier than promised, though after the need
+    // date, pulls the line in to its date.
+    given(&history).when(&due("PO-3", 10, 9)).then_sends([
+        deallocate("SO-1", po("PO-2"), 4, "pulled in: supply arrives earlier"),
+        release("SO-1", &po("PO-2"), 4),
+        reserve_inbound("SO-1", "PO-3", 4, 5),
+        allocate_from("SO-1", po("PO-3"), 4, 9),
+    ]);
+    // Supply later than the promise pulls nothing in.
+    given(&history).when(&due("PO-4", 10, 15)).then_sends([]);
+}

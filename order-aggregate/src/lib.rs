@@ -245,6 +245,19 @@ impl Order {
         Some(l.need_date.unwrap_or(requested))
     }
 
+    /// Whether the line waits for better supply: units backordered, or
+    /// units promised from a PO later than the line's need date.
+    pub fn waits_for_supply(&self, line: u32) -> bool {
+        let (Some(l), Some(need)) = (self.lines.get(&line), self.need_date(line)) else {
+            return false;
+        };
+        !l.cancelled
+            && (l.backordered > 0
+                || l.allocations.iter().any(|(source, a)| {
+                    matches!(source, SupplySource::Inbound { .. }) && a.promise_date > need
+                }))
+    }
+
     /// Every unit of every live line has shipped.
     pub fn fully_shipped(&self) -> bool {
         self.lines

@@ -260,7 +260,7 @@ pub(crate) fn pull_in(
     if late.is_empty() {
         return Ok(());
     }
-    late.sort_by(|a, b| b.2.cmp(&a.2));
+    late.sort_by_key(|l| std::cmp::Reverse(l.2));
     let target = Need {
         sku: &l.sku,
         order_id,

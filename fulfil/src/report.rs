@@ -43,8 +43,9 @@ pub fn print_atp(atp: &projections::atp::SkuAtp, format: Format) -> anyhow::Resu
         }
         for l in &atp.locations {
             for i in l.inbound.iter().filter(|i| i.overdue) {
+                let line = i.po_line.map(|n| format!(" line {n}")).unwrap_or_default();
                 println!(
-                    "overdue: {} at {}, {} due {} not received; not promised from until re-dated or received",
+                    "overdue: {}{line} at {}, {} due {} not received; not promised from until re-dated or received",
                     i.po_id, l.location, i.due, i.expected_date
                 );
             }

@@ -693,3 +693,76 @@ fn the_textbook_pump_example_through_submit_gives_the_books_atp_in_any_arrival_o
         );
     }
 }
+
+/// A purchase order that brings one SKU to one place on two lines, on two
+/// dates (a delivery schedule): each line is supply of its own, a receipt
+/// names its line, and re-dating one line moves only the promises on it.
+#[test]
+fn a_po_with_schedule_lines_promises_each_line_on_its_own_date() {
+    let dir = tempfile::tempdir().unwrap();
+    define_item_master(dir.path());
+    let at = r#""at":"2026-03-02T08:00:00Z""#;
+    let input = [
+        format!(r#"{{"command_id":"pol",{at},"type":"SetReorderPolicy","sku":"SKU-1","location":"WH1","reorder_point":0,"safety_stock":0,"order_qty":10,"lead_time_days":7,"service_level_bp":9500,"reserve_inbound":true}}"#),
+        format!(r#"{{"command_id":"po",{at},"type":"PlacePurchaseOrder","po_id":"PO-7","supplier_id":"S","ordered_on":"2026-03-02","lines":[{{"line":1,"sku":"SKU-1","location":"WH1","qty":5,"unit_cost_cents":300,"expected_date":"2026-03-05"}},{{"line":2,"sku":"SKU-1","location":"WH1","qty":10,"unit_cost_cents":300,"expected_date":"2026-03-20"}}]}}"#),
+        format!(r#"{{"command_id":"so",{at},"type":"PlaceOrder","order_id":"SO-1","customer_id":"C","lines":[{{"line":1,"sku":"SKU-1","qty":8,"unit_price_cents":900}}],"ship_to":"x","channel":"web","requested_date":"2026-03-10"}}"#),
+    ]
+    .join("\n");
+    let (out, err, ok) = fulfil(dir.path(), &["submit", "-"], Some(&input));
+    assert!(ok, "{err}");
+    assert!(
+        json_lines(&out).iter().all(|r| r["status"] == "accepted"),
+        "{out}"
+    );
+    let state = |dir: &std::path::Path| -> Value {
+        let (out, _, ok) = fulfil(dir, &["state", "order-SO-1"], None);
+        assert!(ok);
+        serde_json::from_str(&out).unwrap()
+    };
+    let allocations = |order: &Value| -> Vec<(Option<u64>, u64, String)> {
+        order["state"]["lines"]["1"]["allocations"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|a| {
+                (
+                    a["source"]["po_line"].as_u64(),
+                    a["qty"].as_u64().unwrap(),
+                    a["promise_date"].as_str().unwrap().to_owned(),
+                )
+            })
+            .collect()
+    };
+    // 5 from line 1 by the need date; the other 3 from line 2, late.
+    assert_eq!(
+        allocations(&state(dir.path())),
+        [
+            (Some(1), 5, "2026-03-10".to_owned()),
+            (Some(2), 3, "2026-03-20".to_owned())
+        ]
+    );
+    // Line 2 re-dated to the 8th: its promise comes in to the need date;
+    // line 1's receipt names its line and becomes stock.
+    let more = [
+        format!(r#"{{"command_id":"redate",{at},"type":"RedatePurchaseOrderLine","po_id":"PO-7","line":2,"expected_date":"2026-03-08"}}"#),
+        r#"{"command_id":"receive","at":"2026-03-05T08:00:00Z","type":"ReceivePurchaseOrderLine","po_id":"PO-7","line":1,"qty":5,"received_on":"2026-03-05"}"#.to_owned(),
+    ]
+    .join("\n");
+    let (out, err, ok) = fulfil(dir.path(), &["submit", "-"], Some(&more));
+    assert!(ok, "{err}");
+    assert!(
+        json_lines(&out).iter().all(|r| r["status"] == "accepted"),
+        "{out}"
+    );
+    assert_eq!(
+        allocations(&state(dir.path())),
+        [
+            (None, 5, "2026-03-10".to_owned()),
+            (Some(2), 3, "2026-03-10".to_owned())
+        ]
+    );
+    let (item, _, _) = fulfil(dir.path(), &["state", "inventory-SKU-1@WH1"], None);
+    let item: Value = serde_json::from_str(&item).unwrap();
+    assert_eq!(item["state"]["on_hand"], 5);
+    assert_eq!(item["state"]["inbound"]["PO-7#2"]["qty"], 10);
+}

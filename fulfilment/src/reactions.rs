@@ -42,6 +42,8 @@ pub enum Task {
         location: String,
         /// The purchase order.
         po_id: String,
+        /// Its line, where the schedule names one.
+        po_line: Option<u32>,
     },
     /// Give back and source again the units a shortage left uncovered.
     StockShort {
@@ -272,6 +274,7 @@ fn inventory_reaction(memory: &Memory, event: InventoryEvent) -> (String, Vec<Ta
             sku,
             location,
             po_id,
+            po_line,
             ..
         } => {
             let (key, mut tasks) = fill(memory, &sku);
@@ -281,6 +284,7 @@ fn inventory_reaction(memory: &Memory, event: InventoryEvent) -> (String, Vec<Ta
                     sku,
                     location,
                     po_id,
+                    po_line,
                 },
             );
             (key, tasks)
@@ -311,6 +315,7 @@ fn inventory_reaction(memory: &Memory, event: InventoryEvent) -> (String, Vec<Ta
             order_id,
             line,
             po_id,
+            po_line,
             qty,
             ..
         } => {
@@ -318,6 +323,7 @@ fn inventory_reaction(memory: &Memory, event: InventoryEvent) -> (String, Vec<Ta
                 order_id: order_id.clone(),
                 line,
                 po_id,
+                po_line,
                 location,
                 qty,
             }));
@@ -329,6 +335,7 @@ fn inventory_reaction(memory: &Memory, event: InventoryEvent) -> (String, Vec<Ta
             line,
             qty,
             po_id,
+            po_line,
             ..
         } => {
             let tasks = vec![
@@ -338,6 +345,7 @@ fn inventory_reaction(memory: &Memory, event: InventoryEvent) -> (String, Vec<Ta
                     source: SupplySource::Inbound {
                         po_id: po_id.clone(),
                         location,
+                        po_line,
                     },
                     qty,
                     reason: format!("purchase order {po_id} will not bring these units"),
@@ -408,6 +416,7 @@ fn release_all(order_id: &str, released: Vec<ReleasedAllocation>) -> Vec<Task> {
         order_id: order_id.to_owned(),
         line: r.line,
         po_id: r.source.po_id().map(str::to_owned),
+        po_line: r.source.po_line(),
         qty: Some(r.qty),
     })
 }
@@ -427,10 +436,13 @@ fn purchase_order_reaction(event: PurchaseOrderEvent) -> (String, Vec<Task>) {
     let inv = Command::Inventory;
     match event {
         P::PurchaseOrderPlaced { po_id, lines, .. } => {
+            // Each PO line is supply of its own: a PO may bring one SKU to
+            // one location on several lines with different dates.
             let tasks = send_each(lines, |l| I::ScheduleInbound {
                 sku: l.sku,
                 location: l.location,
                 po_id: po_id.clone(),
+                po_line: Some(l.line),
                 qty: l.qty,
                 expected_date: l.expected_date,
             });
@@ -438,16 +450,17 @@ fn purchase_order_reaction(event: PurchaseOrderEvent) -> (String, Vec<Task>) {
         }
         P::PurchaseOrderLineRedated {
             po_id,
+            line,
             sku,
             location,
             expected_date,
             open_qty,
-            ..
         } => {
             let task = Task::Send(inv(I::ScheduleInbound {
                 sku,
                 location,
                 po_id: po_id.clone(),
+                po_line: Some(line),
                 qty: open_qty,
                 expected_date,
             }));
@@ -455,6 +468,7 @@ fn purchase_order_reaction(event: PurchaseOrderEvent) -> (String, Vec<Task>) {
         }
         P::PurchaseOrderReceived {
             po_id,
+            line,
             sku,
             location,
             qty,
@@ -466,6 +480,7 @@ fn purchase_order_reaction(event: PurchaseOrderEvent) -> (String, Vec<Task>) {
                 qty,
                 reference: Some(po_id.clone()),
                 po_id: Some(po_id.clone()),
+                po_line: Some(line),
             }));
             (po_id, vec![task])
         }
@@ -487,5 +502,6 @@ fn cancel_inbound(po_id: &str, open: Vec<OpenLine>) -> Vec<Task> {
         sku: open.sku,
         location: open.location,
         po_id: po_id.to_owned(),
+        po_line: Some(open.line),
     })
 }

@@ -47,28 +47,29 @@ fn by_priority(
         .collect())
 }
 
-/// The units of PO `po_id` due at `location` were scheduled anew.
+/// The units of PO `po_id` (line `po_line`) due at `location` were scheduled anew.
 pub(crate) fn inbound_moved(
     issuer: &mut Issuer<'_>,
     locations: &BTreeSet<String>,
     sku: &str,
     location: &str,
-    po_id: &str,
+    (po_id, po_line): (&str, Option<u32>),
 ) -> Result<(), StoreError> {
     let today = issuer.reaction.at.date_naive();
     let Some(item) = issuer.port.item(sku, location)? else {
         return Ok(());
     };
-    let (Some(inbound), Some(reservations)) = (
-        item.inbound.get(po_id),
-        item.inbound_reservations.get(po_id),
-    ) else {
+    let key = item.inbound_key(po_id, po_line);
+    let (Some(inbound), Some(reservations)) =
+        (item.inbound.get(&key), item.inbound_reservations.get(&key))
+    else {
         return Ok(());
     };
     let due = inbound.expected_date;
     let source = SupplySource::Inbound {
         po_id: po_id.to_owned(),
         location: location.to_owned(),
+        po_line,
     };
     for (order_id, line, reserved) in by_priority(issuer.port, reservations)? {
         let Some(order) = issuer.port.order(&order_id)? else {
@@ -180,6 +181,7 @@ fn resource(
         order_id: order_id.to_owned(),
         line,
         po_id: source.po_id().map(str::to_owned),
+        po_line: source.po_line(),
         qty: Some(qty),
     }))?;
     sourcing::source(issuer, locations, order_id, line, false)?;

@@ -179,8 +179,10 @@ fn perform(
                 sku,
                 location,
                 po_id,
+                po_line,
             } => {
-                rescheduling::inbound_moved(&mut issuer, locations, sku, location, po_id)?;
+                let po = (po_id.as_str(), *po_line);
+                rescheduling::inbound_moved(&mut issuer, locations, sku, location, po)?;
             }
             Task::StockShort {
                 sku,

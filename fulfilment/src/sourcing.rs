@@ -82,6 +82,7 @@ impl Candidate {
                 line,
                 qty,
                 po_id: po_id.to_owned(),
+                po_line: self.source.po_line(),
                 need_date,
             },
         }
@@ -132,12 +133,22 @@ pub(crate) fn inbound_candidates(
     inbound.sort();
     inbound
         .into_iter()
-        .map(|(due, po_id, location, free)| Candidate {
-            source: SupplySource::Inbound { po_id, location },
+        .map(|(due, key, location, free)| Candidate {
+            source: inbound_supply(&key, location),
             free,
             due: Some(due),
         })
         .collect()
+}
+
+/// The supply of an item's inbound key at `location`.
+fn inbound_supply(key: &str, location: String) -> SupplySource {
+    let (po_id, po_line) = inventory_aggregate::split_inbound_key(key);
+    SupplySource::Inbound {
+        po_id: po_id.to_owned(),
+        location,
+        po_line,
+    }
 }
 
 /// Whether the item's policy lets order lines reserve its inbound units.
@@ -408,10 +419,7 @@ fn repin(
                     location: location.clone(),
                 };
                 let moved = Candidate {
-                    source: SupplySource::Inbound {
-                        po_id: po_id.clone(),
-                        location: location.clone(),
-                    },
+                    source: inbound_supply(po_id, location.clone()),
                     free: *free,
                     due: Some(*due),
                 };
@@ -483,6 +491,7 @@ fn release(
         order_id: need.order_id.to_owned(),
         line: need.line,
         po_id: source.po_id().map(str::to_owned),
+        po_line: source.po_line(),
         qty: Some(qty),
     }))?;
     Ok(())
@@ -524,12 +533,17 @@ fn reserved(events: &[Value]) -> Option<(SupplySource, u64, Option<NaiveDate>)> 
             }
             Ok(InventoryEvent::InboundReserved {
                 po_id,
+                po_line,
                 location,
                 qty,
                 expected_date,
                 ..
             }) => Some((
-                SupplySource::Inbound { po_id, location },
+                SupplySource::Inbound {
+                    po_id,
+                    location,
+                    po_line,
+                },
                 qty,
                 Some(expected_date),
             )),

@@ -311,8 +311,10 @@ proptest! {
                         SupplySource::Stock { location } => {
                             *reserved_by_orders.entry((format!("inventory-{}@{location}", line.sku), key)).or_default() += allocation.qty;
                         }
-                        SupplySource::Inbound { po_id, location } => {
-                            *inbound_by_orders.entry((format!("inventory-{}@{location}", line.sku), po_id.clone(), key)).or_default() += allocation.qty;
+                        SupplySource::Inbound { po_id, location, po_line } => {
+                            // The item keys a PO line's units as PO#LINE.
+                            let po = po_line.map_or_else(|| po_id.clone(), |l| format!("{po_id}#{l}"));
+                            *inbound_by_orders.entry((format!("inventory-{}@{location}", line.sku), po, key)).or_default() += allocation.qty;
                         }
                     }
                 }

@@ -326,6 +326,7 @@ fn units_due_on_a_po_are_promised_only_where_the_policy_allows() {
         .when(&place("SO-1", 4, 0))
         .then_sends([
             Command::Inventory(InventoryCommand::ReserveInbound {
+                po_line: None,
                 sku: "MUG".into(),
                 location: "WH1".into(),
                 order_id: "SO-1".into(),
@@ -339,6 +340,7 @@ fn units_due_on_a_po_are_promised_only_where_the_policy_allows() {
                 line: 1,
                 qty: 4,
                 source: SupplySource::Inbound {
+                    po_line: None,
                     po_id: "PO-1".into(),
                     location: "WH1".into(),
                 },
@@ -394,6 +396,7 @@ fn a_cancelled_order_gives_its_reservations_back() {
     given(&[RECEIVE_MUG_WH1_3, &place("SO-1", 3, 0), allocated])
         .when(r#"{"type":"CancelOrder","order_id":"SO-1","reason":"customer"}"#)
         .then_sends([Command::Inventory(InventoryCommand::ReleaseReservation {
+            po_line: None,
             sku: "MUG".into(),
             location: "WH1".into(),
             order_id: "SO-1".into(),
@@ -409,6 +412,7 @@ fn a_cancelled_po_line_cancels_its_inbound_supply() {
     given(&[po])
         .when(r#"{"type":"CancelPurchaseOrderLine","po_id":"PO-1","line":1}"#)
         .then_sends([Command::Inventory(InventoryCommand::CancelInbound {
+            po_line: Some(1),
             sku: "MUG".into(),
             location: "WH1".into(),
             po_id: "PO-1".into(),
@@ -444,6 +448,7 @@ fn reserve_for(order_id: &str, qty: u64, need: u32) -> Command {
 
 fn reserve_inbound(order_id: &str, po_id: &str, qty: u64, need: u32) -> Command {
     Command::Inventory(InventoryCommand::ReserveInbound {
+        po_line: None,
         sku: "MUG".into(),
         location: "WH1".into(),
         order_id: order_id.into(),
@@ -472,6 +477,7 @@ fn stock_wh1() -> SupplySource {
 
 fn po(po_id: &str) -> SupplySource {
     SupplySource::Inbound {
+        po_line: None,
         po_id: po_id.into(),
         location: "WH1".into(),
     }
@@ -479,6 +485,7 @@ fn po(po_id: &str) -> SupplySource {
 
 fn release(order_id: &str, source: &SupplySource, qty: u64) -> Command {
     Command::Inventory(InventoryCommand::ReleaseReservation {
+        po_line: None,
         sku: "MUG".into(),
         location: "WH1".into(),
         order_id: order_id.into(),

@@ -55,18 +55,36 @@ impl InventoryItem {
         self.on_hand.saturating_sub(self.reserved())
     }
 
-    /// Units reserved on a purchase order.
-    pub fn inbound_reserved(&self, po_id: &str) -> u64 {
+    /// Units reserved on a purchase order (line), by its [`Self::inbound_key`].
+    pub fn inbound_reserved(&self, key: &str) -> u64 {
         self.inbound_reservations
-            .get(po_id)
+            .get(key)
             .map_or(0, |r| r.values().sum())
     }
 
-    /// Units due on a purchase order not yet promised.
-    pub fn inbound_free(&self, po_id: &str) -> u64 {
+    /// Units due on a purchase order (line) not yet promised, by its key.
+    pub fn inbound_free(&self, key: &str) -> u64 {
         self.inbound
-            .get(po_id)
-            .map_or(0, |i| i.qty.saturating_sub(self.inbound_reserved(po_id)))
+            .get(key)
+            .map_or(0, |i| i.qty.saturating_sub(self.inbound_reserved(key)))
+    }
+
+    /// The key of units due on PO `po_id` (line `po_line`) in this item's
+    /// maps: `PO` or `PO#LINE` (ids cannot hold `#`). A store from before
+    /// PO lines were named keys a PO's units by the PO alone; a line of
+    /// that PO finds them there.
+    pub fn inbound_key(&self, po_id: &str, po_line: Option<u32>) -> String {
+        let Some(line) = po_line else {
+            return po_id.to_owned();
+        };
+        let key = format!("{po_id}#{line}");
+        let known =
+            |k: &str| self.inbound.contains_key(k) || self.inbound_reservations.contains_key(k);
+        if !known(&key) && known(po_id) {
+            po_id.to_owned()
+        } else {
+            key
+        }
     }
 
     /// On hand + inbound − everything reserved: what reorder decisions use.
@@ -242,13 +260,19 @@ impl Decider for InventoryItem {
 
 fn evolve(mut state: InventoryItem, event: &InventoryEvent) -> InventoryItem {
     match event {
-        InventoryEvent::StockReceived { qty, po_id, .. } => {
+        InventoryEvent::StockReceived {
+            qty,
+            po_id,
+            po_line,
+            ..
+        } => {
             state.on_hand += qty;
             if let Some(po) = po_id {
-                if let Some(inbound) = state.inbound.get_mut(po) {
+                let po = state.inbound_key(po, *po_line);
+                if let Some(inbound) = state.inbound.get_mut(&po) {
                     inbound.qty = inbound.qty.saturating_sub(*qty);
                 }
-                settle_inbound(&mut state, po);
+                settle_inbound(&mut state, &po);
             }
         }
         InventoryEvent::StockAdjusted { delta, .. } => {
@@ -275,15 +299,17 @@ fn evolve(mut state: InventoryItem, event: &InventoryEvent) -> InventoryItem {
             line,
             qty,
             po_id,
+            po_line,
             need_date,
             ..
         } => {
             if let Some(day) = need_date {
                 state.need_dates.insert(line_key(order_id, *line), *day);
             }
+            let po = state.inbound_key(po_id, *po_line);
             *state
                 .inbound_reservations
-                .entry(po_id.clone())
+                .entry(po)
                 .or_default()
                 .entry(line_key(order_id, *line))
                 .or_default() += qty;
@@ -292,6 +318,7 @@ fn evolve(mut state: InventoryItem, event: &InventoryEvent) -> InventoryItem {
             order_id,
             line,
             po_id,
+            po_line,
             qty,
             ..
         } => {
@@ -305,7 +332,10 @@ fn evolve(mut state: InventoryItem, event: &InventoryEvent) -> InventoryItem {
                         }
                     }
                 }
-                Some(po) => remove_inbound_reservation(&mut state, po, &key, *qty),
+                Some(po) => {
+                    let po = state.inbound_key(po, *po_line);
+                    remove_inbound_reservation(&mut state, &po, &key, *qty);
+                }
             }
         }
         InventoryEvent::ReservationMovedToStock {
@@ -313,20 +343,26 @@ fn evolve(mut state: InventoryItem, event: &InventoryEvent) -> InventoryItem {
             line,
             qty,
             po_id,
+            po_line,
             ..
         } => {
             let key = line_key(order_id, *line);
-            remove_inbound_reservation(&mut state, po_id, &key, *qty);
+            let po = state.inbound_key(po_id, *po_line);
+            remove_inbound_reservation(&mut state, &po, &key, *qty);
             *state.reservations.entry(key).or_default() += qty;
-            settle_inbound(&mut state, po_id);
+            settle_inbound(&mut state, &po);
         }
         InventoryEvent::InboundReservationLost {
             order_id,
             line,
             qty,
             po_id,
+            po_line,
             ..
-        } => remove_inbound_reservation(&mut state, po_id, &line_key(order_id, *line), *qty),
+        } => {
+            let po = state.inbound_key(po_id, *po_line);
+            remove_inbound_reservation(&mut state, &po, &line_key(order_id, *line), *qty);
+        }
         InventoryEvent::StockShipped {
             order_id,
             line,
@@ -351,21 +387,23 @@ fn evolve(mut state: InventoryItem, event: &InventoryEvent) -> InventoryItem {
         InventoryEvent::ReturnRestocked { qty, .. } => state.on_hand += qty,
         InventoryEvent::InboundScheduled {
             po_id,
+            po_line,
             qty,
             expected_date,
             ..
         } => {
             state.inbound.insert(
-                po_id.clone(),
+                state.inbound_key(po_id, *po_line),
                 Inbound {
                     qty: *qty,
                     expected_date: *expected_date,
                 },
             );
         }
-        InventoryEvent::InboundCancelled { po_id, .. } => {
-            state.inbound.remove(po_id);
-            state.inbound_reservations.remove(po_id);
+        InventoryEvent::InboundCancelled { po_id, po_line, .. } => {
+            let po = state.inbound_key(po_id, *po_line);
+            state.inbound.remove(&po);
+            state.inbound_reservations.remove(&po);
         }
         InventoryEvent::ReorderPolicySet { policy, .. } => state.policy = Some(policy.clone()),
     }
@@ -412,6 +450,17 @@ fn uncovered(state: &InventoryItem, po_id: &str, keep: u64) -> Vec<(String, u32,
     lost
 }
 
+/// The PO and line of an inbound key (see [`InventoryItem::inbound_key`]).
+pub fn split_inbound_key(key: &str) -> (&str, Option<u32>) {
+    match key.rsplit_once('#') {
+        Some((po, line)) => match line.parse() {
+            Ok(line) => (po, Some(line)),
+            Err(_) => (key, None),
+        },
+        None => (key, None),
+    }
+}
+
 /// The order and line of a reservation key (`order#line`).
 pub fn split_key(key: &str) -> Option<(String, u32)> {
     let (order, line) = key.rsplit_once('#')?;
@@ -431,6 +480,7 @@ fn decide(
             qty,
             reference,
             po_id,
+            po_line,
             ..
         } => {
             let qty = check_qty(*qty)?;
@@ -440,12 +490,14 @@ fn decide(
                 qty,
                 reference: reference.clone(),
                 po_id: po_id.clone(),
+                po_line: *po_line,
             }];
             if let Some(po) = po_id {
                 check_id("po_id", po)?;
                 // Received units cover the PO's inbound reservations first.
                 let mut room = qty;
-                for (key, reserved) in state.inbound_reservations.get(po).into_iter().flatten() {
+                let due = state.inbound_key(po, *po_line);
+                for (key, reserved) in state.inbound_reservations.get(&due).into_iter().flatten() {
                     let moved = (*reserved).min(room);
                     room -= moved;
                     if let (true, Some((order_id, line))) = (moved > 0, split_key(key)) {
@@ -456,6 +508,7 @@ fn decide(
                             line,
                             qty: moved,
                             po_id: po.clone(),
+                            po_line: *po_line,
                         });
                     }
                 }
@@ -524,6 +577,7 @@ fn decide(
             line,
             qty,
             po_id,
+            po_line,
             need_date,
             ..
         } => {
@@ -532,13 +586,14 @@ fn decide(
             if !state.policy.as_ref().is_some_and(|p| p.reserve_inbound) {
                 return Err(Rejection::InboundNotAllowed);
             }
+            let due = state.inbound_key(po_id, *po_line);
             let inbound = state
                 .inbound
-                .get(po_id)
+                .get(&due)
                 .ok_or_else(|| Rejection::UnknownInbound {
                     po_id: po_id.clone(),
                 })?;
-            let free = state.inbound_free(po_id);
+            let free = state.inbound_free(&due);
             if qty > free {
                 return Err(Rejection::InsufficientInbound {
                     po_id: po_id.clone(),
@@ -553,6 +608,7 @@ fn decide(
                 line: *line,
                 qty,
                 po_id: po_id.clone(),
+                po_line: *po_line,
                 expected_date: inbound.expected_date,
                 need_date: *need_date,
             }])
@@ -561,6 +617,7 @@ fn decide(
             order_id,
             line,
             po_id,
+            po_line,
             qty,
             ..
         } => {
@@ -569,7 +626,7 @@ fn decide(
                 None => state.reservations.get(&key).copied(),
                 Some(po) => state
                     .inbound_reservations
-                    .get(po)
+                    .get(&state.inbound_key(po, *po_line))
                     .and_then(|r| r.get(&key))
                     .copied(),
             }
@@ -596,6 +653,7 @@ fn decide(
                 line: *line,
                 qty,
                 po_id: po_id.clone(),
+                po_line: *po_line,
             }])
         }
         C::ShipReserved {
@@ -653,6 +711,7 @@ fn decide(
         }
         C::ScheduleInbound {
             po_id,
+            po_line,
             qty,
             expected_date,
             ..
@@ -663,10 +722,12 @@ fn decide(
                 sku: sku.clone(),
                 location: location.clone(),
                 po_id: po_id.clone(),
+                po_line: *po_line,
                 qty,
                 expected_date: *expected_date,
             }];
-            for (order_id, line, lost) in uncovered(state, po_id, qty) {
+            let due = state.inbound_key(po_id, *po_line);
+            for (order_id, line, lost) in uncovered(state, &due, qty) {
                 events.push(E::InboundReservationLost {
                     sku: sku.clone(),
                     location: location.clone(),
@@ -674,19 +735,21 @@ fn decide(
                     line,
                     qty: lost,
                     po_id: po_id.clone(),
+                    po_line: *po_line,
                 });
             }
             Ok(events)
         }
-        C::CancelInbound { po_id, .. } => {
+        C::CancelInbound { po_id, po_line, .. } => {
+            let due = state.inbound_key(po_id, *po_line);
             let inbound = state
                 .inbound
-                .get(po_id)
+                .get(&due)
                 .ok_or_else(|| Rejection::UnknownInbound {
                     po_id: po_id.clone(),
                 })?;
             let mut events = Vec::new();
-            for (order_id, line, lost) in uncovered(state, po_id, 0) {
+            for (order_id, line, lost) in uncovered(state, &due, 0) {
                 events.push(E::InboundReservationLost {
                     sku: sku.clone(),
                     location: location.clone(),
@@ -694,12 +757,14 @@ fn decide(
                     line,
                     qty: lost,
                     po_id: po_id.clone(),
+                    po_line: *po_line,
                 });
             }
             events.push(E::InboundCancelled {
                 sku,
                 location,
                 po_id: po_id.clone(),
+                po_line: *po_line,
                 qty: inbound.qty,
             });
             Ok(events)

@@ -20,6 +20,7 @@ fn day(d: u32) -> NaiveDate {
 }
 fn received(qty: u64) -> E {
     E::StockReceived {
+        po_line: None,
         sku: SKU.into(),
         location: LOC.into(),
         qty,
@@ -39,6 +40,7 @@ fn reserved(order: &str, qty: u64) -> E {
 }
 fn receive(qty: u64) -> C {
     C::ReceiveStock {
+        po_line: None,
         sku: SKU.into(),
         location: LOC.into(),
         qty,
@@ -48,6 +50,7 @@ fn receive(qty: u64) -> C {
 }
 fn receive_po(qty: u64, po: &str) -> C {
     C::ReceiveStock {
+        po_line: None,
         sku: SKU.into(),
         location: LOC.into(),
         qty,
@@ -67,6 +70,7 @@ fn reserve(order: &str, qty: u64) -> C {
 }
 fn release(order: &str) -> C {
     C::ReleaseReservation {
+        po_line: None,
         sku: SKU.into(),
         location: LOC.into(),
         order_id: order.into(),
@@ -77,6 +81,7 @@ fn release(order: &str) -> C {
 }
 fn release_some(order: &str, qty: u64) -> C {
     C::ReleaseReservation {
+        po_line: None,
         sku: SKU.into(),
         location: LOC.into(),
         order_id: order.into(),
@@ -119,6 +124,7 @@ fn policy_set(reserve_inbound: bool) -> E {
 }
 fn scheduled(po: &str, qty: u64) -> E {
     E::InboundScheduled {
+        po_line: None,
         sku: SKU.into(),
         location: LOC.into(),
         po_id: po.into(),
@@ -128,6 +134,7 @@ fn scheduled(po: &str, qty: u64) -> E {
 }
 fn schedule(po: &str, qty: u64) -> C {
     C::ScheduleInbound {
+        po_line: None,
         sku: SKU.into(),
         location: LOC.into(),
         po_id: po.into(),
@@ -137,6 +144,7 @@ fn schedule(po: &str, qty: u64) -> C {
 }
 fn reserve_inbound(order: &str, qty: u64, po: &str) -> C {
     C::ReserveInbound {
+        po_line: None,
         need_date: None,
         sku: SKU.into(),
         location: LOC.into(),
@@ -148,6 +156,7 @@ fn reserve_inbound(order: &str, qty: u64, po: &str) -> C {
 }
 fn inbound_reserved(order: &str, qty: u64, po: &str) -> E {
     E::InboundReserved {
+        po_line: None,
         need_date: None,
         sku: SKU.into(),
         location: LOC.into(),
@@ -160,6 +169,7 @@ fn inbound_reserved(order: &str, qty: u64, po: &str) -> E {
 }
 fn lost(order: &str, qty: u64, po: &str) -> E {
     E::InboundReservationLost {
+        po_line: None,
         sku: SKU.into(),
         location: LOC.into(),
         order_id: order.into(),
@@ -211,6 +221,7 @@ fn releasing_gives_back_exactly_what_was_reserved() {
     given::<InventoryItem>([received(10), reserved("order-1", 4)])
         .when(release("order-1"))
         .then([E::ReservationReleased {
+            po_line: None,
             sku: SKU.into(),
             location: LOC.into(),
             order_id: "order-1".into(),
@@ -221,6 +232,7 @@ fn releasing_gives_back_exactly_what_was_reserved() {
     given::<InventoryItem>([received(10), reserved("order-1", 4)])
         .when(release_some("order-1", 3))
         .then([E::ReservationReleased {
+            po_line: None,
             sku: SKU.into(),
             location: LOC.into(),
             order_id: "order-1".into(),
@@ -318,6 +330,7 @@ fn inbound_supply_is_scheduled_redated_and_cancelled() {
         inbound_reserved("order-1", 25, "PO-1"),
     ])
     .when(C::CancelInbound {
+        po_line: None,
         sku: SKU.into(),
         location: LOC.into(),
         po_id: "PO-1".into(),
@@ -325,6 +338,7 @@ fn inbound_supply_is_scheduled_redated_and_cancelled() {
     .then([
         lost("order-1", 25, "PO-1"),
         E::InboundCancelled {
+            po_line: None,
             sku: SKU.into(),
             location: LOC.into(),
             po_id: "PO-1".into(),
@@ -333,6 +347,7 @@ fn inbound_supply_is_scheduled_redated_and_cancelled() {
     ]);
     given::<InventoryItem>([])
         .when(C::CancelInbound {
+            po_line: None,
             sku: SKU.into(),
             location: LOC.into(),
             po_id: "PO-9".into(),
@@ -379,6 +394,7 @@ fn receiving_a_po_turns_its_inbound_reservations_into_on_hand_ones() {
         .when(receive_po(6, "PO-1"))
         .then([
             E::StockReceived {
+                po_line: None,
                 sku: SKU.into(),
                 location: LOC.into(),
                 qty: 6,
@@ -386,6 +402,7 @@ fn receiving_a_po_turns_its_inbound_reservations_into_on_hand_ones() {
                 po_id: Some("PO-1".into()),
             },
             E::ReservationMovedToStock {
+                po_line: None,
                 sku: SKU.into(),
                 location: LOC.into(),
                 order_id: "order-1".into(),
@@ -619,6 +636,7 @@ fn command() -> impl Strategy<Value = (u8, C)> {
         }),
         (po.clone(), 1u64..30).prop_map(|(p, q)| schedule(&p, q)),
         po.prop_map(|p| C::CancelInbound {
+            po_line: None,
             sku: SKU.into(),
             location: LOC.into(),
             po_id: p

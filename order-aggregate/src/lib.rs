@@ -413,6 +413,7 @@ fn evolve(mut state: Order, event: &OrderEvent) -> Order {
         OrderEvent::InboundAllocationReceived {
             line,
             po_id,
+            po_line,
             location,
             qty,
             ..
@@ -421,6 +422,7 @@ fn evolve(mut state: Order, event: &OrderEvent) -> Order {
                 let inbound = SupplySource::Inbound {
                     po_id: po_id.clone(),
                     location: location.clone(),
+                    po_line: *po_line,
                 };
                 if let Some(a) = l.allocations.get_mut(&inbound) {
                     let moved = (*qty).min(a.qty);

@@ -531,6 +531,7 @@ pub(crate) fn decide(state: &Order, command: &OrderCommand) -> Result<Vec<OrderE
         OrderCommand::ReceiveInboundAllocation {
             line,
             po_id,
+            po_line,
             location,
             qty,
             ..
@@ -541,6 +542,7 @@ pub(crate) fn decide(state: &Order, command: &OrderCommand) -> Result<Vec<OrderE
             let source = SupplySource::Inbound {
                 po_id: po_id.clone(),
                 location: location.clone(),
+                po_line: *po_line,
             };
             let a = l
                 .allocations
@@ -561,6 +563,7 @@ pub(crate) fn decide(state: &Order, command: &OrderCommand) -> Result<Vec<OrderE
                 order_id,
                 line: *line,
                 po_id: po_id.clone(),
+                po_line: *po_line,
                 location: location.clone(),
                 qty: *qty,
             }])

@@ -62,6 +62,7 @@ fn stock(location: &str) -> SupplySource {
 }
 fn inbound(po: &str, location: &str) -> SupplySource {
     SupplySource::Inbound {
+        po_line: None,
         po_id: po.into(),
         location: location.into(),
     }
@@ -490,6 +491,7 @@ fn a_rescheduled_line_tells_the_customer_the_new_date() {
 fn inbound_allocations_become_stock_when_the_po_arrives() {
     let history = vec![placed(), allocated(1, "SKU-A", 4, inbound("PO-1", "WH1"))];
     let receive = |po: &str, qty| C::ReceiveInboundAllocation {
+        po_line: None,
         order_id: ORDER.into(),
         line: 1,
         po_id: po.into(),
@@ -497,6 +499,7 @@ fn inbound_allocations_become_stock_when_the_po_arrives() {
         qty,
     };
     let received = E::InboundAllocationReceived {
+        po_line: None,
         order_id: ORDER.into(),
         line: 1,
         po_id: "PO-1".into(),

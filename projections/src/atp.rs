@@ -52,6 +52,9 @@ pub struct LocationAtp {
 pub struct Inbound {
     /// The purchase order.
     pub po_id: String,
+    /// Its line, where the schedule names one.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub po_line: Option<u32>,
     /// When it is due.
     pub expected_date: NaiveDate,
     /// Units due.
@@ -282,7 +285,8 @@ impl AtpModel {
                         .inbound
                         .iter()
                         .map(|(po, i)| Inbound {
-                            po_id: po.clone(),
+                            po_id: inventory_aggregate::split_inbound_key(po).0.to_owned(),
+                            po_line: inventory_aggregate::split_inbound_key(po).1,
                             expected_date: i.expected_date,
                             due: i.qty,
                             promised: item.inbound_reserved(po),

@@ -26,6 +26,7 @@ fn record(store: &Store, item: &str, event: InventoryEvent) {
 
 fn received(sku: &str, location: &str, qty: u64) -> InventoryEvent {
     InventoryEvent::StockReceived {
+        po_line: None,
         sku: sku.into(),
         location: location.into(),
         qty,
@@ -48,6 +49,7 @@ fn reserved(sku: &str, location: &str, order: &str, qty: u64) -> InventoryEvent 
 /// PO-1 brings `qty` MUG to WH2 on the 10th.
 fn due_at_wh2_on_the_10th(qty: u64) -> InventoryEvent {
     InventoryEvent::InboundScheduled {
+        po_line: None,
         sku: "MUG".into(),
         location: "WH2".into(),
         po_id: "PO-1".into(),
@@ -223,6 +225,7 @@ fn record_order(store: &Store, order_id: &str, event: schemas::OrderEvent) {
 
 fn lamp_due_on_the_10th(po_id: &str, qty: u64, day: u32) -> InventoryEvent {
     InventoryEvent::InboundScheduled {
+        po_line: None,
         sku: "LAMP".into(),
         location: "WH1".into(),
         po_id: po_id.into(),
@@ -317,6 +320,7 @@ fn backordered_units_are_requirements_so_atp_never_offers_what_is_already_owed()
             sku: "LAMP".into(),
             qty: 6,
             source: schemas::order::SupplySource::Inbound {
+                po_line: None,
                 po_id: "PO-1".into(),
                 location: "WH1".into(),
             },
@@ -328,6 +332,7 @@ fn backordered_units_are_requirements_so_atp_never_offers_what_is_already_owed()
         &store,
         "LAMP@WH1",
         InventoryEvent::InboundReserved {
+            po_line: None,
             sku: "LAMP".into(),
             location: "WH1".into(),
             order_id: "SO-1".into(),

@@ -295,6 +295,7 @@ fn inventory_metrics_on_a_hand_checked_scenario() {
     define("TOWEL", 450);
     let received = |qty| {
         move |sku, location| InventoryEvent::StockReceived {
+            po_line: None,
             sku,
             location,
             qty,
@@ -309,6 +310,7 @@ fn inventory_metrics_on_a_hand_checked_scenario() {
         "inventory-TOWEL@WH1",
         t(1, 8),
         InventoryEvent::StockReceived {
+            po_line: None,
             sku: "TOWEL".into(),
             location: "WH1".into(),
             qty: 2,

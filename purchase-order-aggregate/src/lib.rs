@@ -200,7 +200,8 @@ impl Decider for PurchaseOrder {
                     ));
                 }
                 let mut numbers = BTreeSet::new();
-                let mut items = BTreeSet::new();
+                // One SKU may come to one location on several lines with
+                // different dates (a delivery schedule): each is supply of its own.
                 for l in lines {
                     check_id("sku", &l.sku)?;
                     check_id("location", &l.location)?;
@@ -208,12 +209,6 @@ impl Decider for PurchaseOrder {
                     if !numbers.insert(l.line) {
                         return Err(Rejection::InvalidPurchaseOrder(
                             "two lines share a line number",
-                        ));
-                    }
-                    // Inbound supply is kept per PO per item.
-                    if !items.insert((&l.sku, &l.location)) {
-                        return Err(Rejection::InvalidPurchaseOrder(
-                            "two lines order the same SKU for the same location",
                         ));
                     }
                     if l.expected_date < *ordered_on {

@@ -2,7 +2,7 @@
 //! command's success and every rejection reason of the purchase order.
 
 use chrono::NaiveDate;
-use decider::given;
+use decider::{given, Decider};
 use purchase_order_aggregate::{PurchaseOrder, Rejection};
 use schemas::purchasing::{
     OpenLine, PoLineInput, PurchaseOrderCommand as C, PurchaseOrderEvent as E,
@@ -108,13 +108,15 @@ fn a_bad_purchase_order_is_refused() {
         .then_rejected(Rejection::InvalidPurchaseOrder(
             "two lines share a line number",
         ));
+    // A delivery schedule (the same SKU to the same place on two lines, on
+    // two dates) is a PO like any other.
     let mut twice = line(2, 1);
     twice.sku = "SKU-A".into();
-    given::<PurchaseOrder>([])
-        .when(place(vec![line(1, 1), twice]))
-        .then_rejected(Rejection::InvalidPurchaseOrder(
-            "two lines order the same SKU for the same location",
-        ));
+    twice.expected_date += chrono::Duration::days(14);
+    assert!(matches!(
+        PurchaseOrder::decide(&PurchaseOrder::default(), &place(vec![line(1, 1), twice])).as_deref(),
+        Ok([E::PurchaseOrderPlaced { lines, .. }]) if lines.len() == 2
+    ));
     given::<PurchaseOrder>([])
         .when(place(vec![line(1, 0)]))
         .then_rejected(Rejection::Invalid(InvalidField::Quantity { qty: 0 }));

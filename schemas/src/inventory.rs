@@ -22,6 +22,9 @@ pub enum InventoryCommand {
         reference: Option<String>,
         #[serde(default, skip_serializing_if = "Option::is_none")]
         po_id: Option<String>,
+        /// The purchase order line, where the PO has several for this item.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        po_line: Option<u32>,
     },
     /// On-hand changes for a reason other than receipt or shipment.
     AdjustStock {
@@ -57,6 +60,9 @@ pub enum InventoryCommand {
         line: u32,
         qty: u64,
         po_id: String,
+        /// The purchase order line, where the PO has several for this item.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        po_line: Option<u32>,
         #[serde(default, skip_serializing_if = "Option::is_none")]
         need_date: Option<NaiveDate>,
     },
@@ -69,6 +75,9 @@ pub enum InventoryCommand {
         line: u32,
         #[serde(default, skip_serializing_if = "Option::is_none")]
         po_id: Option<String>,
+        /// The purchase order line, where the PO has several for this item.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        po_line: Option<u32>,
         #[serde(default, skip_serializing_if = "Option::is_none")]
         qty: Option<u64>,
     },
@@ -100,6 +109,9 @@ pub enum InventoryCommand {
         sku: String,
         location: String,
         po_id: String,
+        /// The purchase order line, where the PO has several for this item.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        po_line: Option<u32>,
         qty: u64,
         expected_date: NaiveDate,
     },
@@ -108,6 +120,9 @@ pub enum InventoryCommand {
         sku: String,
         location: String,
         po_id: String,
+        /// The purchase order line, where the PO has several for this item.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        po_line: Option<u32>,
     },
     SetReorderPolicy {
         sku: String,
@@ -191,6 +206,9 @@ pub enum InventoryEvent {
         reference: Option<String>,
         #[serde(default, skip_serializing_if = "Option::is_none")]
         po_id: Option<String>,
+        /// The purchase order line, where the PO has several for this item.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        po_line: Option<u32>,
     },
     /// On-hand changed by `delta` for `reason`.
     StockAdjusted {
@@ -234,6 +252,9 @@ pub enum InventoryEvent {
         line: u32,
         qty: u64,
         po_id: String,
+        /// The purchase order line, where the PO has several for this item.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        po_line: Option<u32>,
         expected_date: NaiveDate,
         #[serde(default, skip_serializing_if = "Option::is_none")]
         need_date: Option<NaiveDate>,
@@ -247,6 +268,9 @@ pub enum InventoryEvent {
         qty: u64,
         #[serde(default, skip_serializing_if = "Option::is_none")]
         po_id: Option<String>,
+        /// The purchase order line, where the PO has several for this item.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        po_line: Option<u32>,
     },
     /// PO units reserved for a line arrived: the reservation is now on hand.
     ReservationMovedToStock {
@@ -256,6 +280,9 @@ pub enum InventoryEvent {
         line: u32,
         qty: u64,
         po_id: String,
+        /// The purchase order line, where the PO has several for this item.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        po_line: Option<u32>,
     },
     /// A PO's units will not come (or fewer will): this reservation is gone.
     InboundReservationLost {
@@ -265,6 +292,9 @@ pub enum InventoryEvent {
         line: u32,
         qty: u64,
         po_id: String,
+        /// The purchase order line, where the PO has several for this item.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        po_line: Option<u32>,
     },
     /// Reserved units left: on-hand and the reservation fall by `qty`.
     StockShipped {
@@ -294,6 +324,9 @@ pub enum InventoryEvent {
         sku: String,
         location: String,
         po_id: String,
+        /// The purchase order line, where the PO has several for this item.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        po_line: Option<u32>,
         qty: u64,
         expected_date: NaiveDate,
     },
@@ -301,6 +334,9 @@ pub enum InventoryEvent {
         sku: String,
         location: String,
         po_id: String,
+        /// The purchase order line, where the PO has several for this item.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        po_line: Option<u32>,
         qty: u64,
     },
     ReorderPolicySet {

@@ -334,6 +334,7 @@ mod tests {
         assert_eq!(
             env.command,
             Command::Inventory(InventoryCommand::ReceiveStock {
+                po_line: None,
                 sku: "SKU-1".into(),
                 location: "WH1".into(),
                 qty: 10,

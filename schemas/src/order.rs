@@ -31,7 +31,13 @@ pub enum SupplySource {
     /// Units on hand at a location.
     Stock { location: String },
     /// Units due on an open purchase order line, to arrive at a location.
-    Inbound { po_id: String, location: String },
+    Inbound {
+        po_id: String,
+        location: String,
+        /// The PO line, where the PO has several for this SKU and location.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        po_line: Option<u32>,
+    },
 }
 
 impl SupplySource {
@@ -49,13 +55,30 @@ impl SupplySource {
             Self::Inbound { po_id, .. } => Some(po_id),
         }
     }
+
+    /// The purchase order line, for inbound supply that names one.
+    pub fn po_line(&self) -> Option<u32> {
+        match self {
+            Self::Stock { .. } => None,
+            Self::Inbound { po_line, .. } => *po_line,
+        }
+    }
 }
 
 impl std::fmt::Display for SupplySource {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         match self {
             Self::Stock { location } => write!(f, "stock at {location}"),
-            Self::Inbound { po_id, location } => write!(f, "{po_id} due at {location}"),
+            Self::Inbound {
+                po_id,
+                location,
+                po_line: None,
+            } => write!(f, "{po_id} due at {location}"),
+            Self::Inbound {
+                po_id,
+                location,
+                po_line: Some(line),
+            } => write!(f, "{po_id} line {line} due at {location}"),
         }
     }
 }
@@ -169,6 +192,8 @@ pub enum OrderCommand {
         order_id: String,
         line: u32,
         po_id: String,
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        po_line: Option<u32>,
         location: String,
         qty: u64,
     },
@@ -355,6 +380,8 @@ pub enum OrderEvent {
         order_id: String,
         line: u32,
         po_id: String,
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        po_line: Option<u32>,
         location: String,
         qty: u64,
     },

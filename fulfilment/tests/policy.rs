@@ -684,3 +684,75 @@ fn a_line_confirmed_late_is_pulled_in_when_supply_arrives_in_time() {
     // Supply later than the promise pulls nothing in.
     given(&history).when(&due("PO-4", 10, 15)).then_sends([]);
 }
+
+#[test]
+fn a_cancelled_po_line_reschedules_the_lines_promised_from_it() {
+    let history = [
+        r#"{"type":"ReceiveStock","sku":"MUG","location":"WH1","qty":3}"#,
+        POLICY_INBOUND_WH1,
+        &due("PO-1", 20, 4),
+        &place("SO-1", 4, 0),
+        &reserve_inbound_json("SO-1", "PO-1", 4, 5),
+        r#"{"type":"AllocateLine","order_id":"SO-1","line":1,"qty":4,"source":{"kind":"inbound","po_id":"PO-1","location":"WH1"},"promise_date":"2026-03-05"}"#,
+    ];
+    // What stock there is keeps the date; the rest waits on a backorder.
+    given(&history)
+        .when(r#"{"type":"CancelInbound","sku":"MUG","location":"WH1","po_id":"PO-1"}"#)
+        .then_sends([
+            deallocate(
+                "SO-1",
+                po("PO-1"),
+                4,
+                "purchase order PO-1 will not bring these units",
+            ),
+            reserve("SO-1", "WH1", 3),
+            allocate("SO-1", "WH1", 3),
+            backorder("SO-1", 1),
+        ]);
+}
+
+#[test]
+fn a_need_date_beyond_all_supply_is_confirmed_from_what_arrives_by_then() {
+    // Needed in a year: the PO due on the 4th is the latest supply by then.
+    let history = [
+        r#"{"type":"ReceiveStock","sku":"MUG","location":"WH1","qty":10}"#,
+        POLICY_INBOUND_WH1,
+        &due("PO-1", 20, 4),
+    ];
+    let far = r#"{"type":"PlaceOrder","order_id":"SO-1","customer_id":"C","lines":[{"line":1,"sku":"MUG","qty":25,"unit_price_cents":900,"need_date":"2027-03-01"}],"ship_to":"x","channel":"web","requested_date":"2026-03-05"}"#;
+    let year = chrono::NaiveDate::from_ymd_opt(2027, 3, 1).unwrap();
+    given(&history).when(far).then_sends([
+        Command::Inventory(InventoryCommand::ReserveInbound {
+            sku: "MUG".into(),
+            location: "WH1".into(),
+            order_id: "SO-1".into(),
+            line: 1,
+            qty: 20,
+            po_id: "PO-1".into(),
+            po_line: None,
+            need_date: Some(year),
+        }),
+        Command::Order(OrderCommand::AllocateLine {
+            order_id: "SO-1".into(),
+            line: 1,
+            qty: 20,
+            source: po("PO-1"),
+            promise_date: year,
+        }),
+        Command::Inventory(InventoryCommand::ReserveStock {
+            sku: "MUG".into(),
+            location: "WH1".into(),
+            order_id: "SO-1".into(),
+            line: 1,
+            qty: 5,
+            need_date: Some(year),
+        }),
+        Command::Order(OrderCommand::AllocateLine {
+            order_id: "SO-1".into(),
+            line: 1,
+            qty: 5,
+            source: stock_wh1(),
+            promise_date: year,
+        }),
+    ]);
+}

@@ -125,20 +125,18 @@ impl Projection for AtpProjection {
             bump(working, sku)?;
         }
         // Only these order events move a backorder; the rest are not decoded.
-        let backorder_events: Vec<RecordedEvent> = events
-            .iter()
-            .filter(|e| {
-                matches!(
-                    e.event_type.as_str(),
-                    "LineBackordered" | "LineAllocated" | "LineCancelled" | "OrderCancelled"
-                )
-            })
-            .cloned()
-            .collect();
-        for (order_id, event, _) in
-            events_of::<OrderEvent>(NAME, StreamKind::Order, &backorder_events)
-        {
-            fold_backorder(working, order_id, &event)?;
+        for e in events.iter().filter(|e| {
+            matches!(
+                e.event_type.as_str(),
+                "LineBackordered" | "LineAllocated" | "LineCancelled" | "OrderCancelled"
+            )
+        }) {
+            let Some((StreamKind::Order, order_id)) = StreamKind::split(e.stream.as_str()) else {
+                continue;
+            };
+            if let Some(event) = crate::projection::decode::<OrderEvent>(NAME, e) {
+                fold_backorder(working, order_id, &event)?;
+            }
         }
         Ok(())
     }

@@ -52,6 +52,18 @@ fn json_lines(text: &str) -> Vec<Value> {
         .collect()
 }
 
+/// Submits `input` (JSON lines) on stdin; every command must be accepted.
+/// Returns what `submit` wrote to stderr (its summary).
+fn submit_accepted(dir: &std::path::Path, input: &str) -> String {
+    let (out, err, ok) = fulfil(dir, &["submit", "-"], Some(input));
+    assert!(ok, "{err}");
+    assert!(
+        json_lines(&out).iter().all(|r| r["status"] == "accepted"),
+        "{out}"
+    );
+    err
+}
+
 #[test]
 fn submitting_a_scenario_prints_one_result_per_command_and_keeps_going_past_bad_lines() {
     let dir = tempfile::tempdir().unwrap();
@@ -604,12 +616,7 @@ fn the_textbook_pump_example_through_submit_gives_the_books_atp_in_any_arrival_o
             .copied()
             .collect::<Vec<_>>()
             .join("\n");
-        let (out, err, ok) = fulfil(dir.path(), &["submit", "-"], Some(&input));
-        assert!(ok, "{err}");
-        assert!(
-            json_lines(&out).iter().all(|r| r["status"] == "accepted"),
-            "{out}"
-        );
+        let err = submit_accepted(dir.path(), &input);
         assert!(err.contains("14 accepted"), "every line confirmed: {err}");
         let (atp, _, ok) = fulfil(
             dir.path(),
@@ -708,12 +715,7 @@ fn a_po_with_schedule_lines_promises_each_line_on_its_own_date() {
         format!(r#"{{"command_id":"so",{at},"type":"PlaceOrder","order_id":"SO-1","customer_id":"C","lines":[{{"line":1,"sku":"SKU-1","qty":8,"unit_price_cents":900}}],"ship_to":"x","channel":"web","requested_date":"2026-03-10"}}"#),
     ]
     .join("\n");
-    let (out, err, ok) = fulfil(dir.path(), &["submit", "-"], Some(&input));
-    assert!(ok, "{err}");
-    assert!(
-        json_lines(&out).iter().all(|r| r["status"] == "accepted"),
-        "{out}"
-    );
+    submit_accepted(dir.path(), &input);
     let state = |dir: &std::path::Path| -> Value {
         let (out, _, ok) = fulfil(dir, &["state", "order-SO-1"], None);
         assert!(ok);
@@ -748,12 +750,7 @@ fn a_po_with_schedule_lines_promises_each_line_on_its_own_date() {
         r#"{"command_id":"receive","at":"2026-03-05T08:00:00Z","type":"ReceivePurchaseOrderLine","po_id":"PO-7","line":1,"qty":5,"received_on":"2026-03-05"}"#.to_owned(),
     ]
     .join("\n");
-    let (out, err, ok) = fulfil(dir.path(), &["submit", "-"], Some(&more));
-    assert!(ok, "{err}");
-    assert!(
-        json_lines(&out).iter().all(|r| r["status"] == "accepted"),
-        "{out}"
-    );
+    submit_accepted(dir.path(), &more);
     assert_eq!(
         allocations(&state(dir.path())),
         [

@@ -578,12 +578,13 @@ fn stock_held_for_a_later_need_is_re_pinned_to_supply_that_still_arrives_by_then
 
 #[test]
 fn a_po_re_dated_earlier_pulls_its_lines_in_and_tells_the_customer() {
+    let [reserved, allocated] = promised_from_po("SO-1", "PO-1", 4, 5, 12);
     let history = [
         POLICY_INBOUND_WH1,
         &due("PO-1", 20, 12),
         &place_for("SO-1", 4, 5),
-        &reserve_inbound_json("SO-1", "PO-1", 4, 5),
-        r#"{"type":"AllocateLine","order_id":"SO-1","line":1,"qty":4,"source":{"kind":"inbound","po_id":"PO-1","location":"WH1"},"promise_date":"2026-03-12"}"#,
+        &reserved,
+        &allocated,
     ];
     given(&history)
         .when(&due("PO-1", 20, 7))
@@ -596,6 +597,18 @@ fn a_po_re_dated_earlier_pulls_its_lines_in_and_tells_the_customer() {
         })]);
 }
 
+/// `order_id`'s line 1, needed on March `need`, holds `qty` units of
+/// `po_id` at WH1, promised for March `promise`: the reservation and the
+/// allocation, as the process would have sent them.
+fn promised_from_po(order_id: &str, po_id: &str, qty: u64, need: u32, promise: u32) -> [String; 2] {
+    [
+        reserve_inbound_json(order_id, po_id, qty, need),
+        format!(
+            r#"{{"type":"AllocateLine","order_id":"{order_id}","line":1,"qty":{qty},"source":{{"kind":"inbound","po_id":"{po_id}","location":"WH1"}},"promise_date":"2026-03-{promise:02}"}}"#
+        ),
+    ]
+}
+
 fn reserve_inbound_json(order_id: &str, po_id: &str, qty: u64, need: u32) -> String {
     format!(
         r#"{{"type":"ReserveInbound","sku":"MUG","location":"WH1","order_id":"{order_id}","line":1,"qty":{qty},"po_id":"{po_id}","need_date":"2026-03-{need:02}"}}"#
@@ -606,16 +619,18 @@ fn reserve_inbound_json(order_id: &str, po_id: &str, qty: u64, need: u32) -> Str
 fn a_po_re_dated_later_moves_its_lines_only_as_far_as_they_must() {
     // SO-1 (priority 0) and SO-2 (priority 5) wait on PO-1, due the 4th,
     // for the 5th; 3 units are on hand.
+    let [so1_reserved, so1_allocated] = promised_from_po("SO-1", "PO-1", 2, 5, 5);
+    let [so2_reserved, so2_allocated] = promised_from_po("SO-2", "PO-1", 2, 5, 5);
     let history = [
         r#"{"type":"ReceiveStock","sku":"MUG","location":"WH1","qty":3}"#,
         POLICY_INBOUND_WH1,
         &due("PO-1", 20, 4),
         &place("SO-1", 2, 0),
-        &reserve_inbound_json("SO-1", "PO-1", 2, 5),
-        r#"{"type":"AllocateLine","order_id":"SO-1","line":1,"qty":2,"source":{"kind":"inbound","po_id":"PO-1","location":"WH1"},"promise_date":"2026-03-05"}"#,
+        &so1_reserved,
+        &so1_allocated,
         &place("SO-2", 2, 5),
-        &reserve_inbound_json("SO-2", "PO-2", 2, 5).replace("PO-2", "PO-1"),
-        r#"{"type":"AllocateLine","order_id":"SO-2","line":1,"qty":2,"source":{"kind":"inbound","po_id":"PO-1","location":"WH1"},"promise_date":"2026-03-05"}"#,
+        &so2_reserved,
+        &so2_allocated,
     ];
     let reason = "purchase order PO-1 is now due 2026-03-12";
     // The higher priority keeps its date from stock; the other takes what
@@ -658,12 +673,13 @@ fn stock_found_short_is_taken_back_from_the_lowest_priority_latest_order_first()
 #[test]
 fn a_line_confirmed_late_is_pulled_in_when_supply_arrives_in_time() {
     // SO-1 needs 4 on the 5th; only PO-2 (the 12th) could promise them.
+    let [reserved, allocated] = promised_from_po("SO-1", "PO-2", 4, 5, 12);
     let history = [
         POLICY_INBOUND_WH1,
         &due("PO-2", 20, 12),
         &place_for("SO-1", 4, 5),
-        &reserve_inbound_json("SO-1", "PO-2", 4, 5),
-        r#"{"type":"AllocateLine","order_id":"SO-1","line":1,"qty":4,"source":{"kind":"inbound","po_id":"PO-2","location":"WH1"},"promise_date":"2026-03-12"}"#,
+        &reserved,
+        &allocated,
     ];
     given(&history)
         .when(r#"{"type":"ReceiveStock","sku":"MUG","location":"WH1","qty":10}"#)
@@ -687,13 +703,14 @@ fn a_line_confirmed_late_is_pulled_in_when_supply_arrives_in_time() {
 
 #[test]
 fn a_cancelled_po_line_reschedules_the_lines_promised_from_it() {
+    let [reserved, allocated] = promised_from_po("SO-1", "PO-1", 4, 5, 5);
     let history = [
         r#"{"type":"ReceiveStock","sku":"MUG","location":"WH1","qty":3}"#,
         POLICY_INBOUND_WH1,
         &due("PO-1", 20, 4),
         &place("SO-1", 4, 0),
-        &reserve_inbound_json("SO-1", "PO-1", 4, 5),
-        r#"{"type":"AllocateLine","order_id":"SO-1","line":1,"qty":4,"source":{"kind":"inbound","po_id":"PO-1","location":"WH1"},"promise_date":"2026-03-05"}"#,
+        &reserved,
+        &allocated,
     ];
     // What stock there is keeps the date; the rest waits on a backorder.
     given(&history)

@@ -400,30 +400,19 @@ fn a_repin_moves_stock_units_to_inbound_supply_and_keeps_the_promise() {
         to,
     };
     let history = [placed(), allocated(1, "SKU-A", 4, stock("WH1"))];
+    let repinned = E::LineRepinned {
+        order_id: ORDER.into(),
+        line: 1,
+        sku: "SKU-A".into(),
+        qty: 3,
+        from: stock("WH1"),
+        to: inbound("PO-1", "WH1"),
+        promise_date: day(6),
+    };
     given::<Order>(history.clone())
         .when(repin(3, stock("WH1"), inbound("PO-1", "WH1")))
-        .then([E::LineRepinned {
-            order_id: ORDER.into(),
-            line: 1,
-            sku: "SKU-A".into(),
-            qty: 3,
-            from: stock("WH1"),
-            to: inbound("PO-1", "WH1"),
-            promise_date: day(6),
-        }]);
-    let after = Order::fold(&[
-        history[0].clone(),
-        history[1].clone(),
-        E::LineRepinned {
-            order_id: ORDER.into(),
-            line: 1,
-            sku: "SKU-A".into(),
-            qty: 3,
-            from: stock("WH1"),
-            to: inbound("PO-1", "WH1"),
-            promise_date: day(6),
-        },
-    ]);
+        .then([repinned.clone()]);
+    let after = Order::fold(&[history[0].clone(), history[1].clone(), repinned]);
     let line = &after.lines[&1];
     assert_eq!(line.allocations[&stock("WH1")].qty, 1);
     assert_eq!(line.allocations[&inbound("PO-1", "WH1")].qty, 3);

@@ -1,9 +1,11 @@
+use std::collections::HashMap;
 use std::fs;
 use std::io::Write;
 use std::panic::{catch_unwind, AssertUnwindSafe};
 use std::path::{Path, PathBuf};
-use std::sync::Arc;
+use std::sync::{Arc, LazyLock, Mutex, PoisonError};
 use std::thread::JoinHandle;
+use std::time::{Duration, Instant};
 
 use chrono::{DateTime, Utc};
 use clock::{SharedClock, SystemClock};
@@ -121,8 +123,22 @@ impl Drop for Inner {
                 tracing::error!("event-store writer panicked");
             }
         }
+        let mut open = OPEN_HERE.lock().unwrap_or_else(PoisonError::into_inner);
+        if let Some(n) = open.get_mut(&self.path) {
+            *n = n.saturating_sub(1);
+        }
     }
 }
+
+/// The data directories this process has opened, with how many of its
+/// stores hold each now. sled's background I/O threads can keep the file
+/// lock a moment after the last handle is dropped: a directory this
+/// process closed may be reopened once they let go, while one another
+/// process (or a live store here) holds is refused at once.
+static OPEN_HERE: LazyLock<Mutex<HashMap<PathBuf, usize>>> = LazyLock::new(Mutex::default);
+
+/// How long a reopen waits for this process's own closed store to let go.
+const REOPEN_WAIT: Duration = Duration::from_secs(10);
 
 impl Store {
     /// Opens the store in `dir`, creating it when `dir` is missing or empty.
@@ -132,7 +148,7 @@ impl Store {
     pub fn open(dir: impl AsRef<Path>, config: StoreConfig) -> Result<Self> {
         let dir = dir.as_ref().to_path_buf();
         claim_directory(&dir)?;
-        let db = open_sled(&dir, config.cache_capacity_bytes)?;
+        let db = open_sled_again(&dir, config.cache_capacity_bytes)?;
         let trees = Trees::open(db)?;
         let index = Arc::new(Index::open(&trees.db, config.index_spill_appends)?);
         let reindexed = index.recover(&trees.events)?;
@@ -158,6 +174,11 @@ impl Store {
                 source,
             })?;
         tracing::debug!(path = %dir.display(), next_position, reindexed, "event store open");
+        *OPEN_HERE
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .entry(dir.clone())
+            .or_default() += 1;
         Ok(Self {
             inner: Arc::new(Inner {
                 path: dir,
@@ -638,6 +659,29 @@ fn claim_directory(dir: &Path) -> Result<()> {
         }
         Err(e) => Err(io(e)),
     }
+}
+
+/// Opens sled; when the lock is held only by this process's own closed
+/// store (see [`OPEN_HERE`]), waits a bounded time for it to be let go.
+fn open_sled_again(dir: &Path, cache_capacity: u64) -> Result<sled::Db> {
+    let closed_here = || {
+        OPEN_HERE
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .get(dir)
+            .is_some_and(|n| *n == 0)
+    };
+    let deadline = Instant::now() + REOPEN_WAIT;
+    let db = loop {
+        match open_sled(dir, cache_capacity) {
+            Err(StoreError::Locked { .. }) if closed_here() && Instant::now() < deadline => {
+                // No event says when sled's threads let go: look again shortly.
+                std::thread::sleep(Duration::from_millis(10));
+            }
+            other => break other?,
+        }
+    };
+    Ok(db)
 }
 
 fn open_sled(dir: &Path, cache_capacity: u64) -> Result<sled::Db> {

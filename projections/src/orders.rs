@@ -137,12 +137,16 @@ impl OrderRecord {
                 qty,
                 source,
                 promise_date,
+                backorder_filled,
                 ..
             } => {
                 if let Some(l) = self.lines.get_mut(line) {
                     l.locations.insert(source.location().to_owned());
                     l.allocated += qty;
-                    l.backordered = l.backordered.saturating_sub(*qty);
+                    // Events from before `backorder_filled` was carried: all of it.
+                    l.backordered = l
+                        .backordered
+                        .saturating_sub(backorder_filled.unwrap_or(*qty));
                     if l.backordered == 0 {
                         l.backordered_since = None;
                     }

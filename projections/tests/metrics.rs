@@ -479,3 +479,49 @@ fn turnover_matches_the_reference_vector() {
     assert!((dio.unwrap() - 73.0).abs() < 1e-10);
     assert_eq!(turnover(10.0, 0.0, 365.0), (None, None));
 }
+
+/// Units re-sourced after a short pick are not the backordered ones: the
+/// backorder stands until an allocation says it filled it.
+#[test]
+fn a_backorder_falls_only_by_what_an_allocation_says_it_filled() {
+    let dir = tempfile::tempdir().unwrap();
+    let log = Log(Store::open(dir.path(), StoreConfig::default()).unwrap());
+    let allocated_filling = |qty, filled| {
+        let mut event = allocated("SO-9", 1, qty, d(5));
+        if let OrderEvent::LineAllocated {
+            backorder_filled, ..
+        } = &mut event
+        {
+            *backorder_filled = Some(filled);
+        }
+        event
+    };
+    log.order(
+        "SO-9",
+        t(2, 10),
+        placed("SO-9", "web", d(5), &[(1, "MUG", 10)]),
+    );
+    log.order("SO-9", t(2, 10), allocated_filling(6, 0));
+    log.order("SO-9", t(2, 10), backordered("SO-9", 1, 4));
+    log.order(
+        "SO-9",
+        t(2, 12),
+        OrderEvent::PickShort {
+            order_id: "SO-9".into(),
+            line: 1,
+            sku: "MUG".into(),
+            location: "WH1".into(),
+            short: 2,
+        },
+    );
+    log.order("SO-9", t(2, 12), allocated_filling(2, 0));
+    let model = OrdersModel::open(&log.0).unwrap();
+    model.catch_up().unwrap();
+    let m = model.metrics(&OrderFilter::default(), t(3, 10)).unwrap();
+    assert_eq!((m.backorders.lines, m.backorders.units), (1, 4));
+
+    log.order("SO-9", t(3, 10), allocated_filling(4, 4));
+    model.catch_up().unwrap();
+    let m = model.metrics(&OrderFilter::default(), t(3, 10)).unwrap();
+    assert_eq!((m.backorders.lines, m.backorders.units), (0, 0));
+}

@@ -410,14 +410,8 @@ fn wait_if_late(
 
 /// Releases the reservations behind a cancelled order's or line's allocations.
 fn release_all(order_id: &str, released: Vec<ReleasedAllocation>) -> Vec<Task> {
-    send_each(released, |r| InventoryCommand::ReleaseReservation {
-        sku: r.sku,
-        location: r.source.location().to_owned(),
-        order_id: order_id.to_owned(),
-        line: r.line,
-        po_id: r.source.po_id().map(str::to_owned),
-        po_line: r.source.po_line(),
-        qty: Some(r.qty),
+    send_each(released, |r| {
+        crate::sourcing::release_command(&r.sku, order_id, r.line, &r.source, r.qty)
     })
 }
 

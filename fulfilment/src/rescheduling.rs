@@ -18,11 +18,10 @@
 use std::collections::{BTreeMap, BTreeSet};
 
 use event_store::StoreError;
-use schemas::inventory::InventoryCommand;
 use schemas::order::{OrderCommand, SupplySource};
 use schemas::Command;
 
-use crate::issue::{Issued, Issuer};
+use crate::issue::Issuer;
 use crate::port::Port;
 use crate::sourcing;
 
@@ -165,25 +164,9 @@ fn resource(
     qty: u64,
     reason: String,
 ) -> Result<bool, StoreError> {
-    let deallocate = OrderCommand::DeallocateLine {
-        order_id: order_id.to_owned(),
-        line,
-        source: source.clone(),
-        qty,
-        reason,
-    };
-    if let Issued::Rejected = issuer.issue(Command::Order(deallocate))? {
+    if !sourcing::give_back(issuer, sku, (order_id, line), source, qty, reason)? {
         return Ok(false);
     }
-    issuer.issue(Command::Inventory(InventoryCommand::ReleaseReservation {
-        sku: sku.to_owned(),
-        location: source.location().to_owned(),
-        order_id: order_id.to_owned(),
-        line,
-        po_id: source.po_id().map(str::to_owned),
-        po_line: source.po_line(),
-        qty: Some(qty),
-    }))?;
     sourcing::source(issuer, locations, order_id, line, false)?;
     Ok(true)
 }

@@ -191,9 +191,9 @@ pub(crate) fn source(
     let Some(order) = issuer.port.order(order_id)? else {
         return Ok(());
     };
-    let Some(header) = order.header.as_ref().filter(|_| !order.cancelled) else {
+    if order.header.is_none() || order.cancelled {
         return Ok(());
-    };
+    }
     let Some(l) = order.lines.get(&line).filter(|l| !l.cancelled) else {
         return Ok(());
     };
@@ -212,7 +212,7 @@ pub(crate) fn source(
         order_id,
         line,
         // A need date already past is a need for today.
-        date: l.need_date.unwrap_or(header.requested_date).max(today),
+        date: order.need_date(line).unwrap_or(today).max(today),
         today,
     };
 
@@ -297,18 +297,10 @@ pub(crate) fn pull_in(
         if moved == 0 {
             continue;
         }
-        let deallocate = OrderCommand::DeallocateLine {
-            order_id: order_id.to_owned(),
-            line,
-            source: source.clone(),
-            qty: moved,
-            reason: "pulled in: supply arrives earlier".to_owned(),
-        };
-        if let Issued::Rejected = issuer.issue(Command::Order(deallocate))? {
-            continue;
+        let reason = "pulled in: supply arrives earlier".to_owned();
+        if give_back(issuer, &l.sku, (order_id, line), &source, moved, reason)? {
+            given_back += moved;
         }
-        release(issuer, &target, &source, moved)?;
-        given_back += moved;
     }
     if given_back == 0 {
         return Ok(());
@@ -478,6 +470,25 @@ fn repin_one(
     Ok(true)
 }
 
+/// The command that gives back `qty` of an order line's reservation at `source`.
+pub(crate) fn release_command(
+    sku: &str,
+    order_id: &str,
+    line: u32,
+    source: &SupplySource,
+    qty: u64,
+) -> InventoryCommand {
+    InventoryCommand::ReleaseReservation {
+        sku: sku.to_owned(),
+        location: source.location().to_owned(),
+        order_id: order_id.to_owned(),
+        line,
+        po_id: source.po_id().map(str::to_owned),
+        po_line: source.po_line(),
+        qty: Some(qty),
+    }
+}
+
 /// Gives back `qty` of a line's reservation at `source`.
 fn release(
     issuer: &mut Issuer<'_>,
@@ -485,16 +496,35 @@ fn release(
     source: &SupplySource,
     qty: u64,
 ) -> Result<(), StoreError> {
-    issuer.issue(Command::Inventory(InventoryCommand::ReleaseReservation {
-        sku: need.sku.to_owned(),
-        location: source.location().to_owned(),
-        order_id: need.order_id.to_owned(),
-        line: need.line,
-        po_id: source.po_id().map(str::to_owned),
-        po_line: source.po_line(),
-        qty: Some(qty),
-    }))?;
+    let command = release_command(need.sku, need.order_id, need.line, source, qty);
+    issuer.issue(Command::Inventory(command))?;
     Ok(())
+}
+
+/// Takes `qty` of a line's units from `source` (the order judges, and
+/// records `reason`) and gives their reservation back. Whether the order
+/// let them go.
+pub(crate) fn give_back(
+    issuer: &mut Issuer<'_>,
+    sku: &str,
+    (order_id, line): (&str, u32),
+    source: &SupplySource,
+    qty: u64,
+    reason: String,
+) -> Result<bool, StoreError> {
+    let deallocate = OrderCommand::DeallocateLine {
+        order_id: order_id.to_owned(),
+        line,
+        source: source.clone(),
+        qty,
+        reason,
+    };
+    if let Issued::Rejected = issuer.issue(Command::Order(deallocate))? {
+        return Ok(false);
+    }
+    let release = release_command(sku, order_id, line, source, qty);
+    issuer.issue(Command::Inventory(release))?;
+    Ok(true)
 }
 
 /// Allocates reserved units to the line. If the order refuses (it was

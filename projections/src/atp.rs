@@ -282,12 +282,16 @@ impl AtpModel {
                     inbound: item
                         .inbound
                         .iter()
-                        .map(|(po, i)| Inbound {
-                            po_id: inventory_aggregate::split_inbound_key(po).0.to_owned(),
-                            po_line: inventory_aggregate::split_inbound_key(po).1,
+                        .map(|(key, i)| {
+                            let (po_id, po_line) = inventory_aggregate::split_inbound_key(key);
+                            (po_id.to_owned(), po_line, key, i)
+                        })
+                        .map(|(po_id, po_line, key, i)| Inbound {
+                            po_id,
+                            po_line,
                             expected_date: i.expected_date,
                             due: i.qty,
-                            promised: item.inbound_reserved(po),
+                            promised: item.inbound_reserved(key),
                             overdue: i.expected_date < today,
                         })
                         .collect(),

@@ -12,7 +12,9 @@ use std::collections::BTreeMap;
 
 use chrono::NaiveDate;
 use decider::Decider;
-use schemas::inventory::{AdjustmentReason, InventoryCommand, InventoryEvent, ReorderPolicy};
+use schemas::inventory::{
+    AdjustmentReason, InventoryCommand, InventoryEvent, ReorderPolicy, SupplyTerms,
+};
 use schemas::{check_id, check_qty, InvalidField, MAX_QTY};
 use serde::{Deserialize, Serialize};
 
@@ -29,6 +31,9 @@ pub struct InventoryItem {
     pub inbound_reservations: BTreeMap<String, BTreeMap<String, u64>>,
     /// The reorder policy, once one is set.
     pub policy: Option<ReorderPolicy>,
+    /// How the item is bought, once its supply is set.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub supply: Option<SupplyTerms>,
     /// When each reserved order line (`order#line`) needs its units, where
     /// the reservation said: ATP counts the requirement on that day.
     #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
@@ -163,6 +168,9 @@ pub enum Rejection {
     /// A policy that cannot work (for example safety stock above the reorder point).
     #[error("invalid policy: {0}")]
     InvalidPolicy(&'static str),
+    /// Supplier terms that cannot be planned with, naming the field.
+    #[error("invalid supply: {0}")]
+    InvalidSupply(&'static str),
 }
 
 impl decider::Reason for Rejection {
@@ -177,13 +185,14 @@ impl decider::Reason for Rejection {
             Self::UnknownInbound { .. } => "unknown_inbound",
             Self::InsufficientInbound { .. } => "insufficient_inbound",
             Self::InvalidPolicy(_) => "invalid_policy",
+            Self::InvalidSupply(_) => "invalid_supply",
         }
     }
 }
 
 impl decider::Aggregate for InventoryItem {
     const KINDS: &'static [schemas::StreamKind] = &[schemas::StreamKind::Inventory];
-    const STATE_SCHEMA: &'static str = "inventory-item/3";
+    const STATE_SCHEMA: &'static str = "inventory-item/4";
 
     fn stream(command: &InventoryCommand) -> Result<schemas::StreamName, schemas::InvalidField> {
         let (sku, location) = command.item();
@@ -406,6 +415,7 @@ fn evolve(mut state: InventoryItem, event: &InventoryEvent) -> InventoryItem {
             state.inbound_reservations.remove(&po);
         }
         InventoryEvent::ReorderPolicySet { policy, .. } => state.policy = Some(policy.clone()),
+        InventoryEvent::SupplySet { terms, .. } => state.supply = Some(terms.clone()),
     }
     state
 }
@@ -789,7 +799,40 @@ fn decide(
                 policy: policy.clone(),
             }])
         }
+        C::SetSupply { terms, .. } => {
+            check_supply(terms)?;
+            if state.supply.as_ref() == Some(terms) {
+                return Err(Rejection::InvalidSupply("the same terms are already set"));
+            }
+            Ok(vec![E::SupplySet {
+                sku,
+                location,
+                terms: terms.clone(),
+            }])
+        }
     }
+}
+
+/// Refuses supplier terms the replenishment process could not plan with.
+fn check_supply(terms: &SupplyTerms) -> Result<(), Rejection> {
+    check_id("supplier_id", &terms.supplier_id)?;
+    let problem = if terms.lead_time_days == 0 || terms.lead_time_days > 365 {
+        Some("lead_time_days must be 1 to 365")
+    } else if terms.moq == 0 || terms.moq > MAX_QTY {
+        Some("moq must be 1 to 1,000,000")
+    } else if terms.pack_size == 0 || terms.pack_size > MAX_QTY {
+        Some("pack_size must be 1 to 1,000,000")
+    } else if terms.unit_cost_cents == 0 {
+        Some("unit_cost_cents must be at least 1")
+    } else if terms.holding_rate_bp == 0 || terms.holding_rate_bp > 10_000 {
+        Some("holding_rate_bp must be 1 to 10000")
+    } else if !(5_000..=9_999).contains(&terms.service_level_bp) {
+        // 100 % would need infinite safety stock under a normal demand model.
+        Some("service_level_bp must be 5000 to 9999")
+    } else {
+        None
+    };
+    problem.map_or(Ok(()), |p| Err(Rejection::InvalidSupply(p)))
 }
 
 /// The line's on-hand reservation, if it covers `qty`.

@@ -8,7 +8,8 @@ use decider::{given, Decider};
 use inventory_aggregate::{InventoryItem, Rejection};
 use proptest::prelude::*;
 use schemas::inventory::{
-    AdjustmentReason, InventoryCommand as C, InventoryEvent as E, ReorderPolicy,
+    AdjustmentReason, InventoryCommand as C, InventoryEvent as E, LotSizing, ReorderPolicy,
+    SupplyTerms,
 };
 use schemas::InvalidField;
 
@@ -564,6 +565,68 @@ fn the_reorder_point_is_reported_once_when_the_position_falls_to_it() {
         .then_rejected(Rejection::InvalidPolicy(
             "safety stock is above the reorder point",
         ));
+}
+
+fn terms() -> SupplyTerms {
+    SupplyTerms {
+        supplier_id: "ACME".into(),
+        lead_time_days: 7,
+        moq: 10,
+        pack_size: 5,
+        unit_cost_cents: 400,
+        order_cost_cents: 5_000,
+        holding_rate_bp: 2_500,
+        service_level_bp: 9_500,
+        sizing: LotSizing::Eoq,
+        auto_order: true,
+    }
+}
+
+fn set_supply(terms: SupplyTerms) -> C {
+    C::SetSupply {
+        sku: SKU.into(),
+        location: LOC.into(),
+        terms,
+    }
+}
+
+#[test]
+fn supplier_terms_are_set_once_and_refused_when_they_cannot_be_planned_with() {
+    let set = E::SupplySet {
+        sku: SKU.into(),
+        location: LOC.into(),
+        terms: terms(),
+    };
+    given::<InventoryItem>([])
+        .when(set_supply(terms()))
+        .then([set.clone()]);
+    given::<InventoryItem>([set])
+        .when(set_supply(terms()))
+        .then_rejected(Rejection::InvalidSupply("the same terms are already set"));
+    let cases: [(fn(&mut SupplyTerms), &str); 6] = [
+        (|t| t.lead_time_days = 0, "lead_time_days must be 1 to 365"),
+        (|t| t.moq = 0, "moq must be 1 to 1,000,000"),
+        (|t| t.pack_size = 0, "pack_size must be 1 to 1,000,000"),
+        (
+            |t| t.unit_cost_cents = 0,
+            "unit_cost_cents must be at least 1",
+        ),
+        (
+            |t| t.holding_rate_bp = 10_001,
+            "holding_rate_bp must be 1 to 10000",
+        ),
+        (
+            |t| t.service_level_bp = 10_000,
+            "service_level_bp must be 5000 to 9999",
+        ),
+    ];
+    for (spoil, problem) in cases {
+        let mut bad = terms();
+        spoil(&mut bad);
+        given::<InventoryItem>([])
+            .when(set_supply(bad))
+            .then_rejected(Rejection::InvalidSupply(problem));
+    }
 }
 
 #[test]

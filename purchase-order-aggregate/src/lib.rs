@@ -185,6 +185,7 @@ impl Decider for PurchaseOrder {
                 ordered_on,
                 lines,
                 over_receipt_tolerance_pct,
+                basis,
                 ..
             } => {
                 if state.placed.is_some() {
@@ -223,6 +224,7 @@ impl Decider for PurchaseOrder {
                     ordered_on: *ordered_on,
                     lines: lines.clone(),
                     over_receipt_tolerance_pct: *over_receipt_tolerance_pct,
+                    basis: basis.clone(),
                 }])
             }
             C::ConfirmPurchaseOrder { .. } => {

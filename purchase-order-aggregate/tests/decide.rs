@@ -24,6 +24,7 @@ fn line(n: u32, qty: u64) -> PoLineInput {
 }
 fn place(lines: Vec<PoLineInput>) -> C {
     C::PlacePurchaseOrder {
+        basis: None,
         po_id: "PO-1".into(),
         supplier_id: "SUP-1".into(),
         ordered_on: day(1),
@@ -33,6 +34,7 @@ fn place(lines: Vec<PoLineInput>) -> C {
 }
 fn placed() -> E {
     E::PurchaseOrderPlaced {
+        basis: None,
         po_id: "PO-1".into(),
         supplier_id: "SUP-1".into(),
         ordered_on: day(1),
@@ -137,6 +139,7 @@ fn a_bad_purchase_order_is_refused() {
         }));
     given::<PurchaseOrder>([])
         .when(C::PlacePurchaseOrder {
+            basis: None,
             po_id: "PO-1".into(),
             supplier_id: "SUP-1".into(),
             ordered_on: day(1),

@@ -130,6 +130,64 @@ pub enum InventoryCommand {
         #[serde(flatten)]
         policy: ReorderPolicy,
     },
+    /// How the item is bought (item-master data): the replenishment
+    /// process keeps the reorder policy current from these terms.
+    SetSupply {
+        sku: String,
+        location: String,
+        #[serde(flatten)]
+        terms: SupplyTerms,
+    },
+}
+
+/// How order quantities are sized.
+#[derive(
+    Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize, schemars::JsonSchema,
+)]
+#[serde(rename_all = "snake_case")]
+pub enum LotSizing {
+    /// The economic order quantity (from order cost and holding rate).
+    #[default]
+    Eoq,
+    /// Order up to the reorder point plus the EOQ (min/max).
+    MinMax,
+}
+
+fn one() -> u64 {
+    1
+}
+
+fn default_holding_rate_bp() -> u32 {
+    2500
+}
+
+/// Supplier terms of one SKU at one location.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, schemars::JsonSchema)]
+pub struct SupplyTerms {
+    pub supplier_id: String,
+    /// The supplier's quoted lead time, used until receipts show one.
+    pub lead_time_days: u32,
+    /// Minimum order quantity.
+    #[serde(default = "one")]
+    pub moq: u64,
+    /// Orders are whole packs of this many units.
+    #[serde(default = "one")]
+    pub pack_size: u64,
+    pub unit_cost_cents: u64,
+    /// The cost of placing one order, for the EOQ.
+    #[serde(default)]
+    pub order_cost_cents: u64,
+    /// Yearly cost of holding a unit, in basis points of its cost (2500 = 25 %).
+    #[serde(default = "default_holding_rate_bp")]
+    pub holding_rate_bp: u32,
+    /// Target cycle service level, in basis points (9500 = 95 %).
+    pub service_level_bp: u16,
+    #[serde(default)]
+    pub sizing: LotSizing,
+    /// Whether the replenishment process places purchase orders itself
+    /// (otherwise it suggests them).
+    #[serde(default)]
+    pub auto_order: bool,
 }
 
 /// When and how much to reorder, and whether inbound supply may be promised.
@@ -149,7 +207,7 @@ pub struct ReorderPolicy {
 
 impl InventoryCommand {
     /// The `type` values of these commands.
-    pub const TYPES: [&'static str; 12] = [
+    pub const TYPES: [&'static str; 13] = [
         "ReceiveStock",
         "AdjustStock",
         "CountStock",
@@ -162,6 +220,7 @@ impl InventoryCommand {
         "ScheduleInbound",
         "CancelInbound",
         "SetReorderPolicy",
+        "SetSupply",
     ];
 
     /// The item the command is for: (sku, location).
@@ -178,7 +237,8 @@ impl InventoryCommand {
             | Self::RestockReturn { sku, location, .. }
             | Self::ScheduleInbound { sku, location, .. }
             | Self::CancelInbound { sku, location, .. }
-            | Self::SetReorderPolicy { sku, location, .. } => (sku, location),
+            | Self::SetReorderPolicy { sku, location, .. }
+            | Self::SetSupply { sku, location, .. } => (sku, location),
         }
     }
 }
@@ -345,6 +405,12 @@ pub enum InventoryEvent {
         #[serde(flatten)]
         policy: ReorderPolicy,
     },
+    SupplySet {
+        sku: String,
+        location: String,
+        #[serde(flatten)]
+        terms: SupplyTerms,
+    },
     /// The inventory position (on hand + inbound − reserved) fell to the
     /// reorder point: time to order `order_qty`.
     ReorderPointReached {
@@ -372,5 +438,6 @@ crate::event_types!(InventoryEvent {
     InboundScheduled,
     InboundCancelled,
     ReorderPolicySet,
+    SupplySet,
     ReorderPointReached,
 });

@@ -28,6 +28,30 @@ pub struct OpenLine {
     pub open_qty: u64,
 }
 
+/// What an automatic purchase order was computed from: the forecast, the
+/// policy and the inventory position, as the replenishment process saw them.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, schemars::JsonSchema)]
+pub struct ReplenishmentBasis {
+    /// The forecasting method (`croston-sba`, `ses-optimized`, …).
+    pub method: String,
+    /// The demand class that chose it (`smooth`, `erratic`, `intermittent`, `lumpy`, `none`).
+    pub demand_class: String,
+    /// Forecast demand per day, in thousandths of a unit.
+    pub forecast_milli_per_day: u64,
+    /// Days of demand history behind the forecast.
+    pub history_days: u32,
+    /// Lead time used, in days (observed mean, else the supplier's).
+    pub lead_time_days: u32,
+    pub safety_stock: u64,
+    pub reorder_point: u64,
+    pub order_qty: u64,
+    /// On hand + on order − reserved − backordered when the order was placed.
+    pub position: i64,
+    pub service_level_bp: u16,
+    /// The fill rate the policy is expected to give, in basis points.
+    pub expected_fill_rate_bp: u16,
+}
+
 fn default_tolerance() -> u8 {
     10
 }
@@ -44,6 +68,9 @@ pub enum PurchaseOrderCommand {
         /// How far above the ordered quantity a receipt may go, in percent.
         #[serde(default = "default_tolerance")]
         over_receipt_tolerance_pct: u8,
+        /// Set by the replenishment process on the orders it places.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        basis: Option<ReplenishmentBasis>,
     },
     /// The supplier accepted the order as placed.
     ConfirmPurchaseOrder {
@@ -104,6 +131,8 @@ pub enum PurchaseOrderEvent {
         ordered_on: NaiveDate,
         lines: Vec<PoLineInput>,
         over_receipt_tolerance_pct: u8,
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        basis: Option<ReplenishmentBasis>,
     },
     PurchaseOrderConfirmed {
         po_id: String,

@@ -97,7 +97,7 @@ pub enum Cmd {
         #[command(subcommand)]
         which: MetricsCmd,
     },
-    /// Rebuilds a read model (atp, orders, stock or all) from the log, beside the live copy, then swaps it in.
+    /// Rebuilds a read model (atp, orders, stock, demand or all) from the log, beside the live copy, then swaps it in.
     Replay {
         #[arg(long)]
         projection: String,
@@ -105,7 +105,7 @@ pub enum Cmd {
         #[arg(long)]
         server: Option<String>,
     },
-    /// Compares a live read model (atp, orders, stock or all) with a fresh rebuild; exits 1 if they differ.
+    /// Compares a live read model (atp, orders, stock, demand or all) with a fresh rebuild; exits 1 if they differ.
     Check {
         #[arg(long)]
         projection: String,

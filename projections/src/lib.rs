@@ -11,11 +11,15 @@
 //!   rate, backorders);
 //! - `stock`: inventory metrics (turnover, stock accuracy, stockouts, dead
 //!   stock, shortages);
+//! - `demand`: demand history per SKU and location per day (unconstrained:
+//!   backorders and shortage cancellations included), lead times observed,
+//!   and the accuracy of the forecasts made as weeks began;
 //! - `stats`: percentiles and ratios the metrics share;
 //! - `registry`: every model the service keeps ([`ReadModels`]), by name.
 
 /// The ATP read model per SKU and location and its queries.
 pub mod atp;
+pub mod demand;
 pub mod orders;
 pub mod phased;
 pub mod projection;

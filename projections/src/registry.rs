@@ -5,6 +5,7 @@ use event_store::Store;
 use serde::Serialize;
 
 use crate::atp::AtpModel;
+use crate::demand::DemandModel;
 use crate::orders::OrdersModel;
 use crate::projection::{self, CheckReport, Projection, ReadModel, Rebuilt};
 use crate::stock::StockModel;
@@ -58,6 +59,7 @@ read_models! {
     atp: AtpModel,
     orders: OrdersModel,
     stock: StockModel,
+    demand: DemandModel,
 }
 
 impl ReadModels {

@@ -9,7 +9,6 @@ use schemas::{Command, CommandEnvelope, CommandResult, Outcome};
 use serde_json::Value;
 
 use crate::port::Port;
-use crate::reactions::Reaction;
 
 /// What one batch (or one reaction) did.
 #[derive(Debug, Default, Clone, PartialEq, Eq)]
@@ -46,37 +45,67 @@ impl Progress {
 /// info). Every other refusal of a process command is logged at warn.
 const SOURCING_REFUSALS: [&str; 2] = ["insufficient_stock", "insufficient_inbound"];
 
-/// The outcome of a command the process issued.
-pub(crate) enum Issued {
+/// The outcome of a command a process issued.
+pub enum Issued {
     /// Recorded; `recorded` holds the payloads when they were read back
     /// because an earlier run had recorded a different decision.
-    Accepted { recorded: Option<Vec<Value>> },
+    Accepted {
+        /// The payloads an earlier run recorded, when they differ from this run's decision.
+        recorded: Option<Vec<Value>>,
+    },
     /// Refused; nothing changed.
     Rejected,
 }
 
 /// Issues one task's commands, numbered for their ids: the `n`th command
-/// of task `t` of the event at position `p` is `fp-p-t-n`, whatever run
-/// issues it.
-pub(crate) struct Issuer<'a> {
+/// of task `t` of the event at position `p` is `fp-p-t-n` (the fulfilment
+/// process's prefix), whatever run issues it. Every process issues its
+/// commands this way.
+pub struct Issuer<'a> {
     pub(crate) port: &'a dyn Port,
-    pub(crate) reaction: &'a Reaction,
+    /// The business time of the event reacted to: the commands' `at`.
+    pub(crate) at: DateTime<Utc>,
+    pub(crate) correlation_id: Option<String>,
     pub(crate) prefix: String,
     pub(crate) count: usize,
     pub(crate) progress: &'a mut Progress,
 }
 
-impl Issuer<'_> {
+impl<'a> Issuer<'a> {
+    /// An issuer of commands with ids `{prefix}-0`, `{prefix}-1`, …, at
+    /// business time `at`, counted in `progress`.
+    pub fn new(
+        port: &'a dyn Port,
+        prefix: String,
+        at: DateTime<Utc>,
+        correlation_id: Option<String>,
+        progress: &'a mut Progress,
+    ) -> Self {
+        Self {
+            port,
+            at,
+            correlation_id,
+            prefix,
+            count: 0,
+            progress,
+        }
+    }
+
+    /// The business day the commands are issued on.
+    pub fn today(&self) -> chrono::NaiveDate {
+        self.at.date_naive()
+    }
+
     /// Issues one command with the next deterministic id.
-    pub(crate) fn issue(&mut self, command: Command) -> Result<Issued, StoreError> {
+    pub fn issue(&mut self, command: Command) -> Result<Issued, StoreError> {
         let command_id = format!("{}-{}", self.prefix, self.count);
         self.count += 1;
         self.progress.commands += 1;
-        let body = command_body(&command_id, &command, self.reaction.at)?;
+        let body = command_body(&command_id, &command, self.at)?;
         let envelope = CommandEnvelope {
             command_id: command_id.clone(),
-            at: Some(self.reaction.at),
-            correlation_id: self.reaction.correlation_id.clone(),
+            at: Some(self.at),
+            correlation_id: self.correlation_id.clone(),
             command,
             body,
         };
@@ -106,11 +135,11 @@ impl Issuer<'_> {
             } => {
                 *self.progress.refused.entry(reason).or_default() += 1;
                 if result.outcome() == Outcome::Invalid {
-                    tracing::warn!(%command_id, reason, %message, "fulfilment built an invalid command");
+                    tracing::warn!(%command_id, reason, %message, "a process built an invalid command");
                 } else if SOURCING_REFUSALS.contains(reason) {
                     tracing::info!(%command_id, reason, %message, "fulfilment command refused; sourcing goes on");
                 } else {
-                    tracing::warn!(%command_id, reason, %message, "fulfilment command refused");
+                    tracing::warn!(%command_id, reason, %message, "process command refused");
                 }
                 Ok(Issued::Rejected)
             }

@@ -45,7 +45,7 @@ mod rescheduling;
 mod runner;
 mod sourcing;
 
-pub use issue::Progress;
+pub use issue::{Issued, Issuer, Progress};
 pub use memory::Memory;
 pub use port::Port;
 pub use reactions::{react, Reaction, Task};

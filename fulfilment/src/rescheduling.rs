@@ -54,7 +54,7 @@ pub(crate) fn inbound_moved(
     location: &str,
     (po_id, po_line): (&str, Option<u32>),
 ) -> Result<(), StoreError> {
-    let today = issuer.reaction.at.date_naive();
+    let today = issuer.today();
     let Some(item) = issuer.port.item(sku, location)? else {
         return Ok(());
     };

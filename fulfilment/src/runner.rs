@@ -157,13 +157,13 @@ fn perform(
     progress: &mut Progress,
 ) -> Result<(), StoreError> {
     for (n, task) in reaction.tasks.iter().enumerate() {
-        let mut issuer = Issuer {
+        let mut issuer = Issuer::new(
             port,
-            reaction,
-            prefix: format!("fp-{}-{n}", reaction.position),
-            count: 0,
+            format!("fp-{}-{n}", reaction.position),
+            reaction.at,
+            reaction.correlation_id.clone(),
             progress,
-        };
+        );
         match task {
             Task::Send(command) => {
                 issuer.issue(command.clone())?;

@@ -206,7 +206,7 @@ pub(crate) fn source(
         return Ok(());
     }
     let sku = l.sku.clone();
-    let today = issuer.reaction.at.date_naive();
+    let today = issuer.today();
     let target = Need {
         sku: &sku,
         order_id,
@@ -251,7 +251,7 @@ pub(crate) fn pull_in(
     order_id: &str,
     line: u32,
 ) -> Result<(), StoreError> {
-    let today = issuer.reaction.at.date_naive();
+    let today = issuer.today();
     let Some(order) = issuer.port.order(order_id)? else {
         return Ok(());
     };

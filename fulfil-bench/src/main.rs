@@ -5,6 +5,7 @@
 mod bench;
 mod bench_kafka;
 mod bench_queries;
+mod simulate;
 
 use std::path::PathBuf;
 
@@ -65,6 +66,24 @@ enum Cmd {
         queries: usize,
     },
     /// Commands end to end through a Kafka broker, beside the broker's own produce+consume rate.
+    /// The replenishment loop on a real demand series through the real command path, beside a fixed-reorder-point baseline: fill rate, cycle service level, average stock (JSON).
+    Replenishment {
+        /// A series of the reference set: `pbs_first_60`, shampoo or wineind.
+        #[arg(long, default_value = "pbs_first_60")]
+        series: String,
+        /// The supplier's lead time, in days (one period of the series is a day).
+        #[arg(long, default_value_t = 3)]
+        lead_time_days: u32,
+        /// Target cycle service level, in basis points.
+        #[arg(long, default_value_t = 9500)]
+        service_level_bp: u16,
+        /// Units of each SKU on hand on the first day.
+        #[arg(long, default_value_t = 10)]
+        initial_stock: u64,
+        /// The cost of placing one order, in cents (for the EOQ; a unit costs 1000).
+        #[arg(long, default_value_t = 50)]
+        order_cost_cents: u64,
+    },
     Kafka {
         /// Kafka bootstrap servers.
         #[arg(long = "kafka", env = "FULFIL_KAFKA")]
@@ -123,6 +142,23 @@ fn main() -> anyhow::Result<()> {
                 locations: locations.max(1),
                 clients: clients.max(1),
                 queries,
+            },
+        ),
+        Cmd::Replenishment {
+            series,
+            lead_time_days,
+            service_level_bp,
+            initial_stock,
+            order_cost_cents,
+        } => simulate::run(
+            &data_dir,
+            config(),
+            &simulate::SimulationPlan {
+                series,
+                lead_time_days,
+                service_level_bp,
+                initial_stock,
+                order_cost_cents,
             },
         ),
         Cmd::Kafka {

@@ -19,9 +19,13 @@ use axum::{Json, Router};
 use chrono::{DateTime, NaiveDate, Utc};
 use clock::SharedClock;
 use event_store::Store;
+use forecasting::Method;
+use projections::demand::Bucket;
 use projections::orders::OrderFilter;
 use projections::stock::StockFilter;
 use projections::ProjectionError;
+use replenishment::report::{forecast_report, ForecastQuery, ForecastReport, ReportError};
+use replenishment::{suggestions, Suggestion};
 use tokio::sync::watch;
 
 use command_handler::CommandHandler;
@@ -29,7 +33,7 @@ use projections::ReadModels;
 use schemas::{CommandResult, Outcome};
 
 /// Every route, with its method, as the router and the `OpenAPI` document name it.
-pub const ROUTES: [(&str, &str); 11] = [
+pub const ROUTES: [(&str, &str); 13] = [
     ("get", "/healthz"),
     ("get", "/readyz"),
     ("get", "/metrics"),
@@ -38,13 +42,15 @@ pub const ROUTES: [(&str, &str); 11] = [
     ("get", "/promise/{sku}"),
     ("get", "/metrics/orders"),
     ("get", "/metrics/inventory"),
+    ("get", "/forecast/{sku}"),
+    ("get", "/replenish"),
     ("post", "/commands"),
     ("post", "/read-models/{name}/rebuild"),
     ("get", "/read-models/{name}/check"),
 ];
 
 /// The query parameters each route accepts; any other is refused.
-pub const QUERY_PARAMETERS: [(&str, &[&str]); 5] = [
+pub const QUERY_PARAMETERS: [(&str, &[&str]); 7] = [
     ("/readyz", &["position", "timeout_ms"]),
     ("/atp/{sku}", &["location", "today"]),
     ("/promise/{sku}", &["qty", "by", "location", "today"]),
@@ -52,6 +58,13 @@ pub const QUERY_PARAMETERS: [(&str, &[&str]); 5] = [
         "/metrics/orders",
         &["from", "to", "channel", "sku", "location", "as_of"],
     ),
+    (
+        "/forecast/{sku}",
+        &[
+            "location", "bucket", "horizon", "method", "alpha", "alpha_d", "alpha_p", "today",
+        ],
+    ),
+    ("/replenish", &["sku", "today"]),
     (
         "/metrics/inventory",
         &[
@@ -132,9 +145,9 @@ pub struct Telemetry {
     pub commands_rejected: AtomicU64,
     /// Messages through the API that were not commands.
     pub commands_invalid: AtomicU64,
-    /// Commands the fulfilment process issued.
+    /// Commands the processes (fulfilment, replenishment) issued.
     pub process_commands: AtomicU64,
-    /// Commands the fulfilment process issued that were refused, by reason.
+    /// Commands the processes issued that were refused, by reason.
     process_refusals: Mutex<BTreeMap<String, u64>>,
 }
 
@@ -157,7 +170,7 @@ impl Telemetry {
         }
     }
 
-    /// Counts `n` refusals of the fulfilment process's commands for `reason`.
+    /// Counts `n` refusals of the processes' commands for `reason`.
     pub fn process_refused(&self, reason: &str, n: u64) {
         let mut refusals = self
             .process_refusals
@@ -201,6 +214,8 @@ pub fn router(state: AppState) -> Router {
         .route("/promise/{sku}", get(promise))
         .route("/metrics/orders", get(order_metrics))
         .route("/metrics/inventory", get(inventory_metrics))
+        .route("/forecast/{sku}", get(forecast))
+        .route("/replenish", get(replenish))
         .route("/commands", post(command))
         .route("/read-models/{name}/rebuild", post(rebuild))
         .route("/read-models/{name}/check", get(check))
@@ -405,12 +420,12 @@ async fn prometheus(State(state): State<AppState>) -> Result<Response, ApiError>
     metric(
         "fulfil_commands_total",
         "counter",
-        "Commands by outcome, from the API and the fulfilment process.",
+        "Commands by outcome, from the API and the processes.",
     );
     metric(
         "fulfil_process_refusals_total",
         "counter",
-        "Commands the fulfilment process issued that were refused, by reason.",
+        "Commands the processes (fulfilment, replenishment) issued that were refused, by reason.",
     );
     metric(
         "fulfil_http_requests_total",
@@ -621,6 +636,81 @@ async fn inventory_metrics(
     let models = state.models.clone();
     let m = tokio::task::spawn_blocking(move || models.stock.metrics(&filter, as_of)).await??;
     Ok(Json(m))
+}
+
+impl From<ReportError> for ApiError {
+    fn from(e: ReportError) -> Self {
+        match e {
+            ReportError::Projection(e) => e.into(),
+            ReportError::Forecast(e) => Self::bad("method", e.to_string()),
+        }
+    }
+}
+
+async fn forecast(
+    State(state): State<AppState>,
+    Path(sku): Path<String>,
+    Query(raw): Query<HashMap<String, String>>,
+) -> Result<Json<ForecastReport>, ApiError> {
+    let params = Params::new(raw, "/forecast/{sku}")?;
+    let bucket = match params.text("bucket").as_deref() {
+        None | Some("week") => Bucket::Week,
+        Some("day") => Bucket::Day,
+        Some("month") => Bucket::Month,
+        Some(other) => {
+            return Err(ApiError::bad(
+                "bucket",
+                format!("expected day, week or month, got `{other}`"),
+            ))
+        }
+    };
+    let horizon: usize = params
+        .parse("horizon", "a whole number of periods")?
+        .unwrap_or(6);
+    if !(1..=1000).contains(&horizon) {
+        return Err(ApiError::bad("horizon", "must be 1 to 1000"));
+    }
+    let alpha = |name: &str| -> Result<Option<f64>, ApiError> {
+        let value: Option<f64> = params.parse(name, "a number above 0 and at most 1")?;
+        if value.is_some_and(|v| !(v > 0.0 && v <= 1.0)) {
+            return Err(ApiError::bad(name, "must be above 0 and at most 1"));
+        }
+        Ok(value)
+    };
+    let (a, ad, ap) = (alpha("alpha")?, alpha("alpha_d")?, alpha("alpha_p")?);
+    let method = match params.text("method").as_deref() {
+        None | Some("auto") => None,
+        Some(name) => Some(Method::named(name, a, ad, ap).ok_or_else(|| {
+            ApiError::bad(
+                "method",
+                format!("expected auto or one of {}", Method::NAMES.join(", ")),
+            )
+        })?),
+    };
+    let query = ForecastQuery {
+        sku,
+        location: params.text("location"),
+        bucket,
+        horizon,
+        method,
+        today: today(&state, &params)?,
+    };
+    let models = state.models.clone();
+    let report = tokio::task::spawn_blocking(move || forecast_report(&models, &query)).await??;
+    Ok(Json(report))
+}
+
+async fn replenish(
+    State(state): State<AppState>,
+    Query(raw): Query<HashMap<String, String>>,
+) -> Result<Json<Vec<Suggestion>>, ApiError> {
+    let params = Params::new(raw, "/replenish")?;
+    let today = today(&state, &params)?;
+    let sku = params.text("sku");
+    let models = state.models.clone();
+    let table =
+        tokio::task::spawn_blocking(move || suggestions(&models, sku.as_deref(), today)).await??;
+    Ok(Json(table))
 }
 
 async fn command(State(state): State<AppState>, body: String) -> Response {

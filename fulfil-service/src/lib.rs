@@ -2,8 +2,8 @@
 //! project`, the benches and the tests.
 //!
 //! A [`Service`] starts with the shared state over a store and adds tasks:
-//! the workers (the fulfilment process, then every read model, after each
-//! append), the HTTP API, the Kafka command consumer and outbox relay, a
+//! the workers (the fulfilment and replenishment processes, then every
+//! read model, after each append), the HTTP API, the Kafka command consumer and outbox relay, a
 //! read replica's reader. Every task stops when told to; [`Service::stop`]
 //! tells them and waits, [`Service::run_until`] does so on a signal or as
 //! soon as any task ends on its own.
@@ -11,6 +11,7 @@
 //! `stores` holds the rule about data directories: a writer's log is never
 //! a replica's, and the other way round.
 
+mod processes;
 mod stores;
 
 use std::future::Future;
@@ -25,11 +26,11 @@ use fulfil_kafka::commands::{CommandConsumer, ConsumerStats};
 use fulfil_kafka::relay::RelayStats;
 use fulfil_kafka::replica::ReplicaStats;
 use fulfil_kafka::{KafkaConfig, KafkaError};
-use fulfilment::FulfilmentProcess;
 use projections::{ProjectionError, ReadModels};
 use tokio::sync::watch;
 use tokio::task::JoinHandle;
 
+pub use processes::Processes;
 pub use stores::{open, open_log, open_replica};
 
 /// What can stop a node.
@@ -41,6 +42,9 @@ pub enum ServiceError {
     /// A read model failed.
     #[error(transparent)]
     Projection(#[from] ProjectionError),
+    /// The replenishment process failed.
+    #[error(transparent)]
+    Replenishment(#[from] replenishment::ReplenishmentError),
     /// Talking to Kafka failed.
     #[error(transparent)]
     Kafka(#[from] KafkaError),
@@ -130,7 +134,7 @@ impl Service {
         self.tasks.push(tokio::spawn(task));
     }
 
-    /// The fulfilment process and every read model, caught up after each append.
+    /// The fulfilment and replenishment processes and every read model, caught up after each append.
     pub fn with_workers(mut self) -> Self {
         let workers = run_workers(self.state.clone(), self.stopping());
         self.spawn(workers);
@@ -271,21 +275,20 @@ const REPLICA_SERIES: [(&str, &str); 5] = [
     ),
 ];
 
-/// Runs the fulfilment process and the read models after every append
+/// Runs the processes and the read models after every append
 /// until `shutdown` turns true. The service is ready after the first pass.
 async fn run_workers(
     state: AppState,
     mut shutdown: watch::Receiver<bool>,
 ) -> Result<(), ServiceError> {
     let mut head = state.store.head_watch();
-    let mut process = FulfilmentProcess::open(state.handler.clone())?;
+    let mut process = Processes::open(&state.handler, state.models.clone())?;
     loop {
         let target = *head.borrow_and_update();
         let models = state.models.clone();
         let (p, outcome) = tokio::task::spawn_blocking(move || {
             let outcome = process
                 .run_until_idle()
-                .map_err(ServiceError::from)
                 .and_then(|progress| Ok((progress, models.catch_up()?)));
             (process, outcome)
         })

@@ -62,6 +62,52 @@ pub enum Cmd {
         #[arg(long, value_enum, default_value_t = Format::Table)]
         format: Format,
     },
+    /// A SKU's demand history, demand class, forecast, accuracy and policy; or, with --input, forecasts of a series of your own (CSV with columns ds,y).
+    Forecast {
+        /// The SKU (not with --input).
+        #[arg(required_unless_present = "input", conflicts_with = "input")]
+        sku: Option<String>,
+        /// Only this location (with demand not served anywhere yet, if it is the SKU's primary location).
+        #[arg(long, conflicts_with = "input")]
+        location: Option<String>,
+        /// Sum the history per day, week or month.
+        #[arg(long, value_enum, default_value_t = Period::Week, conflicts_with = "input")]
+        bucket: Period,
+        /// Periods ahead to forecast (1 to 1000).
+        #[arg(long, default_value_t = 6, value_parser = clap::value_parser!(u16).range(1..=1000))]
+        horizon: u16,
+        /// auto (by demand class) or ses, ses-optimized, croston-classic, croston-sba, croston-optimized, tsb, adida, imapa.
+        #[arg(long, default_value = "auto")]
+        method: String,
+        /// SES's smoothing (0 < alpha ≤ 1; default 0.1).
+        #[arg(long)]
+        alpha: Option<f64>,
+        /// TSB's smoothing of demand sizes (default 0.1).
+        #[arg(long)]
+        alpha_d: Option<f64>,
+        /// TSB's smoothing of the probability of demand (default 0.1).
+        #[arg(long)]
+        alpha_p: Option<f64>,
+        /// A CSV file with columns ds (YYYY-MM-DD, increasing) and y (demand, not negative).
+        #[arg(long)]
+        input: Option<PathBuf>,
+        /// The day to report as of (default: today by the clock).
+        #[arg(long, conflicts_with = "input")]
+        today: Option<chrono::NaiveDate>,
+        #[arg(long, value_enum, default_value_t = Format::Table)]
+        format: Format,
+    },
+    /// Replenishment suggestions: every item with supplier terms, its inventory position against its reorder point, and what to order now.
+    Replenish {
+        /// Only this SKU.
+        #[arg(long)]
+        sku: Option<String>,
+        /// The day to plan as of (default: today by the clock).
+        #[arg(long)]
+        today: Option<chrono::NaiveDate>,
+        #[arg(long, value_enum, default_value_t = Format::Table)]
+        format: Format,
+    },
     /// Runs the service on the embedded store: the fulfilment process, the read models and the HTTP API.
     Serve {
         /// Address the HTTP API listens on (default 127.0.0.1:8080).
@@ -208,6 +254,24 @@ pub enum MetricsCmd {
         #[arg(long, value_enum, default_value_t = Format::Table)]
         format: Format,
     },
+}
+
+/// How a demand history is summed.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum Period {
+    Day,
+    Week,
+    Month,
+}
+
+impl From<Period> for projections::demand::Bucket {
+    fn from(p: Period) -> Self {
+        match p {
+            Period::Day => Self::Day,
+            Period::Week => Self::Week,
+            Period::Month => Self::Month,
+        }
+    }
 }
 
 /// How a report is printed.

@@ -10,7 +10,7 @@ use std::path::Path;
 use anyhow::Context;
 use command_handler::CommandHandler;
 use event_store::{Store, StoreConfig};
-use fulfilment::FulfilmentProcess;
+use fulfil_service::Processes;
 use inventory_aggregate::InventoryItem;
 use order_aggregate::Order;
 use schemas::CommandResult;
@@ -26,7 +26,7 @@ pub fn run(data_dir: &Path, config: StoreConfig) -> anyhow::Result<()> {
     ));
     let store = Store::open(&dir, config).with_context(|| format!("opening {}", dir.display()))?;
     let handler = CommandHandler::new(store.clone());
-    let mut process = FulfilmentProcess::open(handler.clone())?;
+    let mut process = Processes::open(&handler, projections::ReadModels::open(&store)?)?;
     println!("fulfil demo: a fresh embedded store in {}\n", dir.display());
 
     println!("1. Commands in the wire format, one result each; the fulfilment process reacts after each:");

@@ -6,11 +6,11 @@ use std::io::{BufRead, Write};
 use anyhow::Context;
 use command_handler::CommandHandler;
 use event_store::{Store, StreamId};
-use fulfilment::FulfilmentProcess;
+use fulfil_service::Processes;
 use schemas::{CommandResult, Outcomes, StreamName};
 
 /// Applies JSON-lines commands from `file` (- for stdin), the fulfilment
-/// process reacting after each; prints one result per line.
+/// and replenishment processes reacting after each; prints one result per line.
 pub fn submit(store: &Store, file: &str) -> anyhow::Result<()> {
     let input: Box<dyn BufRead> = if file == "-" {
         Box::new(std::io::stdin().lock())
@@ -20,7 +20,7 @@ pub fn submit(store: &Store, file: &str) -> anyhow::Result<()> {
         ))
     };
     let handler = CommandHandler::new(store.clone());
-    let mut process = FulfilmentProcess::open(handler.clone())?;
+    let mut process = Processes::open(&handler, projections::ReadModels::open(store)?)?;
     // Events written before (by an earlier run) are handled first.
     let mut reacted = process.run_until_idle()?;
     let mut out = std::io::stdout().lock();
@@ -47,7 +47,7 @@ pub fn submit(store: &Store, file: &str) -> anyhow::Result<()> {
         .map(|(reason, n)| format!("{n} {reason}"))
         .collect();
     eprintln!(
-        "{} accepted, {} rejected, {} invalid; the fulfilment process issued {} commands ({} accepted{})",
+        "{} accepted, {} rejected, {} invalid; the processes issued {} commands ({} accepted{})",
         outcomes.accepted,
         outcomes.rejected,
         outcomes.invalid,

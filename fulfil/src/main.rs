@@ -7,6 +7,7 @@ mod admin;
 mod cli;
 mod config;
 mod demo;
+mod forecast;
 mod inspect;
 mod report;
 mod serve;
@@ -71,6 +72,45 @@ fn main() -> anyhow::Result<()> {
             let promise = model.promise(&sku, qty, by, location.as_deref(), day)?;
             report::print_report(&promise, format)
         }
+        Cmd::Forecast {
+            sku,
+            location,
+            bucket,
+            horizon,
+            method,
+            alpha,
+            alpha_d,
+            alpha_p,
+            input,
+            today: day,
+            format,
+        } => {
+            let method = forecast::method(&method, alpha, alpha_d, alpha_p)?;
+            if let Some(path) = input {
+                return forecast::input(&path, method, usize::from(horizon), format);
+            }
+            let models = read_models(&open(&data_dir, config)?)?;
+            let query = replenishment::report::ForecastQuery {
+                sku: sku.unwrap_or_default(),
+                location,
+                bucket: bucket.into(),
+                horizon: usize::from(horizon),
+                method,
+                today: day.unwrap_or_else(today),
+            };
+            let report = replenishment::report::forecast_report(&models, &query)?;
+            forecast::print_report(&report, format)
+        }
+        Cmd::Replenish {
+            sku,
+            today: day,
+            format,
+        } => {
+            let models = read_models(&open(&data_dir, config)?)?;
+            let table =
+                replenishment::suggestions(&models, sku.as_deref(), day.unwrap_or_else(today))?;
+            forecast::print_suggestions(&table, format)
+        }
         Cmd::Serve {
             http,
             kafka,
@@ -110,6 +150,13 @@ fn main() -> anyhow::Result<()> {
             admin::read_model_admin(&data_dir, config, &projection, server, admin)
         }
     }
+}
+
+/// Every read model, caught up with the log.
+fn read_models(store: &event_store::Store) -> anyhow::Result<projections::ReadModels> {
+    let models = projections::ReadModels::open(store)?;
+    models.catch_up()?;
+    Ok(models)
 }
 
 /// The ATP read model, caught up with the log.

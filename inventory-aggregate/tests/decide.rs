@@ -582,6 +582,9 @@ fn terms() -> SupplyTerms {
     }
 }
 
+/// A change that makes supplier terms unplannable.
+type Spoil = fn(&mut SupplyTerms);
+
 fn set_supply(terms: SupplyTerms) -> C {
     C::SetSupply {
         sku: SKU.into(),
@@ -603,7 +606,7 @@ fn supplier_terms_are_set_once_and_refused_when_they_cannot_be_planned_with() {
     given::<InventoryItem>([set])
         .when(set_supply(terms()))
         .then_rejected(Rejection::InvalidSupply("the same terms are already set"));
-    let cases: [(fn(&mut SupplyTerms), &str); 6] = [
+    let cases: [(Spoil, &str); 6] = [
         (|t| t.lead_time_days = 0, "lead_time_days must be 1 to 365"),
         (|t| t.moq = 0, "moq must be 1 to 1,000,000"),
         (|t| t.pack_size = 0, "pack_size must be 1 to 1,000,000"),

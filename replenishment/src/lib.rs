@@ -29,17 +29,20 @@
 //!   reaction table (memory + event → tasks);
 //! - `runner`: batches, the I/O and the checkpoint;
 //! - `suggest`: the suggestions table (every replenished item's position
-//!   against its policy).
+//!   against its policy);
+//! - `report`: a SKU's demand, forecast, accuracy and policy, as the CLI
+//!   and the API show it.
 
 mod memory;
 pub mod plan;
 pub mod policy;
 mod reactions;
+pub mod report;
 mod runner;
 mod suggest;
 
 pub use memory::Memory;
 pub use plan::{plan, Plan, PlanError};
 pub use reactions::{react, Reaction};
-pub use runner::ReplenishmentProcess;
+pub use runner::{ReplenishmentError, ReplenishmentProcess};
 pub use suggest::{suggestions, Suggestion};

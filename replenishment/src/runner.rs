@@ -35,8 +35,9 @@ pub enum ReplenishmentError {
 }
 
 /// The replenishment process over a store, reading the read models and
-/// sending commands through `P`. The caller catches the read models up
-/// before each run, so the plans see the demand the batch reacts to.
+/// sending commands through `P`. Before it plans, it catches the read
+/// models up with the log, so the plans see the demand the batch reacts
+/// to: whoever else folds the same models must not run at the same time.
 pub struct ReplenishmentProcess<P: Port> {
     store: Store,
     port: P,
@@ -113,6 +114,9 @@ impl<P: Port> ReplenishmentProcess<P> {
             events: events.len(),
             ..Progress::default()
         };
+        if !work.is_empty() {
+            self.models.catch_up()?;
+        }
         for (index, reaction) in work.values() {
             self.perform(reaction, *index, &mut progress)?;
         }

@@ -284,3 +284,68 @@ async fn the_openapi_document_describes_every_route() {
     }
     svc.service.stop().await.unwrap();
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_api_forecasts_from_recorded_demand_and_lists_what_to_reorder() {
+    let svc = start();
+    svc.settled(0).await;
+    let results = svc.submit("replenishment.jsonl").await;
+    assert!(
+        results.iter().all(|r| r["status"] == "accepted"),
+        "{results:?}"
+    );
+    // The workers ran the replenishment process: purchase orders were placed.
+    let placed = svc
+        .state
+        .store
+        .read_all(1, usize::MAX)
+        .unwrap()
+        .into_iter()
+        .filter(|e| e.event_type == "PurchaseOrderPlaced")
+        .count();
+    assert!(placed > 0);
+    let (status, report) = svc
+        .json(
+            "GET",
+            "/forecast/KETTLE?location=WH3&bucket=day&horizon=3&today=2026-03-30",
+            "",
+        )
+        .await;
+    assert_eq!(status, StatusCode::OK, "{report}");
+    assert_eq!(report["ahead"].as_array().unwrap().len(), 3);
+    assert_eq!(report["history"][0]["start"], "2026-03-02");
+    assert!(report["policy"]["reorder_point"].as_u64().unwrap() > 0);
+    let (status, report) = svc
+        .json(
+            "GET",
+            "/forecast/KETTLE?method=tsb&alpha_d=0.2&alpha_p=0.3&today=2026-03-30",
+            "",
+        )
+        .await;
+    assert_eq!(
+        (status, report["method"].as_str()),
+        (StatusCode::OK, Some("tsb"))
+    );
+    let (status, table) = svc.json("GET", "/replenish?today=2026-03-30", "").await;
+    assert_eq!(status, StatusCode::OK);
+    assert_eq!(table[0]["sku"], "KETTLE");
+    assert_eq!(table[0]["supplier_id"], "ACME");
+    // Bad parameters are refused by name.
+    for (uri, name) in [
+        ("/forecast/KETTLE?bucket=year", "bucket"),
+        ("/forecast/KETTLE?horizon=0", "horizon"),
+        ("/forecast/KETTLE?method=holt", "method"),
+        ("/forecast/KETTLE?alpha=2", "alpha"),
+        ("/forecast/KETTLE?today=2026-02-30", "today"),
+        ("/forecast/KETTLE?colour=red", "colour"),
+        ("/replenish?skus=KETTLE", "skus"),
+    ] {
+        let (status, body) = svc.json("GET", uri, "").await;
+        assert_eq!(
+            (status, body["parameter"].as_str()),
+            (StatusCode::BAD_REQUEST, Some(name)),
+            "{uri}: {body}"
+        );
+    }
+    svc.service.stop().await.unwrap();
+}

@@ -763,3 +763,313 @@ fn a_po_with_schedule_lines_promises_each_line_on_its_own_date() {
     assert_eq!(item["state"]["on_hand"], 5);
     assert_eq!(item["state"]["inbound"]["PO-7#2"]["qty"], 10);
 }
+
+const REPLENISHMENT: &str = concat!(
+    env!("CARGO_MANIFEST_DIR"),
+    "/../scenarios/replenishment.jsonl"
+);
+
+#[test]
+fn the_replenishment_scenario_orders_by_itself_and_forecast_and_replenish_show_why() {
+    let dir = tempfile::tempdir().unwrap();
+    let (out, err, ok) = fulfil(dir.path(), &["submit", REPLENISHMENT], None);
+    assert!(ok, "{err}");
+    assert!(
+        json_lines(&out).iter().all(|r| r["status"] == "accepted"),
+        "{out}"
+    );
+    // The process planned the policy and placed purchase orders, each citing its basis.
+    let (events, _, _) = fulfil(dir.path(), &["events"], None);
+    let placed: Vec<Value> = json_lines(&events)
+        .into_iter()
+        .filter(|e| e["event_type"] == "PurchaseOrderPlaced")
+        .collect();
+    assert!(!placed.is_empty(), "{err}");
+    for po in &placed {
+        let basis = &po["payload"]["basis"];
+        assert!(
+            basis["position"].as_i64() <= basis["reorder_point"].as_i64(),
+            "{po}"
+        );
+        assert_eq!(po["payload"]["supplier_id"], "ACME");
+    }
+    let (out, err, ok) = fulfil(
+        dir.path(),
+        &[
+            "forecast",
+            "KETTLE",
+            "--location",
+            "WH3",
+            "--today",
+            "2026-03-30",
+            "--format",
+            "json",
+        ],
+        None,
+    );
+    assert!(ok, "{err}");
+    let report = json(&out);
+    assert_eq!(
+        report["history"].as_array().unwrap().len(),
+        5,
+        "five weeks from 2 March"
+    );
+    let demand: u64 = report["history"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|p| p["demand"].as_u64().unwrap())
+        .sum();
+    let ordered: u64 = std::fs::read_to_string(REPLENISHMENT)
+        .unwrap()
+        .lines()
+        .filter(|l| l.contains("PlaceOrder"))
+        .map(|l| {
+            serde_json::from_str::<Value>(l).unwrap()["lines"][0]["qty"]
+                .as_u64()
+                .unwrap()
+        })
+        .sum();
+    assert_eq!(demand, ordered);
+    assert!(report["forecast_per_period"].as_f64().unwrap() > 0.0);
+    assert_eq!(report["ahead"].as_array().unwrap().len(), 6);
+    assert!(report["policy"]["reorder_point"].as_u64().unwrap() > 0);
+    assert!(report["plan"]["expected_fill_rate"].as_f64().unwrap() > 0.5);
+    let (table, _, ok) = fulfil(
+        dir.path(),
+        &["forecast", "KETTLE", "--today", "2026-03-30"],
+        None,
+    );
+    assert!(
+        ok && table.contains("demand class") && table.contains("forecast"),
+        "{table}"
+    );
+    let (csv, err, ok) = fulfil(
+        dir.path(),
+        &["replenish", "--today", "2026-03-30", "--format", "csv"],
+        None,
+    );
+    assert!(ok, "{err}");
+    let rows: Vec<&str> = csv.lines().collect();
+    assert!(
+        rows[0].starts_with("sku,location,supplier,on_hand,on_order"),
+        "{csv}"
+    );
+    assert_eq!(rows.len(), 2, "{csv}");
+    assert!(rows[1].starts_with("KETTLE,WH3,ACME,"), "{csv}");
+    // A SKU nobody ordered: a defined answer, not an error.
+    let (out, err, ok) = fulfil(
+        dir.path(),
+        &[
+            "forecast",
+            "NOPE",
+            "--today",
+            "2026-03-30",
+            "--format",
+            "json",
+        ],
+        None,
+    );
+    assert!(ok, "{err}");
+    let none = json(&out);
+    assert_eq!(none["forecast_per_period"].as_f64(), Some(0.0));
+    assert_eq!(none["classification"]["class"], "none");
+    assert!(none["note"].as_str().unwrap().contains("no demand"));
+}
+
+/// The reference series `id` as a `ds,y` CSV file in `dir`.
+fn reference_csv(dir: &std::path::Path, id: &str) -> std::path::PathBuf {
+    let series = std::fs::read_to_string(concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/../forecasting/tests/fixtures/series.csv"
+    ))
+    .unwrap();
+    let mut csv = String::from("ds,y\n");
+    for line in series.lines().filter(|l| l.starts_with(&format!("{id},"))) {
+        let f: Vec<&str> = line.split(',').collect();
+        csv.push_str(&format!("{},{}\n", f[2], f[3]));
+    }
+    let path = dir.join(format!("{id}.csv"));
+    std::fs::write(&path, csv).unwrap();
+    path
+}
+
+#[test]
+fn forecast_input_gives_statsforecasts_values_and_names_the_line_of_a_bad_file() {
+    let dir = tempfile::tempdir().unwrap();
+    let pbs = reference_csv(dir.path(), "pbs_first_60");
+    let pbs = pbs.to_str().unwrap();
+    let (out, err, ok) = fulfil(
+        dir.path(),
+        &[
+            "forecast",
+            "--input",
+            pbs,
+            "--method",
+            "croston-sba",
+            "--horizon",
+            "6",
+            "--format",
+            "json",
+        ],
+        None,
+    );
+    assert!(ok, "{err}");
+    let result = json(&out);
+    let reference = std::fs::read_to_string(concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/../forecasting/tests/fixtures/reference_forecasts.csv"
+    ))
+    .unwrap();
+    let expected: Vec<f64> = reference
+        .lines()
+        .filter(|l| l.starts_with("pbs_first_60,"))
+        .map(|l| l.split(',').nth(4).unwrap().parse().unwrap())
+        .collect();
+    let forecasts = result["forecasts"].as_array().unwrap();
+    assert_eq!(forecasts.len(), 6);
+    for (f, e) in forecasts.iter().zip(&expected) {
+        assert!(
+            ((f["forecast"].as_f64().unwrap() - e) / e).abs() < 1e-9,
+            "{f} vs {e}"
+        );
+    }
+    // Monthly series: the dates ahead follow on.
+    assert_eq!(forecasts[0]["ds"], "1996-07-01");
+    let fitted = result["fitted"].as_array().unwrap();
+    assert_eq!(fitted.len(), 60);
+    assert!(fitted[0]["fitted"].is_null());
+    assert_eq!(result["parameters"]["alpha"].as_f64(), Some(0.1));
+    // An optimised alpha is reported with the forecast.
+    let (out, _, ok) = fulfil(
+        dir.path(),
+        &[
+            "forecast",
+            "--input",
+            pbs,
+            "--method",
+            "ses-optimized",
+            "--format",
+            "json",
+        ],
+        None,
+    );
+    assert!(ok);
+    let alpha = json(&out)["parameters"]["alpha"].as_f64().unwrap();
+    assert!(
+        (alpha - 0.090_438_475_674_555_457).abs() / 0.09 < 2e-8,
+        "{alpha}"
+    );
+    let (out, _, ok) = fulfil(
+        dir.path(),
+        &[
+            "forecast",
+            "--input",
+            pbs,
+            "--method",
+            "tsb",
+            "--alpha-d",
+            "0.2",
+            "--alpha-p",
+            "0.2",
+            "--format",
+            "json",
+        ],
+        None,
+    );
+    assert!(ok);
+    assert_eq!(json(&out)["parameters"]["alpha_d"].as_f64(), Some(0.2));
+
+    let bad = |name: &str, text: &str, needle: &str| {
+        let path = dir.path().join(name);
+        std::fs::write(&path, text).unwrap();
+        let (out, err, ok) = fulfil(
+            dir.path(),
+            &[
+                "forecast",
+                "--input",
+                path.to_str().unwrap(),
+                "--format",
+                "json",
+            ],
+            None,
+        );
+        assert!(!ok && out.is_empty(), "{name}: {out}");
+        assert!(err.contains(needle), "{name}: {err}");
+    };
+    bad(
+        "date.csv",
+        "ds,y\n2026-02-01,1\n2026-02-30,2\n",
+        "line 3: ds `2026-02-30` is not a date",
+    );
+    bad(
+        "column.csv",
+        "ds,qty\n2026-02-01,1\n",
+        "line 1: expected the columns ds and y",
+    );
+    bad(
+        "extra.csv",
+        "ds,y,note\n2026-02-01,1,x\n",
+        "unknown column `note`",
+    );
+    bad(
+        "number.csv",
+        "ds,y\n2026-02-01,1\n2026-02-02,lots\n",
+        "line 3: y `lots` is not a number",
+    );
+    bad(
+        "nan.csv",
+        "ds,y\n2026-02-01,NaN\n",
+        "line 2: y `NaN` is not a number",
+    );
+    bad(
+        "negative.csv",
+        "ds,y\n2026-02-01,-3\n",
+        "line 2: y -3 is negative",
+    );
+    bad(
+        "order.csv",
+        "ds,y\n2026-02-02,1\n2026-02-01,1\n",
+        "line 3: ds 2026-02-01 is not after",
+    );
+    bad("empty.csv", "ds,y\n", "no rows");
+    let (_, err, ok) = fulfil(
+        dir.path(),
+        &["forecast", "--input", pbs, "--method", "holt"],
+        None,
+    );
+    assert!(!ok && err.contains("expected auto or one of"), "{err}");
+    let (_, err, ok) = fulfil(
+        dir.path(),
+        &[
+            "forecast", "--input", pbs, "--method", "ses", "--alpha", "1.5",
+        ],
+        None,
+    );
+    assert!(!ok && err.contains("--alpha must be above 0"), "{err}");
+    // A single observation and an all-zero series have defined answers.
+    for (text, expected) in [
+        ("ds,y\n2026-02-01,7\n", 7.0),
+        ("ds,y\n2026-02-01,0\n2026-02-02,0\n", 0.0),
+    ] {
+        let path = dir.path().join("edge.csv");
+        std::fs::write(&path, text).unwrap();
+        let (out, err, ok) = fulfil(
+            dir.path(),
+            &[
+                "forecast",
+                "--input",
+                path.to_str().unwrap(),
+                "--format",
+                "json",
+            ],
+            None,
+        );
+        assert!(ok, "{err}");
+        let f = json(&out)["forecasts"][0]["forecast"].as_f64().unwrap();
+        assert!(
+            (f - expected).abs() < 1e-12 || (expected == 7.0 && (f - 6.65).abs() < 1e-12),
+            "{text}: {f}"
+        );
+    }
+}

@@ -769,6 +769,16 @@ const REPLENISHMENT: &str = concat!(
     "/../scenarios/replenishment.jsonl"
 );
 
+/// `fulfil forecast ARGS` as of 30 March 2026, as JSON; it must succeed.
+fn forecast_json(dir: &std::path::Path, args: &[&str]) -> Value {
+    let mut all = vec!["forecast"];
+    all.extend_from_slice(args);
+    all.extend_from_slice(&["--today", "2026-03-30", "--format", "json"]);
+    let (out, err, ok) = fulfil(dir, &all, None);
+    assert!(ok, "{err}");
+    json(&out)
+}
+
 #[test]
 fn the_replenishment_scenario_orders_by_itself_and_forecast_and_replenish_show_why() {
     let dir = tempfile::tempdir().unwrap();
@@ -793,22 +803,7 @@ fn the_replenishment_scenario_orders_by_itself_and_forecast_and_replenish_show_w
         );
         assert_eq!(po["payload"]["supplier_id"], "ACME");
     }
-    let (out, err, ok) = fulfil(
-        dir.path(),
-        &[
-            "forecast",
-            "KETTLE",
-            "--location",
-            "WH3",
-            "--today",
-            "2026-03-30",
-            "--format",
-            "json",
-        ],
-        None,
-    );
-    assert!(ok, "{err}");
-    let report = json(&out);
+    let report = forecast_json(dir.path(), &["KETTLE", "--location", "WH3"]);
     assert_eq!(
         report["history"].as_array().unwrap().len(),
         5,
@@ -858,20 +853,7 @@ fn the_replenishment_scenario_orders_by_itself_and_forecast_and_replenish_show_w
     assert_eq!(rows.len(), 2, "{csv}");
     assert!(rows[1].starts_with("KETTLE,WH3,ACME,"), "{csv}");
     // A SKU nobody ordered: a defined answer, not an error.
-    let (out, err, ok) = fulfil(
-        dir.path(),
-        &[
-            "forecast",
-            "NOPE",
-            "--today",
-            "2026-03-30",
-            "--format",
-            "json",
-        ],
-        None,
-    );
-    assert!(ok, "{err}");
-    let none = json(&out);
+    let none = forecast_json(dir.path(), &["NOPE"]);
     assert_eq!(none["forecast_per_period"].as_f64(), Some(0.0));
     assert_eq!(none["classification"]["class"], "none");
     assert!(none["note"].as_str().unwrap().contains("no demand"));
@@ -984,20 +966,19 @@ fn forecast_input_gives_statsforecasts_values_and_names_the_line_of_a_bad_file()
     assert!(ok);
     assert_eq!(json(&out)["parameters"]["alpha_d"].as_f64(), Some(0.2));
 
-    let bad = |name: &str, text: &str, needle: &str| {
+    // Writes `text` to `name` and forecasts it: (stdout, stderr, success).
+    let forecast_file = |name: &str, text: &str| {
         let path = dir.path().join(name);
         std::fs::write(&path, text).unwrap();
-        let (out, err, ok) = fulfil(
+        let path = path.to_str().unwrap().to_owned();
+        fulfil(
             dir.path(),
-            &[
-                "forecast",
-                "--input",
-                path.to_str().unwrap(),
-                "--format",
-                "json",
-            ],
+            &["forecast", "--input", &path, "--format", "json"],
             None,
-        );
+        )
+    };
+    let bad = |name: &str, text: &str, needle: &str| {
+        let (out, err, ok) = forecast_file(name, text);
         assert!(!ok && out.is_empty(), "{name}: {out}");
         assert!(err.contains(needle), "{name}: {err}");
     };
@@ -1056,19 +1037,7 @@ fn forecast_input_gives_statsforecasts_values_and_names_the_line_of_a_bad_file()
         ("ds,y\n2026-02-01,7\n", 7.0),
         ("ds,y\n2026-02-01,0\n2026-02-02,0\n", 0.0),
     ] {
-        let path = dir.path().join("edge.csv");
-        std::fs::write(&path, text).unwrap();
-        let (out, err, ok) = fulfil(
-            dir.path(),
-            &[
-                "forecast",
-                "--input",
-                path.to_str().unwrap(),
-                "--format",
-                "json",
-            ],
-            None,
-        );
+        let (out, err, ok) = forecast_file("edge.csv", text);
         assert!(ok, "{err}");
         let f = json(&out)["forecasts"][0]["forecast"].as_f64().unwrap();
         assert!((f - expected).abs() < 1e-12, "{text}: {f}");

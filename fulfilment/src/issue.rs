@@ -34,6 +34,20 @@ impl Progress {
         }
     }
 
+    /// Runs `batch` until a batch reads no event; the sum of what they did.
+    /// A process runs this way until it has caught up with the log,
+    /// including the events its own commands appended.
+    pub fn until_idle<E>(mut batch: impl FnMut() -> Result<Progress, E>) -> Result<Progress, E> {
+        let mut total = Progress::default();
+        loop {
+            let done = batch()?;
+            if done.events == 0 {
+                return Ok(total);
+            }
+            total.add(done);
+        }
+    }
+
     /// Commands refused, for every reason.
     pub fn refused_total(&self) -> usize {
         self.refused.values().sum()

@@ -64,14 +64,7 @@ impl<P: Port> FulfilmentProcess<P> {
     /// Handles every event past the checkpoint, including those its own
     /// commands append, until it has caught up with the log.
     pub fn run_until_idle(&mut self) -> Result<Progress, StoreError> {
-        let mut total = Progress::default();
-        loop {
-            let batch = self.run_batch()?;
-            if batch.events == 0 {
-                return Ok(total);
-            }
-            total.add(batch);
-        }
+        Progress::until_idle(|| self.run_batch())
     }
 
     /// The orders whose placement has been handled (every line reserved and

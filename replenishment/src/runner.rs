@@ -80,14 +80,7 @@ impl<P: Port> ReplenishmentProcess<P> {
     /// Handles every event past the checkpoint, including those its own
     /// commands append, until it has caught up with the log.
     pub fn run_until_idle(&mut self) -> Result<Progress, ReplenishmentError> {
-        let mut total = Progress::default();
-        loop {
-            let batch = self.run_batch()?;
-            if batch.events == 0 {
-                return Ok(total);
-            }
-            total.add(batch);
-        }
+        Progress::until_idle(|| self.run_batch())
     }
 
     /// Handles up to one batch of events past the checkpoint.

@@ -678,7 +678,18 @@ async fn forecast(
         Ok(value)
     };
     let (a, ad, ap) = (alpha("alpha")?, alpha("alpha_d")?, alpha("alpha_p")?);
-    let method = match params.text("method").as_deref() {
+    let name = params.text("method");
+    let takes = |m: &str| name.as_deref() == Some(m);
+    if a.is_some() && !takes("ses") {
+        return Err(ApiError::bad("alpha", "is for method=ses"));
+    }
+    if ad.is_some() && !takes("tsb") {
+        return Err(ApiError::bad("alpha_d", "is for method=tsb"));
+    }
+    if ap.is_some() && !takes("tsb") {
+        return Err(ApiError::bad("alpha_p", "is for method=tsb"));
+    }
+    let method = match name.as_deref() {
         None | Some("auto") => None,
         Some(name) => Some(Method::named(name, a, ad, ap).ok_or_else(|| {
             ApiError::bad(

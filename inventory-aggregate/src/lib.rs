@@ -289,7 +289,9 @@ fn evolve(mut state: InventoryItem, event: &InventoryEvent) -> InventoryItem {
         }
         InventoryEvent::StockCounted { counted, .. } => state.on_hand = *counted,
         // Facts to report; the position already moved.
-        InventoryEvent::ShortageRecorded { .. } | InventoryEvent::ReorderPointReached { .. } => {}
+        InventoryEvent::ShortageRecorded { .. }
+        | InventoryEvent::ReorderPointReached { .. }
+        | InventoryEvent::ReplenishmentSuggested { .. } => {}
         InventoryEvent::StockReserved {
             order_id,
             line,
@@ -797,6 +799,18 @@ fn decide(
                 sku,
                 location,
                 policy: policy.clone(),
+            }])
+        }
+        C::SuggestReplenishment { qty, basis, .. } => {
+            if state.supply.is_none() {
+                return Err(Rejection::InvalidSupply("no supplier terms are set"));
+            }
+            check_qty(*qty)?;
+            Ok(vec![E::ReplenishmentSuggested {
+                sku,
+                location,
+                qty: *qty,
+                basis: basis.clone(),
             }])
         }
         C::SetSupply { terms, .. } => {

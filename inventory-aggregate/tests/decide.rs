@@ -11,6 +11,7 @@ use schemas::inventory::{
     AdjustmentReason, InventoryCommand as C, InventoryEvent as E, LotSizing, ReorderPolicy,
     SupplyTerms,
 };
+use schemas::purchasing::ReplenishmentBasis;
 use schemas::InvalidField;
 
 const SKU: &str = "SKU-1";
@@ -630,6 +631,48 @@ fn supplier_terms_are_set_once_and_refused_when_they_cannot_be_planned_with() {
             .when(set_supply(bad))
             .then_rejected(Rejection::InvalidSupply(problem));
     }
+}
+
+#[test]
+fn a_suggestion_needs_supplier_terms_and_a_quantity() {
+    let basis = ReplenishmentBasis {
+        method: "tsb".into(),
+        demand_class: "lumpy".into(),
+        forecast_milli_per_day: 1200,
+        history_days: 40,
+        lead_time_days: 7,
+        safety_stock: 3,
+        reorder_point: 12,
+        order_qty: 10,
+        position: 9,
+        service_level_bp: 9500,
+        expected_fill_rate_bp: 9800,
+    };
+    let suggest = |qty| C::SuggestReplenishment {
+        sku: SKU.into(),
+        location: LOC.into(),
+        qty,
+        basis: basis.clone(),
+    };
+    given::<InventoryItem>([])
+        .when(suggest(10))
+        .then_rejected(Rejection::InvalidSupply("no supplier terms are set"));
+    let set = E::SupplySet {
+        sku: SKU.into(),
+        location: LOC.into(),
+        terms: terms(),
+    };
+    given::<InventoryItem>([set.clone()])
+        .when(suggest(10))
+        .then([E::ReplenishmentSuggested {
+            sku: SKU.into(),
+            location: LOC.into(),
+            qty: 10,
+            basis: basis.clone(),
+        }]);
+    given::<InventoryItem>([set])
+        .when(suggest(0))
+        .then_rejected(Rejection::Invalid(InvalidField::Quantity { qty: 0 }));
 }
 
 #[test]

@@ -10,8 +10,9 @@
 //! - When the inventory position (on hand + on order − reserved −
 //!   backordered) is at or below the reorder point, a purchase order is
 //!   placed (`PlacePurchaseOrder`) where the terms say `auto_order`, citing
-//!   the forecast, the policy and the position it came from; otherwise the
-//!   item shows in `fulfil replenish`'s suggestions.
+//!   the forecast, the policy and the position it came from; otherwise it
+//!   records a suggestion (`SuggestReplenishment`, once per crossing) and
+//!   the item shows in `fulfil replenish`'s table.
 //!
 //! Restartable and idempotent like the fulfilment process: events are read
 //! in batches from the process's checkpoint; the commands a batch issues
@@ -19,7 +20,7 @@
 //! `RP-P-N`); the memory (replenished items, refresh weeks, orders placed
 //! but not yet on the items) is stored with the checkpoint in one
 //! transaction. A crash mid-batch re-runs it, and what was recorded is a
-//! duplicate, so no purchase order is placed twice.
+//! duplicate, so no purchase order is placed (or suggestion made) twice.
 //!
 //! Map of the crate:
 //! - `policy`: the formulas (normal quantile and loss, safety stock,

@@ -5,8 +5,8 @@ use std::collections::{BTreeMap, BTreeSet};
 use chrono::NaiveDate;
 use serde::{Deserialize, Serialize};
 
-/// Replenished items, the week each policy was last refreshed, and orders
-/// placed that are not yet scheduled on their items.
+/// Replenished items, the week each policy was last refreshed, orders
+/// placed that are not yet scheduled on their items, and open suggestions.
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
 pub struct Memory {
     /// SKU → the locations with supplier terms.
@@ -15,6 +15,9 @@ pub struct Memory {
     pub refreshed: BTreeMap<String, NaiveDate>,
     /// Item → purchase order → units placed and not yet scheduled on the item.
     pub on_order: BTreeMap<String, BTreeMap<String, u64>>,
+    /// Items suggested for ordering since they last crossed their reorder point.
+    #[serde(default)]
+    pub suggested: BTreeSet<String>,
 }
 
 impl Memory {

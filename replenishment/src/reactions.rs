@@ -58,6 +58,9 @@ pub fn react(memory: &mut Memory, event: &RecordedEvent) -> Vec<Reaction> {
                         .insert(item_key(&sku, &location), week_of(event.at.date_naive()));
                     out.push(reaction(&sku, &location, true, true));
                 }
+                InventoryEvent::ReplenishmentSuggested { sku, location, .. } => {
+                    memory.suggested.insert(item_key(&sku, &location));
+                }
                 InventoryEvent::ReorderPointReached { sku, location, .. }
                     if memory.locations(&sku).contains(&location) =>
                 {
@@ -125,7 +128,9 @@ pub fn react(memory: &mut Memory, event: &RecordedEvent) -> Vec<Reaction> {
                         }
                     }
                     // Set, not added: the runner may have noted the same order already.
+                    // An order placed answers the item's open suggestion.
                     for (item, qty) in placed {
+                        memory.suggested.remove(&item);
                         memory
                             .on_order
                             .entry(item)

@@ -167,7 +167,7 @@ impl<P: Port> ReplenishmentProcess<P> {
                 }))?;
             }
         }
-        if !(reaction.review && terms.auto_order) {
+        if !reaction.review {
             return Ok(());
         }
         // Read again: the policy may have just changed.
@@ -187,13 +187,11 @@ impl<P: Port> ReplenishmentProcess<P> {
         let backordered = backordered_at(&self.models, sku, location)?;
         let position = position(&item, unscheduled, backordered);
         if position > i64::try_from(policy.reorder_point).unwrap_or(i64::MAX) {
+            // Above the reorder point again: a later crossing is suggested afresh.
+            self.memory.suggested.remove(&key);
             return Ok(());
         }
         let qty = quantity(&planned, &terms, position, policy.reorder_point);
-        let po_id = format!("RP-{}-{index}", reaction.position);
-        let expected_date = today
-            .checked_add_days(Days::new(u64::from(terms.lead_time_days)))
-            .unwrap_or(today);
         let basis = ReplenishmentBasis {
             method: planned.method.to_owned(),
             demand_class: serde_json::to_value(planned.demand_class)
@@ -210,6 +208,26 @@ impl<P: Port> ReplenishmentProcess<P> {
             service_level_bp: terms.service_level_bp,
             expected_fill_rate_bp: (planned.expected_fill_rate * 10_000.0).round() as u16,
         };
+        if !terms.auto_order {
+            // Suggested once per crossing; the planner orders (or not).
+            if !self.memory.suggested.contains(&key) {
+                let issued =
+                    issuer.issue(Command::Inventory(InventoryCommand::SuggestReplenishment {
+                        sku: sku.to_owned(),
+                        location: location.to_owned(),
+                        qty,
+                        basis,
+                    }))?;
+                if let Issued::Accepted { .. } = issued {
+                    self.memory.suggested.insert(key);
+                }
+            }
+            return Ok(());
+        }
+        let po_id = format!("RP-{}-{index}", reaction.position);
+        let expected_date = today
+            .checked_add_days(Days::new(u64::from(terms.lead_time_days)))
+            .unwrap_or(today);
         let issued = issuer.issue(Command::PurchaseOrder(
             PurchaseOrderCommand::PlacePurchaseOrder {
                 po_id: po_id.clone(),

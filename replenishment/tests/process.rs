@@ -147,6 +147,36 @@ fn the_reorder_point_and_backorders_ask_for_a_review_and_receipts_for_a_new_plan
 }
 
 #[test]
+fn a_suggestion_stays_open_until_an_order_is_placed_for_the_item() {
+    let mut memory = Memory::default();
+    react(
+        &mut memory,
+        &event(1, "inventory-MUG@WH1", day(0), &supply_set()),
+    );
+    let suggested: InventoryEvent = serde_json::from_value(serde_json::json!({
+        "type": "ReplenishmentSuggested", "sku": "MUG", "location": "WH1", "qty": 20,
+        "basis": {"method": "croston-sba", "demand_class": "lumpy", "forecast_milli_per_day": 2500,
+            "history_days": 30, "lead_time_days": 5, "safety_stock": 4, "reorder_point": 17,
+            "order_qty": 20, "position": 15, "service_level_bp": 9500, "expected_fill_rate_bp": 9900}
+    }))
+    .unwrap();
+    assert!(react(
+        &mut memory,
+        &event(2, "inventory-MUG@WH1", day(1), &suggested)
+    )
+    .is_empty());
+    assert!(memory.suggested.contains("MUG@WH1"));
+    let po: PurchaseOrderEvent = serde_json::from_value(serde_json::json!({
+        "type": "PurchaseOrderPlaced", "po_id": "PO-7", "supplier_id": "ACME",
+        "ordered_on": "2026-03-03", "over_receipt_tolerance_pct": 10,
+        "lines": [{"line": 1, "sku": "MUG", "location": "WH1", "qty": 20, "unit_cost_cents": 400, "expected_date": "2026-03-08"}]
+    }))
+    .unwrap();
+    react(&mut memory, &event(3, "po-PO-7", day(1), &po));
+    assert!(!memory.suggested.contains("MUG@WH1"));
+}
+
+#[test]
 fn a_placed_order_counts_as_on_order_until_the_item_schedules_it() {
     let mut memory = Memory::default();
     react(
@@ -383,6 +413,22 @@ fn without_auto_order_the_item_is_only_suggested() {
     setup(&mut l, false);
     orders(&mut l, 21);
     assert!(l.purchase_orders().is_empty());
+    // The crossing is recorded once, with what it was computed from.
+    let suggested: Vec<serde_json::Value> = l
+        .store
+        .read_all(1, usize::MAX)
+        .unwrap()
+        .into_iter()
+        .filter(|e| e.event_type == "ReplenishmentSuggested")
+        .map(|e| e.payload)
+        .collect();
+    assert_eq!(suggested.len(), 1, "{suggested:?}");
+    let basis = &suggested[0]["basis"];
+    assert!(
+        basis["position"].as_i64() <= basis["reorder_point"].as_i64(),
+        "{basis}"
+    );
+    assert_eq!(suggested[0]["qty"], basis["order_qty"]);
     let table = suggestions(&l.models, None, day(21)).unwrap();
     assert_eq!(table.len(), 1);
     let s = &table[0];

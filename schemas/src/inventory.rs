@@ -138,6 +138,14 @@ pub enum InventoryCommand {
         #[serde(flatten)]
         terms: SupplyTerms,
     },
+    /// The item is at its reorder point and its terms do not let the
+    /// replenishment process order: `qty` should be ordered, for the reasons in `basis`.
+    SuggestReplenishment {
+        sku: String,
+        location: String,
+        qty: u64,
+        basis: crate::purchasing::ReplenishmentBasis,
+    },
 }
 
 /// How order quantities are sized.
@@ -207,7 +215,7 @@ pub struct ReorderPolicy {
 
 impl InventoryCommand {
     /// The `type` values of these commands.
-    pub const TYPES: [&'static str; 13] = [
+    pub const TYPES: [&'static str; 14] = [
         "ReceiveStock",
         "AdjustStock",
         "CountStock",
@@ -221,6 +229,7 @@ impl InventoryCommand {
         "CancelInbound",
         "SetReorderPolicy",
         "SetSupply",
+        "SuggestReplenishment",
     ];
 
     /// The item the command is for: (sku, location).
@@ -238,7 +247,8 @@ impl InventoryCommand {
             | Self::ScheduleInbound { sku, location, .. }
             | Self::CancelInbound { sku, location, .. }
             | Self::SetReorderPolicy { sku, location, .. }
-            | Self::SetSupply { sku, location, .. } => (sku, location),
+            | Self::SetSupply { sku, location, .. }
+            | Self::SuggestReplenishment { sku, location, .. } => (sku, location),
         }
     }
 }
@@ -411,6 +421,14 @@ pub enum InventoryEvent {
         #[serde(flatten)]
         terms: SupplyTerms,
     },
+    /// The replenishment process suggests ordering `qty` (the item's terms
+    /// do not let it order by itself), for the reasons in `basis`.
+    ReplenishmentSuggested {
+        sku: String,
+        location: String,
+        qty: u64,
+        basis: crate::purchasing::ReplenishmentBasis,
+    },
     /// The inventory position (on hand + inbound − reserved) fell to the
     /// reorder point: time to order `order_qty`.
     ReorderPointReached {
@@ -439,5 +457,6 @@ crate::event_types!(InventoryEvent {
     InboundCancelled,
     ReorderPolicySet,
     SupplySet,
+    ReplenishmentSuggested,
     ReorderPointReached,
 });

@@ -177,6 +177,9 @@ impl Command {
             Self::Inventory(I::ReceiveStock { po_id: Some(_), .. }) => Some(
                 "receipts against a purchase order are recorded with ReceivePurchaseOrderLine",
             ),
+            Self::Inventory(I::SuggestReplenishment { .. }) => Some(
+                "the replenishment process suggests orders; set supplier terms with SetSupply",
+            ),
             _ => None,
         }
     }

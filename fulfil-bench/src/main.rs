@@ -23,7 +23,7 @@ struct Cli {
     #[arg(long, global = true, env = "FULFIL_DATA_DIR")]
     data_dir: Option<PathBuf>,
     /// sled page cache size in MiB.
-    #[arg(long, global = true, default_value_t = 64, env = "FULFIL_CACHE_MB")]
+    #[arg(long, global = true, default_value_t = 64, env = "FULFIL_CACHE_MB", value_parser = clap::value_parser!(u64).range(1..=1_048_576))]
     cache_mb: u64,
     #[command(subcommand)]
     command: Cmd,

@@ -90,12 +90,13 @@ pub struct Service {
 }
 
 /// Logs to standard error at warn level and above (refusals and failures
-/// show there), or as `RUST_LOG` says.
+/// show there), or as `RUST_LOG` says; in colour only on a terminal.
 pub fn log_to_stderr() {
     tracing_subscriber::fmt()
         .with_env_filter(
             tracing_subscriber::EnvFilter::try_from_default_env().unwrap_or_else(|_| "warn".into()),
         )
+        .with_ansi(std::io::IsTerminal::is_terminal(&std::io::stderr()))
         .with_writer(std::io::stderr)
         .init();
 }

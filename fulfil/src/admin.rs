@@ -104,10 +104,10 @@ pub fn read_model_admin(
                 Ok::<_, reqwest::Error>((status, response.text().await?))
             })?;
             match status.as_u16() {
-                200 => println!("{body}"),
+                200 => crate::output::line(format_args!("{body}"))?,
                 409 => {
                     agree = false;
-                    println!("{body}");
+                    crate::output::line(format_args!("{body}"))?;
                 }
                 _ => anyhow::bail!("{url} answered {status}: {body}"),
             }
@@ -132,7 +132,7 @@ pub fn read_model_admin(
                     serde_json::to_string(&report)?
                 }
             };
-            println!("{line}");
+            crate::output::line(format_args!("{line}"))?;
         }
     }
     if !agree {
@@ -153,7 +153,7 @@ pub fn topics(file: &ConfigFile, action: TopicsCmd) -> anyhow::Result<()> {
                 } else {
                     "exists"
                 };
-                println!("{topic}\t{state}");
+                crate::output::line(format_args!("{topic}\t{state}"))?;
             }
             Ok(())
         }
@@ -163,7 +163,7 @@ pub fn topics(file: &ConfigFile, action: TopicsCmd) -> anyhow::Result<()> {
                 .or_else(|| file.kafka.topic_prefix.clone())
                 .unwrap_or_else(|| fulfil_kafka::KafkaConfig::DEFAULT_PREFIX.to_owned());
             for (topic, retention) in fulfil_kafka::Topics::new(&prefix).all() {
-                println!("{topic}\tretention.ms={retention}");
+                crate::output::line(format_args!("{topic}\tretention.ms={retention}"))?;
             }
             Ok(())
         }

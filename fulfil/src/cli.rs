@@ -17,8 +17,8 @@ pub struct Cli {
     /// A TOML configuration file (`data_dir`, http, [kafka], [kafka.client]); flags and environment win over it.
     #[arg(long, global = true, env = "FULFIL_CONFIG")]
     pub config: Option<PathBuf>,
-    /// sled page cache size in MiB.
-    #[arg(long, global = true, default_value_t = 64, env = "FULFIL_CACHE_MB")]
+    /// sled page cache size in MiB (1 to 1048576).
+    #[arg(long, global = true, default_value_t = 64, env = "FULFIL_CACHE_MB", value_parser = clap::value_parser!(u64).range(1..=1_048_576))]
     pub cache_mb: u64,
     #[command(subcommand)]
     pub command: Cmd,

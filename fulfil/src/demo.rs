@@ -27,9 +27,12 @@ pub fn run(data_dir: &Path, config: StoreConfig) -> anyhow::Result<()> {
     let store = Store::open(&dir, config).with_context(|| format!("opening {}", dir.display()))?;
     let handler = CommandHandler::new(store.clone());
     let mut process = Processes::open(&handler, projections::ReadModels::open(&store)?)?;
-    println!("fulfil demo: a fresh embedded store in {}\n", dir.display());
+    crate::output::line(format_args!(
+        "fulfil demo: a fresh embedded store in {}\n",
+        dir.display()
+    ))?;
 
-    println!("1. Commands in the wire format, one result each; the fulfilment process reacts after each:");
+    crate::output::line(format_args!("1. Commands in the wire format, one result each; the fulfilment process reacts after each:"))?;
     let (mut issued, mut refused) = (0, Vec::new());
     for (n, line) in SCENARIO.lines().enumerate() {
         let result = match schemas::parse_command(line) {
@@ -41,7 +44,7 @@ pub fn run(data_dir: &Path, config: StoreConfig) -> anyhow::Result<()> {
         match &result {
             CommandResult::Accepted {
                 command_id, events, ..
-            } => println!(
+            } => crate::output::line(format_args!(
                 "   {command_id:<9} accepted  {}{}",
                 events.join(", "),
                 if progress.accepted > 0 {
@@ -49,45 +52,52 @@ pub fn run(data_dir: &Path, config: StoreConfig) -> anyhow::Result<()> {
                 } else {
                     String::new()
                 }
-            ),
+            ))?,
             CommandResult::Rejected {
                 command_id,
                 reason,
                 message,
             } => {
-                println!("   {command_id:<9} REJECTED  {reason}: {message}");
+                crate::output::line(format_args!(
+                    "   {command_id:<9} REJECTED  {reason}: {message}"
+                ))?;
                 refused.push(reason.to_owned());
             }
             CommandResult::Invalid {
                 reason, message, ..
-            } => println!("   line {:<4} INVALID   {reason}: {message}", n + 1),
+            } => crate::output::line(format_args!(
+                "   line {:<4} INVALID   {reason}: {message}",
+                n + 1
+            ))?,
         }
     }
-    println!(
+    crate::output::line(format_args!(
         "   {} refused with a reason, nothing changed by them; the process issued {issued} commands.",
         refused.len()
-    );
+    ))?;
 
-    println!("\n2. Stock positions (each inventory item, as its events left it):");
-    println!(
+    crate::output::line(format_args!(
+        "\n2. Stock positions (each inventory item, as its events left it):"
+    ))?;
+    crate::output::line(format_args!(
         "   {:<18} {:>8} {:>9} {:>5} {:>8}",
         "item", "on hand", "reserved", "free", "inbound"
-    );
+    ))?;
     for item in ["MUG@WH1", "MUG@WH2", "TOWEL@WH1", "BEANS@WH2"] {
         let (sku, location) = item.split_once('@').unwrap_or((item, ""));
         let (state, _) = handler.state::<InventoryItem>(&StreamName::inventory(sku, location)?)?;
         let inbound: u64 = state.inbound.values().map(|i| i.qty).sum();
-        println!(
+        crate::output::line(format_args!(
             "   {:<18} {:>8} {:>9} {:>5} {:>8}",
             item,
             state.on_hand,
             state.reserved(),
             state.free(),
             inbound
-        );
+        ))?;
     }
 
-    println!("\n3. Orders:");
+    crate::output::line(format_args!("\n3. Orders:"))?;
     for order_id in ["SO-1", "SO-2", "SO-3"] {
         let (order, _) = handler.state::<Order>(&StreamName::order(order_id)?)?;
         let lines: Vec<String> = order
@@ -104,16 +114,16 @@ pub fn run(data_dir: &Path, config: StoreConfig) -> anyhow::Result<()> {
                 )
             })
             .collect();
-        println!(
+        crate::output::line(format_args!(
             "   {order_id}{}: {}",
             if order.cancelled { " (cancelled)" } else { "" },
             lines.join("; ")
-        );
+        ))?;
     }
 
-    println!(
+    crate::output::line(format_args!(
         "\n4. Eight of the process's workers race to reserve the last 10 MUG at WH1 (after restocking), 3 units each:"
-    );
+    ))?;
     let restock = r#"{"command_id":"demo-restock","type":"CountStock","sku":"MUG","location":"WH1","counted":10}"#;
     handler.handle(&schemas::parse_command(restock)?)?;
     let racers: Vec<_> = (0..8)
@@ -149,14 +159,14 @@ pub fn run(data_dir: &Path, config: StoreConfig) -> anyhow::Result<()> {
     } else {
         "none oversold".to_owned()
     };
-    println!(
+    crate::output::line(format_args!(
         "   {won} reservations made, {lost} refused for insufficient stock: {} of 10 promised, {oversold}",
         won * 3
-    );
+    ))?;
 
     let log = store.read_all(1, usize::MAX)?;
     let count = |t: &str| log.iter().filter(|e| e.event_type == t).count();
-    println!(
+    crate::output::line(format_args!(
         "\n5. The log: {} events, gapless positions 1..={}; {} short pick(s), {} shortage(s) and {} customer notification(s) on record; {} events wait in the outbox for publication.",
         store.head_position(),
         store.head_position(),
@@ -164,14 +174,14 @@ pub fn run(data_dir: &Path, config: StoreConfig) -> anyhow::Result<()> {
         count("ShortageRecorded"),
         count("CustomerNotified"),
         store.outbox_len()?
-    );
-    println!(
+    ))?;
+    crate::output::line(format_args!(
         "   Inspect it with: fulfil --data-dir {} events",
         dir.display()
-    );
-    println!(
+    ))?;
+    crate::output::line(format_args!(
         "   or one aggregate: fulfil --data-dir {} state order-SO-1",
         dir.display()
-    );
+    ))?;
     Ok(())
 }

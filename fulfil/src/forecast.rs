@@ -3,7 +3,6 @@
 //! suggestions.
 
 use std::fmt::Write as _;
-use std::io::Write;
 use std::path::Path;
 
 use anyhow::{bail, Context};
@@ -15,13 +14,9 @@ use serde_json::{json, Map, Value};
 
 use crate::cli::Format;
 
-/// Writes `text` to standard output; a closed pipe (`| head`) ends quietly.
+/// Writes `text` to standard output.
 fn emit(text: &str) -> anyhow::Result<()> {
-    let mut out = std::io::stdout().lock();
-    match out.write_all(text.as_bytes()).and_then(|()| out.flush()) {
-        Err(e) if e.kind() == std::io::ErrorKind::BrokenPipe => Ok(()),
-        other => Ok(other?),
-    }
+    Ok(crate::output::text(text)?)
 }
 
 /// The method named on the command line (`auto`: by demand class).

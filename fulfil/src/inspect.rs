@@ -69,10 +69,10 @@ pub fn state(store: &Store, stream: &str) -> anyhow::Result<()> {
     if version == 0 {
         anyhow::bail!("{stream} has no events");
     }
-    println!(
+    crate::output::line(format_args!(
         "{}",
         serde_json::json!({ "stream": stream, "version": version, "state": json })
-    );
+    ))?;
     Ok(())
 }
 

@@ -9,6 +9,7 @@ mod config;
 mod demo;
 mod forecast;
 mod inspect;
+mod output;
 mod report;
 mod serve;
 
@@ -24,7 +25,14 @@ use crate::config::{http_address, kafka_config, ConfigFile};
 
 fn main() -> anyhow::Result<()> {
     fulfil_service::log_to_stderr();
-    let mut cli = Cli::parse();
+    match run(Cli::parse()) {
+        // The reader stopped early (`| head`): what it read is complete as far as it goes.
+        Err(e) if output::closed_pipe(&e) => Ok(()),
+        other => other,
+    }
+}
+
+fn run(mut cli: Cli) -> anyhow::Result<()> {
     let file = match &cli.config {
         Some(path) => ConfigFile::load(path)?,
         None => ConfigFile::default(),

@@ -6,7 +6,7 @@ use crate::cli::Format;
 /// per location and for all of them.
 pub fn print_atp(atp: &projections::atp::SkuAtp, format: Format) -> anyhow::Result<()> {
     if format == Format::Json {
-        println!("{}", serde_json::to_string(atp)?);
+        crate::output::line(format_args!("{}", serde_json::to_string(atp)?))?;
         return Ok(());
     }
     let mut rows: Vec<(&str, &projections::phased::Bucket)> = Vec::new();
@@ -23,46 +23,46 @@ pub fn print_atp(atp: &projections::atp::SkuAtp, format: Format) -> anyhow::Resu
         "cumulative",
     ];
     if format == Format::Csv {
-        println!("{}", header.join(","));
+        crate::output::line(format_args!("{}", header.join(",")))?;
         for (location, b) in rows {
-            println!(
+            crate::output::line(format_args!(
                 "{location},{},{},{},{},{}",
                 b.day, b.supply, b.requirements, b.atp, b.cumulative
-            );
+            ))?;
         }
     } else {
-        println!(
+        crate::output::line(format_args!(
             "{} (version {}): {} available to promise now, as of {}",
             atp.sku, atp.version, atp.atp_now, atp.today
-        );
+        ))?;
         if atp.backordered > 0 {
-            println!(
+            crate::output::line(format_args!(
                 "{} backordered: requirements on their need dates (in the 'all' rows)",
                 atp.backordered
-            );
+            ))?;
         }
         for l in &atp.locations {
             for i in l.inbound.iter().filter(|i| i.overdue) {
                 let line = i.po_line.map(|n| format!(" line {n}")).unwrap_or_default();
-                println!(
+                crate::output::line(format_args!(
                     "overdue: {}{line} at {}, {} due {} not received; not promised from until re-dated or received",
                     i.po_id, l.location, i.due, i.expected_date
-                );
+                ))?;
             }
         }
-        println!(
+        crate::output::line(format_args!(
             "{:<10} {:<10} {:>8} {:>12} {:>8} {:>10}",
             header[0], header[1], header[2], header[3], header[4], header[5]
-        );
+        ))?;
         for (location, b) in rows {
-            println!(
+            crate::output::line(format_args!(
                 "{location:<10} {:<10} {:>8} {:>12} {:>8} {:>10}",
                 b.day.to_string(),
                 b.supply,
                 b.requirements,
                 b.atp,
                 b.cumulative
-            );
+            ))?;
         }
     }
     Ok(())
@@ -73,25 +73,25 @@ pub fn print_atp(atp: &projections::atp::SkuAtp, format: Format) -> anyhow::Resu
 pub fn print_report<T: serde::Serialize>(report: &T, format: Format) -> anyhow::Result<()> {
     let json = serde_json::to_value(report)?;
     if format == Format::Json {
-        println!("{json}");
+        crate::output::line(format_args!("{json}"))?;
         return Ok(());
     }
     let mut rows = Vec::new();
     flatten("", &json, &mut rows);
     if format == Format::Csv {
-        println!("metric,value");
+        crate::output::line(format_args!("metric,value"))?;
         for (k, v) in rows {
             let v = if v.contains([',', '"']) {
                 format!("\"{}\"", v.replace('"', "\"\""))
             } else {
                 v
             };
-            println!("{k},{v}");
+            crate::output::line(format_args!("{k},{v}"))?;
         }
     } else {
         let width = rows.iter().map(|(k, _)| k.len()).max().unwrap_or(0);
         for (k, v) in rows {
-            println!("{k:<width$}  {v}");
+            crate::output::line(format_args!("{k:<width$}  {v}"))?;
         }
     }
     Ok(())

@@ -1043,3 +1043,39 @@ fn forecast_input_gives_statsforecasts_values_and_names_the_line_of_a_bad_file()
         assert!((f - expected).abs() < 1e-12, "{text}: {f}");
     }
 }
+
+#[test]
+fn a_reader_that_stops_early_ends_the_command_quietly() {
+    let dir = tempfile::tempdir().unwrap();
+    for scenario in ["fulfilment.jsonl", "pumps.jsonl", "replenishment.jsonl"] {
+        let path = format!("{}/../scenarios/{scenario}", env!("CARGO_MANIFEST_DIR"));
+        let (_, err, ok) = fulfil(dir.path(), &["submit", &path], None);
+        assert!(ok, "{scenario}: {err}");
+    }
+    let (all, _, ok) = fulfil(dir.path(), &["events"], None);
+    // More than a pipe holds (64 KiB), so the writer meets the closed end.
+    assert!(ok && all.len() > 65_536, "{} bytes", all.len());
+    for args in [
+        &["events"][..],
+        &["replenish", "--format", "csv"],
+        &["metrics", "orders"],
+    ] {
+        let mut child = Command::new(env!("CARGO_BIN_EXE_fulfil"))
+            .arg("--data-dir")
+            .arg(dir.path())
+            .args(args)
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .spawn()
+            .unwrap();
+        // The reader goes away before reading anything (`| head -0`).
+        drop(child.stdout.take());
+        let out = child.wait_with_output().unwrap();
+        let err = String::from_utf8_lossy(&out.stderr);
+        assert!(out.status.success(), "{args:?}: {:?} {err}", out.status);
+        assert!(!err.contains("panicked"), "{args:?}: {err}");
+    }
+    // A page cache of 0 MiB is refused by name, before the store is touched.
+    let (_, err, ok) = fulfil(dir.path(), &["--cache-mb", "0", "events"], None);
+    assert!(!ok && err.contains("--cache-mb"), "{err}");
+}

@@ -5,6 +5,8 @@ COPY . .
 RUN cargo build --release --locked -p fulfil
 
 FROM debian:bookworm-slim
+# The data directory exists in the image, owned by the user the service
+# runs as: a volume mounted there starts with that ownership.
 RUN useradd --system --home /var/lib/fulfil fulfil && mkdir -p /var/lib/fulfil && chown fulfil /var/lib/fulfil
 COPY --from=build /src/target/release/fulfil /usr/local/bin/fulfil
 USER fulfil

@@ -44,11 +44,6 @@ impl Processes {
         }
     }
 
-    /// The orders whose placement was handled since the last call.
-    pub fn take_sourced(&mut self) -> Vec<String> {
-        self.fulfilment.take_sourced()
-    }
-
     /// The purchase orders replenishment placed since the last call.
     pub fn take_placed(&mut self) -> Vec<String> {
         self.replenishment.take_placed()

@@ -12,8 +12,7 @@ use crate::config::{kafka_config, ConfigFile};
 use crate::report::print_report;
 
 pub fn metrics(store: &Store, which: MetricsCmd) -> anyhow::Result<()> {
-    let models = projections::ReadModels::open(store)?;
-    models.catch_up()?;
+    let models = crate::read_models(store)?;
     match which {
         MetricsCmd::Orders {
             from,

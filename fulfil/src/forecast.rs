@@ -127,11 +127,11 @@ fn table(r: &ForecastReport) -> String {
         let _ = writeln!(t, "parameters: {}", parameters.join(", "));
     }
     let _ = writeln!(t, "forecast: {} per {period}", round(r.forecast_per_period));
-    let _ = writeln!(t, "accuracy in sample: {}", accuracy(&r.in_sample));
+    let _ = writeln!(t, "accuracy in sample: {}", describe_accuracy(&r.in_sample));
     let _ = writeln!(
         t,
         "accuracy as tracked (weekly forecasts made as each week began): {}",
-        accuracy(&r.tracked.accuracy)
+        describe_accuracy(&r.tracked.accuracy)
     );
     match &r.policy {
         Some(p) => {
@@ -194,7 +194,7 @@ t,
     t
 }
 
-fn accuracy(a: &Accuracy) -> String {
+fn describe_accuracy(a: &Accuracy) -> String {
     if a.periods == 0 {
         return "no periods to compare yet".into();
     }
@@ -361,7 +361,7 @@ pub fn input(
                         format!(" ({})", p.join(", "))
                     },
                     fitted.forecast,
-                    accuracy_line(&accuracy)
+                    describe_accuracy(&accuracy)
                 );
             }
             t.push_str("ds,y,fitted,forecast\n");
@@ -376,10 +376,6 @@ pub fn input(
             emit(&t)
         }
     }
-}
-
-fn accuracy_line(a: &Accuracy) -> String {
-    accuracy(a)
 }
 
 /// Prints the replenishment suggestions.

@@ -2,11 +2,12 @@
 //! asks the reaction table what to do, plans and orders through the
 //! command path, and stores the memory with the checkpoint.
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, BTreeSet};
 
 use chrono::Days;
 use event_store::{Changes, Checkpointed, Store, StoreError};
 use fulfilment::{Issued, Issuer, Port, Progress};
+use inventory_aggregate::InventoryItem;
 use projections::{ProjectionError, ReadModels};
 use schemas::inventory::{InventoryCommand, LotSizing, ReorderPolicy, SupplyTerms};
 use schemas::purchasing::{PoLineInput, PurchaseOrderCommand, ReplenishmentBasis};
@@ -65,11 +66,6 @@ impl<P: Port> ReplenishmentProcess<P> {
             memory,
             placed: Vec::new(),
         })
-    }
-
-    /// What the process remembers.
-    pub fn memory(&self) -> &Memory {
-        &self.memory
     }
 
     /// The purchase orders placed since the last call.
@@ -133,6 +129,14 @@ impl<P: Port> ReplenishmentProcess<P> {
         let Some(terms) = item.supply.clone() else {
             return Ok(());
         };
+        let key = item_key(sku, location);
+        if !reaction.refresh && {
+            let position = self.position(&item, &key)?;
+            !due(&mut self.memory.suggested, &key, &item, position)
+        } {
+            // Nothing to plan and nothing to order: no forecast is needed.
+            return Ok(());
+        }
         let today = reaction.at.date_naive();
         let (daily, lead) = history(&self.models, sku, location, today)?;
         let planned = match plan(&daily, &lead, &terms) {
@@ -177,18 +181,8 @@ impl<P: Port> ReplenishmentProcess<P> {
         let Some(policy) = item.policy.clone() else {
             return Ok(());
         };
-        let key = item_key(sku, location);
-        let unscheduled: u64 = self.memory.on_order.get(&key).map_or(0, |o| {
-            o.iter()
-                .filter(|(po, _)| !on_item(&item, po))
-                .map(|(_, q)| *q)
-                .sum()
-        });
-        let backordered = backordered_at(&self.models, sku, location)?;
-        let position = position(&item, unscheduled, backordered);
-        if position > i64::try_from(policy.reorder_point).unwrap_or(i64::MAX) {
-            // Above the reorder point again: a later crossing is suggested afresh.
-            self.memory.suggested.remove(&key);
+        let position = self.position(&item, &key)?;
+        if !due(&mut self.memory.suggested, &key, &item, position) {
             return Ok(());
         }
         let qty = quantity(&planned, &terms, position, policy.reorder_point);
@@ -256,6 +250,35 @@ impl<P: Port> ReplenishmentProcess<P> {
         }
         Ok(())
     }
+}
+
+impl<P: Port> ReplenishmentProcess<P> {
+    /// On hand + on order (placed orders the item does not count yet
+    /// included) − reserved − backordered.
+    fn position(&self, item: &InventoryItem, key: &str) -> Result<i64, ReplenishmentError> {
+        let unscheduled: u64 = self.memory.on_order.get(key).map_or(0, |o| {
+            o.iter()
+                .filter(|(po, _)| !on_item(item, po))
+                .map(|(_, q)| *q)
+                .sum()
+        });
+        let (sku, location) = key.split_once('@').unwrap_or((key, ""));
+        let backordered = backordered_at(&self.models, sku, location)?;
+        Ok(position(item, unscheduled, backordered))
+    }
+}
+
+/// Whether `item`, at `position`, is at or below its reorder point. Above
+/// it, an open suggestion is closed: a later crossing is suggested afresh.
+fn due(suggested: &mut BTreeSet<String>, key: &str, item: &InventoryItem, position: i64) -> bool {
+    let Some(policy) = &item.policy else {
+        return false;
+    };
+    if position > i64::try_from(policy.reorder_point).unwrap_or(i64::MAX) {
+        suggested.remove(key);
+        return false;
+    }
+    true
 }
 
 /// Units to order at `position`: the plan's order quantity (whole

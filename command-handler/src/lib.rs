@@ -14,6 +14,7 @@ use std::collections::HashMap;
 use std::sync::{Arc, Mutex, PoisonError};
 
 use catalog::CatalogEntry;
+use chrono::{DateTime, Duration, Utc};
 use decider::Aggregate;
 use event_store::{
     AppendOutcome, AppendRequest, ExpectedVersion, NewEvent, RecordedEvent, Store, StoreError,
@@ -111,10 +112,63 @@ const CACHED_STATES: usize = 100_000;
 /// An aggregate's state at a stream version, of whichever aggregate type.
 type CachedState = (u64, Arc<dyn Any + Send + Sync>);
 
+/// How far from the clock a fact from outside may be dated (its `at`).
+///
+/// A fact has happened: one dated more than `ahead` past the clock (a
+/// sender's clock skew) is refused. It may be recorded late (an import, a
+/// late scan) but not more than `back` before the clock: a business time of
+/// 1970 or 2099 is a sender's bug, not a fact. Commands of the processes
+/// carry the time of the fact that caused them and are not checked again.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct BusinessTimeWindow {
+    /// How far back a fact may be dated.
+    pub back: Duration,
+    /// How far ahead of the clock a fact may be dated.
+    pub ahead: Duration,
+}
+
+impl BusinessTimeWindow {
+    /// Ten years back: the history a forecast or an audit may import.
+    pub const DEFAULT_BACK_DAYS: i64 = 3650;
+    /// Five minutes ahead: the clock skew between senders.
+    pub const DEFAULT_AHEAD_SECONDS: i64 = 300;
+
+    /// Why `at` is outside the window around `now`, if it is.
+    pub fn refuses(&self, at: DateTime<Utc>, now: DateTime<Utc>) -> Option<String> {
+        if at > now + self.ahead {
+            Some(format!(
+                "at {} is in the future (the clock says {}; facts may be dated at most {} s ahead)",
+                at.to_rfc3339(),
+                now.to_rfc3339(),
+                self.ahead.num_seconds()
+            ))
+        } else if at < now - self.back {
+            Some(format!(
+                "at {} is more than {} days before the clock ({}); older facts are refused",
+                at.to_rfc3339(),
+                self.back.num_days(),
+                now.to_rfc3339()
+            ))
+        } else {
+            None
+        }
+    }
+}
+
+impl Default for BusinessTimeWindow {
+    fn default() -> Self {
+        Self {
+            back: Duration::days(Self::DEFAULT_BACK_DAYS),
+            ahead: Duration::seconds(Self::DEFAULT_AHEAD_SECONDS),
+        }
+    }
+}
+
 /// Decides commands against the current state and appends the events.
 #[derive(Clone)]
 pub struct CommandHandler {
     store: Store,
+    window: BusinessTimeWindow,
     /// The state after each stream's last append through this handler: a
     /// command finds it here when the stream has not moved since.
     states: Arc<Mutex<HashMap<StreamId, CachedState>>>,
@@ -131,8 +185,16 @@ impl CommandHandler {
     pub fn new(store: Store) -> Self {
         Self {
             store,
+            window: BusinessTimeWindow::default(),
             states: Arc::default(),
         }
+    }
+
+    /// The same handler, refusing outside facts dated beyond `window`.
+    #[must_use]
+    pub fn with_window(mut self, window: BusinessTimeWindow) -> Self {
+        self.window = window;
+        self
     }
 
     /// The store it appends to.
@@ -209,8 +271,9 @@ impl CommandHandler {
 
     /// Handles one command from outside (`fulfil submit`, HTTP, Kafka).
     /// Commands only the fulfilment process may send are refused
-    /// (`process_only`). Rejections are results; only a failing store is an
-    /// error.
+    /// (`process_only`), and so is a business time outside the
+    /// [`BusinessTimeWindow`]. Rejections are results; only a failing store
+    /// is an error.
     pub fn handle(&self, envelope: &CommandEnvelope) -> Result<CommandResult, StoreError> {
         if let Some(why) = envelope.command.process_only() {
             let message = format!(
@@ -223,7 +286,7 @@ impl CommandHandler {
                 message,
             ));
         }
-        self.handle_from_process(envelope)
+        self.handle_checked(envelope, true)
     }
 
     /// Handles one command the fulfilment process sends: every command is
@@ -231,6 +294,14 @@ impl CommandHandler {
     pub fn handle_from_process(
         &self,
         envelope: &CommandEnvelope,
+    ) -> Result<CommandResult, StoreError> {
+        self.handle_checked(envelope, false)
+    }
+
+    fn handle_checked(
+        &self,
+        envelope: &CommandEnvelope,
+        from_outside: bool,
     ) -> Result<CommandResult, StoreError> {
         let id = envelope.command_id.as_str();
         match self.store.command_outcome(id, &envelope.body) {
@@ -240,6 +311,15 @@ impl CommandHandler {
                 return Ok(CommandResult::rejected(id, "idempotency_conflict", e))
             }
             Err(e) => return Err(e),
+        }
+        if let (true, Some(at)) = (from_outside, envelope.at) {
+            if let Some(why) = self.window.refuses(at, self.store.clock().now()) {
+                return Ok(CommandResult::rejected(
+                    id,
+                    "business_time_out_of_range",
+                    why,
+                ));
+            }
         }
         let stream = match stream_of(&envelope.command).map(|s| stream_id(&s)) {
             Ok(Ok(stream)) => stream,

@@ -112,6 +112,7 @@ struct Inner {
     head: watch::Receiver<u64>,
     max_event_bytes: usize,
     upcasters: Upcasters,
+    clock: SharedClock,
 }
 
 impl Drop for Inner {
@@ -189,8 +190,14 @@ impl Store {
                 head: head_rx,
                 max_event_bytes: config.max_event_bytes,
                 upcasters: config.upcasters,
+                clock: config.clock,
             }),
         })
+    }
+
+    /// The clock that stamps `recorded_at` and the default business time.
+    pub fn clock(&self) -> &SharedClock {
+        &self.inner.clock
     }
 
     /// The data directory.

@@ -48,6 +48,12 @@ pub trait Projection: Send + Sync {
     /// The read model's name, as stored and as named on the command line.
     fn name(&self) -> &'static str;
 
+    /// The version of the model's stored layout. A model stored with
+    /// another layout is emptied when opened, and folded again from the log.
+    fn layout(&self) -> u32 {
+        1
+    }
+
     /// Folds `events` into the working set, which reads earlier values from
     /// the model. Events of other kinds are passed over; events of its kind
     /// it cannot read are logged and passed over, so one bad payload never
@@ -198,9 +204,23 @@ impl<P: Projection + Default> Model<P> {
     /// Opens the model over `store`.
     pub fn open(store: &Store) -> Result<Self, ProjectionError> {
         let projection = P::default();
+        let stored = ReadModel::open(store, projection.name())?;
+        // Models stored before layouts were noted have layout 1.
+        let note = format!("read-model-layout/{}", projection.name());
+        let layout = store.meta(&note)?.map_or(Ok(1), |l| l.parse::<u32>());
+        if layout != Ok(projection.layout()) {
+            if stored.checkpoint()?.is_some() {
+                tracing::warn!(
+                    model = projection.name(),
+                    "the stored model has another layout: folding it again from the log"
+                );
+            }
+            stored.clear()?;
+            store.set_meta(&note, &projection.layout().to_string())?;
+        }
         Ok(Self {
             store: store.clone(),
-            stored: ReadModel::open(store, projection.name())?,
+            stored,
             projection,
         })
     }

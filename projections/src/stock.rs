@@ -1,15 +1,22 @@
 //! Inventory metrics: turnover, stock accuracy, stockouts, dead stock and
-//! shortages, from events (business time `at`).
+//! shortages, by business time `at`.
 //!
-//! Stock is valued at the SKU's average receipt cost: every purchase-order
-//! receipt's units at their unit cost, averaged; before any receipt, the
-//! item master's standard cost. Cost of goods sold is the units shipped at
-//! that cost on the day they left.
+//! Every figure per day is a sum of facts dated that day, so a fact
+//! recorded late (an import, a late scan) with an earlier `at` corrects the
+//! days from its own onwards, whatever order the log holds the facts in:
+//! the model keeps what each event changed (on-hand, reserved, shipped) by
+//! the day of its `at`, and closes and stockouts are summed up when asked.
 //!
-//! Kept per item (SKU × location): its position (folded with the inventory
-//! item's own `evolve`), one record per day it moved (closing units and
-//! value, units shipped, COGS), each cycle count, each stockout interval
-//! (nothing free to promise from stock) and each shortage.
+//! Stock is valued at the SKU's average receipt cost as of the day: every
+//! purchase-order receipt dated on or before it, its units at their unit
+//! cost, averaged; before any receipt, the item master's standard cost.
+//! Cost of goods sold is the units shipped on a day at that day's cost.
+//!
+//! Kept per item (SKU × location): its position now (folded with the
+//! inventory item's own `evolve`), one record per day it moved (the change
+//! in on-hand and reserved, units shipped), each change in time order (for
+//! stockouts: nothing free to promise from stock), each cycle count and
+//! each shortage.
 
 use chrono::{DateTime, Duration, NaiveDate, NaiveTime, Utc};
 use decider::Decider;
@@ -46,30 +53,68 @@ impl Cost {
     }
 }
 
-/// What the model keeps of one item's position.
+/// Purchase-order receipts of a SKU dated one day.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+pub struct Receipts {
+    /// Units received.
+    pub units: u64,
+    /// Their value at the PO cost, in cents.
+    pub value_cents: u64,
+}
+
+/// What the model keeps of one item.
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
 pub struct StockItem {
-    /// The item's position.
+    /// The item's position now.
     pub state: InventoryItem,
     /// The first day it moved.
     pub first_seen: Option<NaiveDate>,
     /// The last day an order reserved it.
     pub last_demand: Option<NaiveDate>,
-    /// The key of the stockout in progress, if any.
-    pub stockout: Option<String>,
 }
 
-/// One day an item moved.
+/// What the facts dated one day changed of an item.
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
 pub struct StockDay {
-    /// Units on hand at the day's close.
-    pub close_units: u64,
-    /// Their value, in cents.
-    pub close_value_cents: f64,
-    /// Units shipped that day.
+    /// Change in on-hand.
+    pub on_hand: i64,
+    /// Change in units reserved from on-hand.
+    pub reserved: i64,
+    /// Units shipped.
     pub shipped_units: u64,
-    /// Cost of the goods shipped that day, in cents.
-    pub cogs_cents: f64,
+}
+
+/// What one fact changed of an item, kept in business-time order.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Serialize, Deserialize)]
+pub struct Move {
+    /// Change in on-hand.
+    pub on_hand: i64,
+    /// Change in units reserved from on-hand.
+    pub reserved: i64,
+}
+
+impl Move {
+    /// What `event` changes, read from the fact alone (a count by its
+    /// variance), so that sums of changes do not depend on the order the
+    /// facts were recorded in.
+    pub fn of(event: &InventoryEvent) -> Self {
+        use InventoryEvent as E;
+        let (on_hand, reserved) = match event {
+            E::StockReceived { qty, .. } | E::ReturnRestocked { qty, .. } => (signed(*qty), 0),
+            E::StockAdjusted { delta, .. } => (*delta, 0),
+            E::StockCounted { variance, .. } => (*variance, 0),
+            E::StockReserved { qty, .. } | E::ReservationMovedToStock { qty, .. } => {
+                (0, signed(*qty))
+            }
+            E::ReservationReleased {
+                qty, po_id: None, ..
+            } => (0, -signed(*qty)),
+            E::StockShipped { qty, .. } => (-signed(*qty), -signed(*qty)),
+            E::PickShortRecorded { short, .. } => (-signed(*short), -signed(*short)),
+            _ => (0, 0),
+        };
+        Self { on_hand, reserved }
+    }
 }
 
 /// One cycle count.
@@ -83,17 +128,6 @@ pub struct Count {
     pub counted: u64,
     /// Counted minus expected.
     pub variance: i64,
-    /// Cost per unit then, in cents.
-    pub unit_cost_cents: f64,
-}
-
-/// A time with nothing free to promise from stock.
-#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
-pub struct Stockout {
-    /// When nothing was left to promise.
-    pub start: DateTime<Utc>,
-    /// When stock was free again, if it was.
-    pub end: Option<DateTime<Utc>>,
 }
 
 /// Units promised to orders found missing.
@@ -116,8 +150,12 @@ impl Projection for StockProjection {
         NAME
     }
 
+    // 2: per-day changes by business time (1 kept closes in log order).
+    fn layout(&self) -> u32 {
+        2
+    }
+
     fn fold(&self, batch: &mut Working<'_>, events: &[RecordedEvent]) -> Folded {
-        // One pass in log order: a receipt's cost counts for the shipments after it.
         for e in events {
             match StreamKind::split(e.stream.as_str()) {
                 Some((StreamKind::Sku, _)) => {
@@ -139,6 +177,10 @@ impl Projection for StockProjection {
                         let cost = batch.get::<Cost>(&format!("cost/{sku}"))?;
                         cost.received_units += qty;
                         cost.received_value_cents += qty * unit_cost_cents;
+                        let day = e.at.date_naive();
+                        let receipts = batch.get::<Receipts>(&format!("receipt/{sku}/{day}"))?;
+                        receipts.units += qty;
+                        receipts.value_cents += qty * unit_cost_cents;
                     }
                 }
                 Some((StreamKind::Inventory, item)) => {
@@ -153,6 +195,18 @@ impl Projection for StockProjection {
     }
 }
 
+/// The sortable key of a fact's time and position within an item.
+fn move_key(item: &str, at: DateTime<Utc>, position: u64) -> String {
+    format!(
+        "move/{item}/{}/{position:020}",
+        at.format("%Y%m%dT%H%M%S%.6f")
+    )
+}
+
+fn signed(units: u64) -> i64 {
+    i64::try_from(units).unwrap_or(i64::MAX)
+}
+
 fn fold_inventory(
     batch: &mut Working<'_>,
     item: &str,
@@ -160,22 +214,19 @@ fn fold_inventory(
     e: &RecordedEvent,
 ) -> Result<(), ProjectionError> {
     let day = e.at.date_naive();
-    let sku = item.split('@').next().unwrap_or(item);
-    let unit_cost = batch.get::<Cost>(&format!("cost/{sku}"))?.unit_cents();
     let item_key = format!("item/{item}");
     let mut record: StockItem = std::mem::take(batch.get::<StockItem>(&item_key)?);
-    record.first_seen.get_or_insert(day);
+    record.first_seen = Some(record.first_seen.map_or(day, |d| d.min(day)));
     record.state = InventoryItem::evolve(std::mem::take(&mut record.state), event);
+    let change = Move::of(event);
     let tag = format!("{item}/{:020}", e.position);
-    let day_key = format!("day/{item}/{day}");
-    let mut today: StockDay = std::mem::take(batch.get::<StockDay>(&day_key)?);
+    let today = batch.get::<StockDay>(&format!("day/{item}/{day}"))?;
+    today.on_hand += change.on_hand;
+    today.reserved += change.reserved;
     match event {
-        InventoryEvent::StockShipped { qty, .. } => {
-            today.shipped_units += qty;
-            today.cogs_cents += *qty as f64 * unit_cost;
-        }
+        InventoryEvent::StockShipped { qty, .. } => today.shipped_units += qty,
         InventoryEvent::StockReserved { .. } | InventoryEvent::InboundReserved { .. } => {
-            record.last_demand = Some(day);
+            record.last_demand = Some(record.last_demand.map_or(day, |d| d.max(day)));
         }
         InventoryEvent::StockCounted {
             expected,
@@ -189,7 +240,6 @@ fn fold_inventory(
                 expected: *expected,
                 counted: *counted,
                 variance: *variance,
-                unit_cost_cents: unit_cost,
             },
         ),
         InventoryEvent::ShortageRecorded { short, .. } => batch.put(
@@ -210,34 +260,28 @@ fn fold_inventory(
         ),
         _ => {}
     }
-    today.close_units = record.state.on_hand;
-    today.close_value_cents = record.state.on_hand as f64 * unit_cost;
-    batch.put(day_key, today);
-    // A stockout: nothing free to promise from stock.
-    let free = record.state.free();
-    match (&record.stockout, free) {
-        (None, 0) => {
-            let key = format!("stockout/{tag}");
-            batch.put(
-                key.clone(),
-                Stockout {
-                    start: e.at,
-                    end: None,
-                },
-            );
-            record.stockout = Some(key);
-        }
-        (Some(key), f) if f > 0 => {
-            let key = key.clone();
-            let mut s: Stockout = std::mem::take(batch.get::<Stockout>(&key)?);
-            s.end = Some(e.at);
-            batch.put(key, s);
-            record.stockout = None;
-        }
-        _ => {}
-    }
+    batch.put(move_key(item, e.at, e.position), change);
     batch.put(item_key, record);
     Ok(())
+}
+
+/// A SKU's average receipt cost by day: receipts dated on or before a day,
+/// else the standard cost.
+#[derive(Debug, Clone, Default)]
+struct CostByDay {
+    standard_cents: f64,
+    /// Each day with receipts, with the units and value received up to it.
+    cumulative: Vec<(NaiveDate, u64, u64)>,
+}
+
+impl CostByDay {
+    fn on(&self, day: NaiveDate) -> f64 {
+        let upto = self.cumulative.partition_point(|(d, _, _)| *d <= day);
+        match upto.checked_sub(1).map(|i| self.cumulative[i]) {
+            Some((_, units, value)) if units > 0 => value as f64 / units as f64,
+            _ => self.standard_cents,
+        }
+    }
 }
 
 /// Turns of inventory and days of inventory over a period of `days`.
@@ -328,6 +372,23 @@ pub struct StockMetrics {
     pub units_short: u64,
     /// Items whose stock nobody reserved in the last days.
     pub dead_stock: Vec<DeadStock>,
+    /// Each day of the period, over the items asked for.
+    pub daily: Vec<DailyStock>,
+}
+
+/// One day's stock, over the items asked for.
+#[derive(Debug, Clone, Default, PartialEq, Serialize)]
+pub struct DailyStock {
+    /// The day.
+    pub date: NaiveDate,
+    /// Units on hand at its close.
+    pub close_units: i64,
+    /// Their value at the day's average receipt cost, in cents.
+    pub close_value_cents: f64,
+    /// Units shipped that day.
+    pub shipped_units: u64,
+    /// Their cost, in cents.
+    pub cogs_cents: f64,
 }
 
 /// An item holding stock nobody has reserved in a while.
@@ -368,6 +429,12 @@ impl StockModel {
         if days <= 0 {
             return Ok(m);
         }
+        m.daily = (0..days)
+            .map(|i| DailyStock {
+                date: filter.from + Duration::days(i),
+                ..DailyStock::default()
+            })
+            .collect();
         let start = filter.from.and_time(NaiveTime::MIN).and_utc();
         let end = (filter.to + Duration::days(1))
             .and_time(NaiveTime::MIN)
@@ -375,53 +442,53 @@ impl StockModel {
         let in_period = |at: DateTime<Utc>| at >= start && at < end;
         let items: Vec<(String, StockItem)> = self.scan("item/")?;
         let dead_line = as_of.date_naive() - Duration::days(filter.dead_after_days);
-        let mut inventory_days = 0.0;
+        let mut costs = std::collections::BTreeMap::<String, CostByDay>::new();
         for (item, record) in items.iter().filter(|(i, _)| wanted(i)) {
+            let sku = item.split('@').next().unwrap_or(item);
+            if !costs.contains_key(sku) {
+                costs.insert(sku.to_owned(), self.cost_by_day(sku)?);
+            }
+            let cost = costs.get(sku).cloned().unwrap_or_default();
             m.items += 1;
-            inventory_days += self.item_days(item, filter, &mut m)?;
+            self.item_days(item, &cost, &mut m.daily)?;
+            self.stockouts(item, start, end.min(as_of).max(start), &mut m)?;
             let last = record.last_demand.or(record.first_seen);
             if record.state.on_hand > 0 && last.is_some_and(|d| d < dead_line) {
-                let sku = item.split('@').next().unwrap_or(item);
-                let cost: Option<Cost> = load(NAME, &self.values(), &format!("cost/{sku}"))?;
                 m.dead_stock.push(DeadStock {
                     item: item.clone(),
                     on_hand: record.state.on_hand,
-                    value_cents: record.state.on_hand as f64
-                        * cost.unwrap_or_default().unit_cents(),
+                    value_cents: record.state.on_hand as f64 * cost.on(as_of.date_naive()),
                     last_demand: record.last_demand,
                 });
             }
         }
+        let inventory_days: f64 = m.daily.iter().map(|d| d.close_value_cents).sum();
+        m.cogs_cents = m.daily.iter().map(|d| d.cogs_cents).sum();
+        m.units_shipped = m.daily.iter().map(|d| d.shipped_units).sum();
         m.average_inventory_cents = inventory_days / days as f64;
         (m.turnover, m.days_of_inventory) =
             turnover(m.cogs_cents, m.average_inventory_cents, days as f64);
 
         let (mut variance_value, mut expected_value) = (0.0, 0.0);
         for (item, c) in self.scan::<Count>("count/")? {
-            if !wanted(item.rsplit_once('/').map_or("", |(i, _)| i)) || !in_period(c.at) {
+            let item = item.rsplit_once('/').map_or("", |(i, _)| i);
+            if !wanted(item) || !in_period(c.at) {
                 continue;
             }
+            let sku = item.split('@').next().unwrap_or(item);
+            let unit_cost = match costs.get(sku) {
+                Some(cost) => cost.on(c.at.date_naive()),
+                None => self.cost_by_day(sku)?.on(c.at.date_naive()),
+            };
             m.counts += 1;
             let allowed = c.expected as f64 * filter.count_tolerance;
             m.counts_within_tolerance += usize::from((c.variance.unsigned_abs() as f64) <= allowed);
-            variance_value += c.variance.unsigned_abs() as f64 * c.unit_cost_cents;
-            expected_value += c.expected as f64 * c.unit_cost_cents;
+            variance_value += c.variance.unsigned_abs() as f64 * unit_cost;
+            expected_value += c.expected as f64 * unit_cost;
         }
         m.stock_accuracy = ratio(m.counts_within_tolerance as f64, m.counts as f64);
         m.value_weighted_variance = ratio(variance_value, expected_value);
 
-        let horizon = end.min(as_of);
-        for (item, s) in self.scan::<Stockout>("stockout/")? {
-            if !wanted(item.rsplit_once('/').map_or("", |(i, _)| i)) {
-                continue;
-            }
-            if s.start >= end || s.end.is_some_and(|e| e <= start) {
-                continue;
-            }
-            let (from, to) = (s.start.max(start), s.end.unwrap_or(horizon).min(end));
-            m.stockouts += 1;
-            m.stockout_hours += (to - from).num_seconds().max(0) as f64 / 3600.0;
-        }
         for (item, s) in self.scan::<Shortage>("shortage/")? {
             if !wanted(item.rsplit_once('/').map_or("", |(i, _)| i)) || !in_period(s.at) {
                 continue;
@@ -435,51 +502,127 @@ impl StockModel {
         Ok(m)
     }
 
-    /// Adds the item's COGS and shipments in the period to `m`; returns the
-    /// sum over the period's days of its closing value (for the average).
+    /// The SKU's average receipt cost by day.
+    fn cost_by_day(&self, sku: &str) -> Result<CostByDay, ProjectionError> {
+        let standard: Option<Cost> = load(NAME, &self.values(), &format!("cost/{sku}"))?;
+        let mut cost = CostByDay {
+            standard_cents: standard.and_then(|c| c.standard_cents).unwrap_or(0) as f64,
+            cumulative: Vec::new(),
+        };
+        let (mut units, mut value) = (0, 0);
+        for (day, r) in self.scan::<Receipts>(&format!("receipt/{sku}/"))? {
+            units += r.units;
+            value += r.value_cents;
+            if let Ok(day) = day.parse() {
+                cost.cumulative.push((day, units, value));
+            }
+        }
+        Ok(cost)
+    }
+
+    /// Adds the item's closes, shipments and COGS to each day of `daily`.
     fn item_days(
         &self,
         item: &str,
-        filter: &StockFilter,
-        m: &mut StockMetrics,
-    ) -> Result<f64, ProjectionError> {
-        let tree = self.values();
-        let prefix = format!("day/{item}/");
-        let key = |d: NaiveDate| format!("{prefix}{d}");
-        let read = |v: &[u8], k: &[u8]| -> Result<StockDay, ProjectionError> {
-            serde_json::from_slice(v).map_err(|source| ProjectionError::Corrupt {
-                model: NAME,
-                key: String::from_utf8_lossy(k).into_owned(),
-                source,
-            })
+        cost: &CostByDay,
+        daily: &mut [DailyStock],
+    ) -> Result<(), ProjectionError> {
+        let Some(from) = daily.first().map(|d| d.date) else {
+            return Ok(());
         };
-        // The close before the period carries into its first days.
-        let mut value = match tree
-            .range(prefix.as_bytes(), key(filter.from).as_bytes())
-            .next_back()
-            .transpose()?
-        {
-            Some((k, v)) => read(&v, &k)?.close_value_cents,
-            None => 0.0,
-        };
-        let mut day = filter.from;
-        let mut sum = 0.0;
-        let upper = key(filter.to + Duration::days(1));
-        for entry in tree.range(key(filter.from).as_bytes(), upper.as_bytes()) {
-            let (k, v) = entry?;
-            let moved: NaiveDate = String::from_utf8_lossy(&k[prefix.len()..])
-                .parse()
-                .unwrap_or(day);
-            // Days without movement close at the last value.
-            sum += value * (moved - day).num_days().max(0) as f64;
-            let d = read(&v, &k)?;
-            m.cogs_cents += d.cogs_cents;
-            m.units_shipped += d.shipped_units;
-            value = d.close_value_cents;
-            sum += value;
-            day = moved + Duration::days(1);
+        let mut units = 0;
+        let mut moved = std::collections::BTreeMap::new();
+        for (day, change) in self.scan::<StockDay>(&format!("day/{item}/"))? {
+            let Ok(day) = day.parse::<NaiveDate>() else {
+                continue;
+            };
+            if day < from {
+                // The days before the period carry into it.
+                units += change.on_hand;
+            } else {
+                moved.insert(day, change);
+            }
         }
-        sum += value * ((filter.to - day).num_days() + 1).max(0) as f64;
-        Ok(sum)
+        for d in daily.iter_mut() {
+            let unit_cost = cost.on(d.date);
+            if let Some(change) = moved.get(&d.date) {
+                units += change.on_hand;
+                d.shipped_units += change.shipped_units;
+                d.cogs_cents += change.shipped_units as f64 * unit_cost;
+            }
+            d.close_units += units;
+            d.close_value_cents += units.max(0) as f64 * unit_cost;
+        }
+        Ok(())
     }
+
+    /// Counts the item's stockouts (nothing free to promise from stock) that
+    /// overlap `start..end`, and their hours within it, into `m`.
+    fn stockouts(
+        &self,
+        item: &str,
+        start: DateTime<Utc>,
+        end: DateTime<Utc>,
+        m: &mut StockMetrics,
+    ) -> Result<(), ProjectionError> {
+        let prefix = format!("move/{item}/");
+        let first = move_key(item, start, 0);
+        let tree = self.values();
+        // Where the item stood when the period began.
+        let (mut on_hand, mut reserved, mut existed) = (0, 0, false);
+        for entry in tree.range(prefix.as_bytes(), first.as_bytes()) {
+            let (k, v) = entry?;
+            let change: Move = read(&k, &v)?;
+            (on_hand, reserved, existed) =
+                (on_hand + change.on_hand, reserved + change.reserved, true);
+        }
+        let mut out_since = (existed && on_hand <= reserved).then_some(start);
+        if out_since.is_some() {
+            m.stockouts += 1;
+        }
+        let last = move_key(item, end, 0);
+        for entry in tree.range(first.as_bytes(), last.as_bytes()) {
+            let (k, v) = entry?;
+            let change: Move = read(&k, &v)?;
+            on_hand += change.on_hand;
+            reserved += change.reserved;
+            let at = time_of_move(&k[prefix.len()..]).unwrap_or(start);
+            match (out_since, on_hand <= reserved) {
+                (None, true) => {
+                    m.stockouts += 1;
+                    out_since = Some(at);
+                }
+                (Some(since), false) => {
+                    m.stockout_hours += hours(since, at);
+                    out_since = None;
+                }
+                _ => {}
+            }
+        }
+        if let Some(since) = out_since {
+            m.stockout_hours += hours(since, end);
+        }
+        Ok(())
+    }
+}
+
+fn read<T: serde::de::DeserializeOwned>(key: &[u8], value: &[u8]) -> Result<T, ProjectionError> {
+    serde_json::from_slice(value).map_err(|source| ProjectionError::Corrupt {
+        model: NAME,
+        key: String::from_utf8_lossy(key).into_owned(),
+        source,
+    })
+}
+
+/// The business time in the rest of a move's key (`time/position`).
+fn time_of_move(rest: &[u8]) -> Option<DateTime<Utc>> {
+    let rest = std::str::from_utf8(rest).ok()?;
+    let (time, _) = rest.split_once('/')?;
+    chrono::NaiveDateTime::parse_from_str(time, "%Y%m%dT%H%M%S%.6f")
+        .ok()
+        .map(|t| t.and_utc())
+}
+
+fn hours(from: DateTime<Utc>, to: DateTime<Utc>) -> f64 {
+    (to - from).num_seconds().max(0) as f64 / 3600.0
 }

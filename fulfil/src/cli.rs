@@ -159,6 +159,16 @@ pub enum Cmd {
         #[arg(long)]
         server: Option<String>,
     },
+    /// Replays the log to audit it: every broken promise with its root cause and evidence.
+    Audit {
+        #[command(subcommand)]
+        which: AuditCmd,
+    },
+    /// Replays the log to tell which side owns a symptom.
+    Diagnose {
+        #[command(subcommand)]
+        which: DiagnoseCmd,
+    },
     /// Prints the current state of one aggregate (order-…, inventory-SKU@LOC, po-…, sku-…, location-…) as JSON.
     State {
         /// The aggregate's stream, for example order-SO-1 or inventory-SKU-1@WH1.
@@ -254,6 +264,68 @@ pub enum MetricsCmd {
         #[arg(long, value_enum, default_value_t = Format::Table)]
         format: Format,
     },
+}
+
+/// Which part of the history an audit reads: business times (RFC 3339, or a
+/// day: from its start, to its end), a SKU, a location.
+#[derive(clap::Args, Clone)]
+pub struct AuditScope {
+    /// From this time (RFC 3339) or day (YYYY-MM-DD).
+    #[arg(long, value_parser = parse_start)]
+    pub from: Option<chrono::DateTime<chrono::Utc>>,
+    /// Up to this time or the end of this day; open orders are aged to it (default: now).
+    #[arg(long, value_parser = parse_end)]
+    pub to: Option<chrono::DateTime<chrono::Utc>>,
+    #[arg(long, value_enum, default_value_t = Format::Table)]
+    pub format: Format,
+}
+
+#[derive(Subcommand)]
+pub enum AuditCmd {
+    /// Every order line promised for a date that stock or supply could not honour, with the root cause and the events that prove it. Exit 0: replayed (findings or none); 2: bad input; 3: nothing to audit; 4: a fault of the system itself was found.
+    Oversells {
+        #[command(flatten)]
+        scope: AuditScope,
+        /// Only this SKU.
+        #[arg(long)]
+        sku: Option<String>,
+        /// Only this location.
+        #[arg(long)]
+        location: Option<String>,
+    },
+}
+
+#[derive(Subcommand)]
+pub enum DiagnoseCmd {
+    /// Orders shipped or still open past their first promise: inventory-owned (broken promise, backorder, waiting for stock) or flow-owned (the slowest step). Exit codes as for `audit oversells`.
+    LateOrders {
+        #[command(flatten)]
+        scope: AuditScope,
+    },
+}
+
+fn parse_time(text: &str, end_of_day: bool) -> Result<chrono::DateTime<chrono::Utc>, String> {
+    if let Ok(t) = chrono::DateTime::parse_from_rfc3339(text) {
+        return Ok(t.with_timezone(&chrono::Utc));
+    }
+    let day: chrono::NaiveDate = text
+        .parse()
+        .map_err(|_| format!("{text:?} is neither an RFC 3339 time nor a day (YYYY-MM-DD)"))?;
+    let time = if end_of_day {
+        chrono::NaiveTime::from_hms_nano_opt(23, 59, 59, 999_999_999)
+            .unwrap_or(chrono::NaiveTime::MIN)
+    } else {
+        chrono::NaiveTime::MIN
+    };
+    Ok(day.and_time(time).and_utc())
+}
+
+fn parse_start(text: &str) -> Result<chrono::DateTime<chrono::Utc>, String> {
+    parse_time(text, false)
+}
+
+fn parse_end(text: &str) -> Result<chrono::DateTime<chrono::Utc>, String> {
+    parse_time(text, true)
 }
 
 /// How a demand history is summed.

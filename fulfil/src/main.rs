@@ -4,6 +4,7 @@
 //! orders and stock by `fulfilment`, and read from `projections`.
 
 mod admin;
+mod audit;
 mod cli;
 mod config;
 mod demo;
@@ -23,12 +24,25 @@ use fulfil_service::{open, open_log, open_replica};
 use crate::cli::{Cli, Cmd};
 use crate::config::{http_address, kafka_config, ConfigFile};
 
-fn main() -> anyhow::Result<()> {
+/// Exit codes: 0 done; 1 failed; 2 bad input (clap's usage errors too);
+/// 3 nothing to audit; 4 the audit found a fault of the system itself.
+fn main() -> std::process::ExitCode {
     fulfil_service::log_to_stderr();
     match run(Cli::parse()) {
+        Ok(()) => std::process::ExitCode::SUCCESS,
         // The reader stopped early (`| head`): what it read is complete as far as it goes.
-        Err(e) if output::closed_pipe(&e) => Ok(()),
-        other => other,
+        Err(e) if output::closed_pipe(&e) => std::process::ExitCode::SUCCESS,
+        Err(e) => {
+            eprintln!("Error: {e:?}");
+            let code = if let Some(exit) = e.downcast_ref::<audit::Exit>() {
+                exit.code
+            } else if let Some(refused) = e.downcast_ref::<::audit::AuditError>() {
+                audit::exit_code(refused)
+            } else {
+                1
+            };
+            std::process::ExitCode::from(code)
+        }
     }
 }
 
@@ -148,6 +162,23 @@ fn run(mut cli: Cli) -> anyhow::Result<()> {
             serve::project(store, http, kafka, replica, reset)
         }
         Cmd::Topics { action } => admin::topics(&file, action),
+        Cmd::Audit {
+            which:
+                cli::AuditCmd::Oversells {
+                    scope,
+                    sku,
+                    location,
+                },
+        } => audit::oversells(
+            &open(&data_dir, config)?,
+            &scope,
+            sku,
+            location,
+            clock::SystemClock.now(),
+        ),
+        Cmd::Diagnose {
+            which: cli::DiagnoseCmd::LateOrders { scope },
+        } => audit::late_orders(&open(&data_dir, config)?, &scope, clock::SystemClock.now()),
         Cmd::Metrics { which } => admin::metrics(&open(&data_dir, config)?, which),
         Cmd::Replay { projection, server } => {
             let admin = admin::Admin::Rebuild;

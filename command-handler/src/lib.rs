@@ -17,7 +17,7 @@ use catalog::CatalogEntry;
 use chrono::{DateTime, Duration, Utc};
 use decider::Aggregate;
 use event_store::{
-    AppendOutcome, AppendRequest, ExpectedVersion, NewEvent, RecordedEvent, Store, StoreError,
+    AppendOutcome, AppendRequest, Cut, ExpectedVersion, NewEvent, RecordedEvent, Store, StoreError,
     StreamId,
 };
 use inventory_aggregate::InventoryItem;
@@ -228,6 +228,46 @@ impl CommandHandler {
             StreamKind::Inventory => shown(self.state::<InventoryItem>(stream)?),
             StreamKind::Order => shown(self.state::<Order>(stream)?),
             StreamKind::PurchaseOrder => shown(self.state::<PurchaseOrder>(stream)?),
+        }
+    }
+
+    /// Any aggregate's state as JSON, and the version of its last fact,
+    /// folded from only the stream's facts within `cut`: the state as of
+    /// another time.
+    pub fn state_json_as_of(
+        &self,
+        stream: &StreamName,
+        cut: &Cut,
+    ) -> Result<(Value, u64), StoreError> {
+        fn fold<A>(events: &[RecordedEvent]) -> Result<(Value, u64), StoreError>
+        where
+            A: Aggregate + Serialize,
+            A::Event: DeserializeOwned,
+        {
+            let mut state = A::default();
+            let mut version = 0;
+            for e in events {
+                let event: A::Event =
+                    serde_json::from_value(e.payload.clone()).map_err(StoreError::Encode)?;
+                state = A::evolve(state, &event);
+                version = e.version;
+            }
+            Ok((
+                serde_json::to_value(&state).map_err(StoreError::Encode)?,
+                version,
+            ))
+        }
+        let events: Vec<RecordedEvent> = self
+            .store
+            .read_stream(&stream_id(stream)?, 1)?
+            .into_iter()
+            .filter(|e| cut.admits(e))
+            .collect();
+        match stream.kind() {
+            StreamKind::Sku | StreamKind::Location => fold::<CatalogEntry>(&events),
+            StreamKind::Inventory => fold::<InventoryItem>(&events),
+            StreamKind::Order => fold::<Order>(&events),
+            StreamKind::PurchaseOrder => fold::<PurchaseOrder>(&events),
         }
     }
 

@@ -27,7 +27,9 @@ mod writer;
 
 pub use checkpointed::{Changes, Checkpointed};
 pub use error::{Result, StoreError};
-pub use model::{AppendOutcome, AppendRequest, ExpectedVersion, NewEvent, RecordedEvent, StreamId};
+pub use model::{
+    AppendOutcome, AppendRequest, Cut, ExpectedVersion, NewEvent, RecordedEvent, StreamId,
+};
 pub use store::{Loaded, Store, StoreConfig, MARKER_FILE};
 pub use subscription::Subscription;
 pub use upcast::Upcasters;

@@ -317,3 +317,22 @@ pub(crate) struct RecordedEventRef<'a> {
     pub metadata: &'a Map<String, Value>,
     pub payload: &'a Value,
 }
+
+/// Which facts a question about another time reads: those recorded up to
+/// `until_position` (what the system knew then) and dated by `dated_by`
+/// (business time), each when given.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct Cut {
+    /// The last log position read.
+    pub until_position: Option<u64>,
+    /// The latest business time read.
+    pub dated_by: Option<DateTime<Utc>>,
+}
+
+impl Cut {
+    /// Whether `e` is one of the cut's facts.
+    pub fn admits(&self, e: &RecordedEvent) -> bool {
+        self.until_position.is_none_or(|p| e.position <= p)
+            && self.dated_by.is_none_or(|t| e.at <= t)
+    }
+}

@@ -321,6 +321,21 @@ impl Store {
         self.inner.index.stream_version(stream)
     }
 
+    /// The last position recorded at or before `time` (0 when none was):
+    /// the log as the system knew it then. `recorded_at` never decreases
+    /// along the log, so this is a binary search.
+    pub fn position_recorded_by(&self, time: DateTime<Utc>) -> Result<u64> {
+        let (mut known, mut unknown) = (0, self.head_position() + 1);
+        while unknown - known > 1 {
+            let middle = known + (unknown - known) / 2;
+            match self.read_all(middle, 1)?.first() {
+                Some(e) if e.recorded_at <= time => known = middle,
+                _ => unknown = middle,
+            }
+        }
+        Ok(known)
+    }
+
     /// Up to `limit` events of the whole log from `from_position` on, in log order.
     ///
     /// Only events up to the published head: the writer puts a batch in the

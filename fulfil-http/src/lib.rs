@@ -18,7 +18,7 @@ use axum::routing::{get, post};
 use axum::{Json, Router};
 use chrono::{DateTime, NaiveDate, Utc};
 use clock::SharedClock;
-use event_store::Store;
+use event_store::{Cut, Store};
 use forecasting::Method;
 use projections::demand::Bucket;
 use projections::orders::OrderFilter;
@@ -33,7 +33,7 @@ use projections::ReadModels;
 use schemas::{CommandResult, Outcome};
 
 /// Every route, with its method, as the router and the `OpenAPI` document name it.
-pub const ROUTES: [(&str, &str); 13] = [
+pub const ROUTES: [(&str, &str); 16] = [
     ("get", "/healthz"),
     ("get", "/readyz"),
     ("get", "/metrics"),
@@ -44,19 +44,27 @@ pub const ROUTES: [(&str, &str); 13] = [
     ("get", "/metrics/inventory"),
     ("get", "/forecast/{sku}"),
     ("get", "/replenish"),
+    ("get", "/state/{stream}"),
+    ("get", "/audit/oversells"),
+    ("get", "/diagnose/late-orders"),
     ("post", "/commands"),
     ("post", "/read-models/{name}/rebuild"),
     ("get", "/read-models/{name}/check"),
 ];
 
 /// The query parameters each route accepts; any other is refused.
-pub const QUERY_PARAMETERS: [(&str, &[&str]); 7] = [
+pub const QUERY_PARAMETERS: [(&str, &[&str]); 10] = [
     ("/readyz", &["position", "timeout_ms"]),
-    ("/atp/{sku}", &["location", "today"]),
+    ("/atp/{sku}", &["location", "today", "as_of", "known_at"]),
+    ("/state/{stream}", &["as_of", "known_at"]),
+    ("/audit/oversells", &["from", "to", "sku", "location"]),
+    ("/diagnose/late-orders", &["from", "to"]),
     ("/promise/{sku}", &["qty", "by", "location", "today"]),
     (
         "/metrics/orders",
-        &["from", "to", "channel", "sku", "location", "as_of"],
+        &[
+            "from", "to", "channel", "sku", "location", "as_of", "known_at",
+        ],
     ),
     (
         "/forecast/{sku}",
@@ -75,6 +83,7 @@ pub const QUERY_PARAMETERS: [(&str, &[&str]); 7] = [
             "tolerance",
             "dead_after_days",
             "as_of",
+            "known_at",
         ],
     ),
 ];
@@ -216,6 +225,9 @@ pub fn router(state: AppState) -> Router {
         .route("/metrics/inventory", get(inventory_metrics))
         .route("/forecast/{sku}", get(forecast))
         .route("/replenish", get(replenish))
+        .route("/state/{stream}", get(state_of))
+        .route("/audit/oversells", get(oversells))
+        .route("/diagnose/late-orders", get(late_orders))
         .route("/commands", post(command))
         .route("/read-models/{name}/rebuild", post(rebuild))
         .route("/read-models/{name}/check", get(check))
@@ -338,6 +350,34 @@ impl Params {
 
     fn time(&self, name: &str) -> Result<Option<DateTime<Utc>>, ApiError> {
         self.parse(name, "a time (RFC 3339, e.g. 2026-03-05T09:00:00Z)")
+    }
+
+    /// The cut of the log `as_of` (facts dated up to it) and `known_at`
+    /// (facts recorded by it) ask for; none for now and every fact. Only a
+    /// node with the log can answer: a replica refuses.
+    fn cut(&self, state: &AppState) -> Result<Option<Cut>, ApiError> {
+        let now = state.clock.now();
+        let (as_of, known_at) = (self.time("as_of")?, self.time("known_at")?);
+        for (name, time) in [("as_of", as_of), ("known_at", known_at)] {
+            if time.is_some_and(|t| t > now) {
+                return Err(ApiError::bad(
+                    name,
+                    format!("is in the future (the clock says {})", now.to_rfc3339()),
+                ));
+            }
+        }
+        if as_of.is_none() && known_at.is_none() {
+            return Ok(None);
+        }
+        state.writer_only("it holds no log to read another time from")?;
+        let until_position = known_at
+            .map(|t| state.store.position_recorded_by(t))
+            .transpose()
+            .map_err(|e| ApiError::Internal(e.to_string()))?;
+        Ok(Some(Cut {
+            until_position,
+            dated_by: as_of,
+        }))
     }
 }
 
@@ -550,12 +590,103 @@ async fn atp(
     Query(raw): Query<HashMap<String, String>>,
 ) -> Result<Json<projections::atp::SkuAtp>, ApiError> {
     let params = Params::new(raw, "/atp/{sku}")?;
-    let today = today(&state, &params)?;
-    Ok(Json(state.models.atp.sku(
-        &sku,
-        params.text("location").as_deref(),
-        today,
-    )?))
+    let cut = params.cut(&state)?;
+    let today = match (params.date("today")?, cut.and_then(|c| c.dated_by)) {
+        (Some(day), _) => day,
+        (None, Some(as_of)) => as_of.date_naive(),
+        (None, None) => state.clock.now().date_naive(),
+    };
+    let location = params.text("location");
+    let models = state.models.clone();
+    let atp = tokio::task::spawn_blocking(move || match cut {
+        Some(cut) => models
+            .atp
+            .as_of(&cut)?
+            .sku(&sku, location.as_deref(), today),
+        None => models.atp.sku(&sku, location.as_deref(), today),
+    })
+    .await??;
+    Ok(Json(atp))
+}
+
+/// One aggregate's state (`order-SO-1`, `inventory-MUG@WH1`, …): now, or
+/// from the facts dated by `as_of` as the log held them at `known_at`.
+async fn state_of(
+    State(state): State<AppState>,
+    Path(stream): Path<String>,
+    Query(raw): Query<HashMap<String, String>>,
+) -> Result<Json<serde_json::Value>, ApiError> {
+    let params = Params::new(raw, "/state/{stream}")?;
+    state.writer_only("aggregates live in the writer's log")?;
+    let cut = params.cut(&state)?;
+    let name =
+        schemas::StreamName::parse(&stream).map_err(|e| ApiError::bad("stream", e.to_string()))?;
+    let handler = state.handler.clone();
+    let (json, version) = tokio::task::spawn_blocking(move || match cut {
+        Some(cut) => handler.state_json_as_of(&name, &cut),
+        None => handler.state_json(&name),
+    })
+    .await?
+    .map_err(|e| ApiError::Internal(e.to_string()))?;
+    if version == 0 {
+        return Err(ApiError::NotFound(format!("{stream} has no events")));
+    }
+    Ok(Json(
+        serde_json::json!({ "stream": stream, "version": version, "state": json }),
+    ))
+}
+
+impl From<audit::AuditError> for ApiError {
+    fn from(e: audit::AuditError) -> Self {
+        use audit::AuditError as A;
+        match &e {
+            A::Reversed { .. } => Self::bad("from", e.to_string()),
+            A::Future { field, .. } => Self::bad(field.trim_start_matches('-'), e.to_string()),
+            A::Unknown { what, .. } => {
+                let name = if *what == "SKU" { "sku" } else { "location" };
+                Self::bad(name, e.to_string())
+            }
+            A::EmptyStore | A::NoEventsInRange { .. } => Self::NotFound(e.to_string()),
+            A::Store(_) => Self::Internal(e.to_string()),
+        }
+    }
+}
+
+/// The audit's scope from `from`, `to` (RFC 3339), `sku` and `location`.
+fn audit_scope(params: &Params) -> Result<audit::Scope, ApiError> {
+    Ok(audit::Scope {
+        from: params.time("from")?,
+        to: params.time("to")?,
+        sku: params.text("sku"),
+        location: params.text("location"),
+    })
+}
+
+async fn replay(state: &AppState, scope: audit::Scope) -> Result<audit::Audit, ApiError> {
+    state.writer_only("the audit replays the writer's log")?;
+    let (store, now) = (state.store.clone(), state.clock.now());
+    Ok(
+        tokio::task::spawn_blocking(move || audit::audit(&store, &scope, now, &mut |_, _| {}))
+            .await??,
+    )
+}
+
+async fn oversells(
+    State(state): State<AppState>,
+    Query(raw): Query<HashMap<String, String>>,
+) -> Result<Json<audit::AuditReport>, ApiError> {
+    let params = Params::new(raw, "/audit/oversells")?;
+    let scope = audit_scope(&params)?;
+    Ok(Json(replay(&state, scope).await?.promises))
+}
+
+async fn late_orders(
+    State(state): State<AppState>,
+    Query(raw): Query<HashMap<String, String>>,
+) -> Result<Json<audit::LateReport>, ApiError> {
+    let params = Params::new(raw, "/diagnose/late-orders")?;
+    let scope = audit_scope(&params)?;
+    Ok(Json(replay(&state, scope).await?.late))
 }
 
 async fn promise(
@@ -603,9 +734,14 @@ async fn order_metrics(
         sku: params.text("sku"),
         location: params.text("location"),
     };
+    let cut = params.cut(&state)?;
     let as_of = params.time("as_of")?.unwrap_or_else(|| state.clock.now());
     let models = state.models.clone();
-    let m = tokio::task::spawn_blocking(move || models.orders.metrics(&filter, as_of)).await??;
+    let m = tokio::task::spawn_blocking(move || match cut {
+        Some(cut) => models.orders.as_of(&cut)?.metrics(&filter, as_of),
+        None => models.orders.metrics(&filter, as_of),
+    })
+    .await??;
     Ok(Json(m))
 }
 
@@ -614,6 +750,7 @@ async fn inventory_metrics(
     Query(raw): Query<HashMap<String, String>>,
 ) -> Result<Json<projections::stock::StockMetrics>, ApiError> {
     let params = Params::new(raw, "/metrics/inventory")?;
+    let cut = params.cut(&state)?;
     let (from, to) = period(&params)?;
     let as_of = params.time("as_of")?.unwrap_or_else(|| state.clock.now());
     let tolerance: Option<f64> = params.parse("tolerance", "a share such as 0.02")?;
@@ -634,7 +771,11 @@ async fn inventory_metrics(
         filter.dead_after_days = d;
     }
     let models = state.models.clone();
-    let m = tokio::task::spawn_blocking(move || models.stock.metrics(&filter, as_of)).await??;
+    let m = tokio::task::spawn_blocking(move || match cut {
+        Some(cut) => models.stock.as_of(&cut)?.metrics(&filter, as_of),
+        None => models.stock.metrics(&filter, as_of),
+    })
+    .await??;
     Ok(Json(m))
 }
 

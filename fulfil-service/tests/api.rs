@@ -21,9 +21,13 @@ struct Running {
 }
 
 fn start() -> Running {
+    start_at(Utc.with_ymd_and_hms(2026, 3, 20, 12, 0, 0).unwrap())
+}
+
+fn start_at(now: chrono::DateTime<Utc>) -> Running {
     let dir = tempfile::tempdir().unwrap();
     let store = Store::open(dir.path(), StoreConfig::default()).unwrap();
-    let clock = clock::ManualClock::new(Utc.with_ymd_and_hms(2026, 3, 20, 12, 0, 0).unwrap());
+    let clock = clock::ManualClock::new(now);
     let service = fulfil_service::Service::new(&store, Arc::new(clock))
         .unwrap()
         .with_workers();
@@ -350,4 +354,119 @@ async fn the_api_forecasts_from_recorded_demand_and_lists_what_to_reorder() {
         );
     }
     svc.service.stop().await.unwrap();
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_audit_and_the_state_as_of_another_time_over_http() {
+    let svc = start_at(Utc.with_ymd_and_hms(2026, 5, 1, 12, 0, 0).unwrap());
+    let results = svc.submit("audit.jsonl").await;
+    assert!(results.iter().all(|r| r["status"] == "accepted"));
+    let to = "to=2026-04-30T23:59:59Z";
+    let (status, report) = svc.json("GET", &format!("/audit/oversells?{to}"), "").await;
+    assert_eq!(status, StatusCode::OK, "{report}");
+    assert_eq!(report["summary"]["findings"], 8);
+    assert_eq!(report["summary"]["system_faults"], 0);
+    assert_eq!(
+        report["findings"][0]["evidence"]["cause"],
+        "cycle_count_variance"
+    );
+    let (status, late) = svc
+        .json("GET", &format!("/diagnose/late-orders?{to}"), "")
+        .await;
+    assert_eq!(status, StatusCode::OK, "{late}");
+    assert_eq!(
+        (
+            &late["summary"]["inventory_owned"],
+            &late["summary"]["flow_owned"]
+        ),
+        (&Value::from(9), &Value::from(2))
+    );
+    for (uri, status, parameter) in [
+        (
+            "/audit/oversells?from=2026-04-10T00:00:00Z&to=2026-04-01T00:00:00Z",
+            StatusCode::BAD_REQUEST,
+            Some("from"),
+        ),
+        (
+            "/audit/oversells?sku=NOPE",
+            StatusCode::BAD_REQUEST,
+            Some("sku"),
+        ),
+        (
+            "/audit/oversells?to=2027-01-01T00:00:00Z",
+            StatusCode::BAD_REQUEST,
+            Some("to"),
+        ),
+        (
+            "/audit/oversells?from=2020-01-01T00:00:00Z&to=2020-02-01T00:00:00Z",
+            StatusCode::NOT_FOUND,
+            None,
+        ),
+        (
+            "/diagnose/late-orders?from=yesterday",
+            StatusCode::BAD_REQUEST,
+            Some("from"),
+        ),
+        (
+            "/state/inventory-LAMP@WH1?as_of=2027-01-01T00:00:00Z",
+            StatusCode::BAD_REQUEST,
+            Some("as_of"),
+        ),
+        (
+            "/state/order-SO-A1?as_of=2026-03-01T00:00:00Z",
+            StatusCode::NOT_FOUND,
+            None,
+        ),
+        (
+            "/state/not-a-stream",
+            StatusCode::BAD_REQUEST,
+            Some("stream"),
+        ),
+    ] {
+        let (got, body) = svc.json("GET", uri, "").await;
+        assert_eq!(got, status, "{uri}: {body}");
+        assert_eq!(body["parameter"].as_str(), parameter, "{uri}: {body}");
+    }
+    // LAMP before and after the count that found 8 missing.
+    let (status, before) = svc
+        .json(
+            "GET",
+            "/state/inventory-LAMP@WH1?as_of=2026-04-01T12:00:00Z",
+            "",
+        )
+        .await;
+    assert_eq!(status, StatusCode::OK, "{before}");
+    assert_eq!(before["state"]["on_hand"], 10);
+    let (_, now) = svc.json("GET", "/state/inventory-LAMP@WH1", "").await;
+    assert_eq!(now["state"]["on_hand"], 12);
+    let (_, atp) = svc
+        .json("GET", "/atp/LAMP?as_of=2026-04-01T12:00:00Z", "")
+        .await;
+    assert_eq!(
+        (&atp["atp_now"], &atp["today"]),
+        (&Value::from(6), &Value::from("2026-04-01"))
+    );
+    let (_, inv) = svc
+        .json(
+            "GET",
+            "/metrics/inventory?from=2026-04-01&to=2026-04-02&sku=LAMP&as_of=2026-04-02T23:59:59Z",
+            "",
+        )
+        .await;
+    let closes: Vec<&Value> = inv["daily"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|d| &d["close_units"])
+        .collect();
+    assert_eq!(closes, [&Value::from(10), &Value::from(2)]);
+    // Nothing was known before the first command was recorded.
+    let (status, _) = svc
+        .json(
+            "GET",
+            "/state/order-SO-A1?known_at=2026-01-01T00:00:00Z",
+            "",
+        )
+        .await;
+    assert_eq!(status, StatusCode::NOT_FOUND);
 }

@@ -21,6 +21,7 @@ pub fn metrics(store: &Store, which: MetricsCmd) -> anyhow::Result<()> {
             sku,
             location,
             as_of,
+            known_at,
             format,
         } => {
             let filter = projections::orders::OrderFilter {
@@ -30,9 +31,13 @@ pub fn metrics(store: &Store, which: MetricsCmd) -> anyhow::Result<()> {
                 sku,
                 location,
             };
-            let m = models
-                .orders
-                .metrics(&filter, as_of.unwrap_or_else(|| clock::SystemClock.now()))?;
+            let now = clock::SystemClock.now();
+            let past = crate::cli::Past { as_of, known_at };
+            let as_of = as_of.unwrap_or(now);
+            let m = match crate::past::cut(store, past, now)? {
+                Some(cut) => models.orders.as_of(&cut)?.metrics(&filter, as_of)?,
+                None => models.orders.metrics(&filter, as_of)?,
+            };
             print_report(&m, format)
         }
         MetricsCmd::Inventory {
@@ -43,20 +48,27 @@ pub fn metrics(store: &Store, which: MetricsCmd) -> anyhow::Result<()> {
             tolerance,
             dead_after_days,
             as_of,
+            known_at,
             format,
         } => {
             anyhow::ensure!(
                 (0.0..=1.0).contains(&tolerance),
                 "--tolerance must be between 0 and 1"
             );
-            let as_of = as_of.unwrap_or_else(|| clock::SystemClock.now());
+            let now = clock::SystemClock.now();
+            let cut = crate::past::cut(store, crate::cli::Past { as_of, known_at }, now)?;
+            let as_of = as_of.unwrap_or(now);
             let mut filter = projections::stock::StockFilter::new(from, to, as_of);
             anyhow::ensure!(filter.from <= filter.to, "--from is after --to");
             filter.sku = sku;
             filter.location = location;
             filter.count_tolerance = tolerance;
             filter.dead_after_days = dead_after_days;
-            print_report(&models.stock.metrics(&filter, as_of)?, format)
+            let m = match cut {
+                Some(cut) => models.stock.as_of(&cut)?.metrics(&filter, as_of)?,
+                None => models.stock.metrics(&filter, as_of)?,
+            };
+            print_report(&m, format)
         }
     }
 }

@@ -3,30 +3,11 @@
 
 use std::io::{IsTerminal, Write};
 
-use audit::{Audit, AuditError, Scope};
+use audit::{Audit, Scope};
 use chrono::{DateTime, Utc};
 use event_store::Store;
 
 use crate::cli::{AuditScope, Format};
-
-/// How `fulfil` ends: the exit code says what happened.
-#[derive(Debug, thiserror::Error)]
-#[error("{message}")]
-pub struct Exit {
-    /// The process's exit code.
-    pub code: u8,
-    /// What to tell the user.
-    pub message: String,
-}
-
-/// The exit code of an audit's refusal: 2 bad input, 3 nothing to audit.
-pub fn exit_code(error: &AuditError) -> u8 {
-    match error {
-        AuditError::Store(_) => 1,
-        AuditError::Reversed { .. } | AuditError::Future { .. } | AuditError::Unknown { .. } => 2,
-        AuditError::EmptyStore | AuditError::NoEventsInRange { .. } => 3,
-    }
-}
 
 fn replay(
     store: &Store,
@@ -165,7 +146,7 @@ pub fn oversells(
         }
     }
     if report.summary.system_faults > 0 {
-        return Err(Exit {
+        return Err(crate::exit::Exit {
             code: 4,
             message: format!(
                 "{} broken promise(s) caused by the system itself: see system_fault above",

@@ -42,9 +42,11 @@ pub enum Cmd {
         /// Output: a table for people, JSON or CSV for tools.
         #[arg(long, value_enum, default_value_t = Format::Table)]
         format: Format,
-        /// The day to count from (default: today by the clock).
+        /// The day to count from (default: today by the clock, or the day of --as-of).
         #[arg(long)]
         today: Option<chrono::NaiveDate>,
+        #[command(flatten)]
+        past: Past,
     },
     /// Can QTY of SKU be committed by a date? Yes or no, from which locations, and the earliest date.
     Promise {
@@ -173,6 +175,8 @@ pub enum Cmd {
     State {
         /// The aggregate's stream, for example order-SO-1 or inventory-SKU-1@WH1.
         stream: String,
+        #[command(flatten)]
+        past: Past,
     },
     /// Prints the event log as JSON lines.
     Events {
@@ -234,9 +238,12 @@ pub enum MetricsCmd {
         /// Only orders with units allocated or shipped from this location.
         #[arg(long)]
         location: Option<String>,
-        /// When backorder ages are counted (RFC 3339; default: now).
-        #[arg(long)]
+        /// From the facts dated up to this time (RFC 3339, or the end of a day), with backorder ages counted to it (default: now, every fact).
+        #[arg(long, value_parser = parse_end)]
         as_of: Option<chrono::DateTime<chrono::Utc>>,
+        /// Only the facts the log held at this time (RFC 3339, or the end of a day).
+        #[arg(long, value_parser = parse_end)]
+        known_at: Option<chrono::DateTime<chrono::Utc>>,
         #[arg(long, value_enum, default_value_t = Format::Table)]
         format: Format,
     },
@@ -258,12 +265,27 @@ pub enum MetricsCmd {
         /// On-hand nobody reserved for this many days is dead stock.
         #[arg(long, default_value_t = projections::stock::StockFilter::DEFAULT_DEAD_AFTER_DAYS)]
         dead_after_days: i64,
-        /// When open stockouts and dead stock are counted (RFC 3339; default: now).
-        #[arg(long)]
+        /// From the facts dated up to this time (RFC 3339, or the end of a day), with open stockouts and dead stock counted to it (default: now, every fact).
+        #[arg(long, value_parser = parse_end)]
         as_of: Option<chrono::DateTime<chrono::Utc>>,
+        /// Only the facts the log held at this time (RFC 3339, or the end of a day).
+        #[arg(long, value_parser = parse_end)]
+        known_at: Option<chrono::DateTime<chrono::Utc>>,
         #[arg(long, value_enum, default_value_t = Format::Table)]
         format: Format,
     },
+}
+
+/// Another time to answer for: the facts dated up to `--as-of` (business
+/// time), as the log held them at `--known-at` (what the system knew then).
+#[derive(clap::Args, Clone, Copy)]
+pub struct Past {
+    /// The state from the facts dated up to this time (RFC 3339, or the end of a day).
+    #[arg(long, value_parser = parse_end)]
+    pub as_of: Option<chrono::DateTime<chrono::Utc>>,
+    /// Only the facts the log held at this time (RFC 3339, or the end of a day).
+    #[arg(long, value_parser = parse_end)]
+    pub known_at: Option<chrono::DateTime<chrono::Utc>>,
 }
 
 /// Which part of the history an audit reads: business times (RFC 3339, or a

@@ -62,12 +62,18 @@ pub fn submit(store: &Store, file: &str) -> anyhow::Result<()> {
     Ok(())
 }
 
-/// Prints one aggregate's current state, by its stream name.
-pub fn state(store: &Store, stream: &str) -> anyhow::Result<()> {
+/// Prints one aggregate's state, by its stream name: now, or from the
+/// facts of `cut` only.
+pub fn state(store: &Store, stream: &str, cut: Option<&event_store::Cut>) -> anyhow::Result<()> {
     let name = StreamName::parse(stream)?;
-    let (json, version) = CommandHandler::new(store.clone()).state_json(&name)?;
+    let handler = CommandHandler::new(store.clone());
+    let (json, version) = match cut {
+        Some(cut) => handler.state_json_as_of(&name, cut)?,
+        None => handler.state_json(&name)?,
+    };
     if version == 0 {
-        anyhow::bail!("{stream} has no events");
+        let when = if cut.is_some() { " by then" } else { "" };
+        return Err(crate::exit::Exit::nothing(format!("{stream} has no events{when}")).into());
     }
     crate::output::line(format_args!(
         "{}",

@@ -8,9 +8,11 @@ mod audit;
 mod cli;
 mod config;
 mod demo;
+mod exit;
 mod forecast;
 mod inspect;
 mod output;
+mod past;
 mod report;
 mod serve;
 
@@ -24,8 +26,7 @@ use fulfil_service::{open, open_log, open_replica};
 use crate::cli::{Cli, Cmd};
 use crate::config::{http_address, kafka_config, ConfigFile};
 
-/// Exit codes: 0 done; 1 failed; 2 bad input (clap's usage errors too);
-/// 3 nothing to audit; 4 the audit found a fault of the system itself.
+/// Exit codes: see `exit`.
 fn main() -> std::process::ExitCode {
     fulfil_service::log_to_stderr();
     match run(Cli::parse()) {
@@ -33,15 +34,8 @@ fn main() -> std::process::ExitCode {
         // The reader stopped early (`| head`): what it read is complete as far as it goes.
         Err(e) if output::closed_pipe(&e) => std::process::ExitCode::SUCCESS,
         Err(e) => {
-            eprintln!("Error: {e:?}");
-            let code = if let Some(exit) = e.downcast_ref::<audit::Exit>() {
-                exit.code
-            } else if let Some(refused) = e.downcast_ref::<::audit::AuditError>() {
-                audit::exit_code(refused)
-            } else {
-                1
-            };
-            std::process::ExitCode::from(code)
+            eprintln!("Error: {e:#}");
+            std::process::ExitCode::from(exit::code(&e))
         }
     }
 }
@@ -64,7 +58,11 @@ fn run(mut cli: Cli) -> anyhow::Result<()> {
     match cli.command {
         Cmd::Demo => demo::run(&data_dir, config),
         Cmd::Submit { file } => inspect::submit(&open_log(&data_dir, config)?, &file),
-        Cmd::State { stream } => inspect::state(&open(&data_dir, config)?, &stream),
+        Cmd::State { stream, past } => {
+            let store = open(&data_dir, config)?;
+            let cut = past::cut(&store, past, clock::SystemClock.now())?;
+            inspect::state(&store, &stream, cut.as_ref())
+        }
         Cmd::Events {
             stream,
             from,
@@ -75,9 +73,17 @@ fn run(mut cli: Cli) -> anyhow::Result<()> {
             location,
             format,
             today: day,
+            past,
         } => {
-            let model = atp_model(&open(&data_dir, config)?)?;
-            let atp = model.sku(&sku, location.as_deref(), day.unwrap_or_else(today))?;
+            let store = open(&data_dir, config)?;
+            let model = atp_model(&store)?;
+            let day = day
+                .or(past.as_of.map(|t| t.date_naive()))
+                .unwrap_or_else(today);
+            let atp = match past::cut(&store, past, clock::SystemClock.now())? {
+                Some(cut) => model.as_of(&cut)?.sku(&sku, location.as_deref(), day)?,
+                None => model.sku(&sku, location.as_deref(), day)?,
+            };
             report::print_atp(&atp, format)
         }
         Cmd::Promise {

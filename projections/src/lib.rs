@@ -28,5 +28,6 @@ mod registry;
 pub mod stats;
 pub mod stock;
 
-pub use projection::{Folded, Projection, ProjectionError, Working};
+pub use event_store::Cut;
+pub use projection::{Folded, Projection, ProjectionError, Snapshot, Working};
 pub use registry::{Lag, ReadModels, NAMES};

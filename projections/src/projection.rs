@@ -6,7 +6,7 @@ use std::any::Any;
 use std::collections::BTreeMap;
 use std::time::{Duration, Instant};
 
-use event_store::{Checkpointed, RecordedEvent, Store, StoreError};
+use event_store::{Checkpointed, Cut, RecordedEvent, Store, StoreError};
 use schemas::StreamKind;
 use serde::de::DeserializeOwned;
 use serde::Serialize;
@@ -240,6 +240,25 @@ impl<P: Projection + Default> Model<P> {
         catch_up(&self.store, &self.stored, &self.projection, None)
     }
 
+    /// A copy of the model built from the facts of `cut` only, beside the
+    /// live one, for questions about another time; it is dropped with the
+    /// [`Snapshot`].
+    pub fn as_of(&self, cut: &Cut) -> Result<Snapshot<P>, ProjectionError>
+    where
+        P: Clone,
+    {
+        let scratch = self.stored.scratch()?;
+        if let Err(e) = fold_cut(&self.store, &scratch, &self.projection, cut) {
+            scratch.discard()?;
+            return Err(e);
+        }
+        Ok(Snapshot(Self {
+            store: self.store.clone(),
+            stored: scratch,
+            projection: self.projection.clone(),
+        }))
+    }
+
     /// The model's values as queries see them now.
     pub fn values(&self) -> Checkpointed {
         self.stored.live()
@@ -262,6 +281,27 @@ impl<P: Projection + Default> Model<P> {
             out.push((key[prefix.len()..].to_owned(), value));
         }
         Ok(out)
+    }
+}
+
+/// A model as of another time ([`Model::as_of`]): queried like the live
+/// one, and dropped from the store when it goes out of scope.
+#[derive(Debug)]
+pub struct Snapshot<P>(Model<P>);
+
+impl<P> std::ops::Deref for Snapshot<P> {
+    type Target = Model<P>;
+
+    fn deref(&self) -> &Model<P> {
+        &self.0
+    }
+}
+
+impl<P> Drop for Snapshot<P> {
+    fn drop(&mut self) {
+        if let Err(error) = self.0.stored.clone().discard() {
+            tracing::warn!(%error, "a read model snapshot could not be dropped; the next open removes it");
+        }
     }
 }
 
@@ -307,6 +347,32 @@ pub fn apply(
     let changes = changes(projection, &model.live(), fresh)?;
     model.apply_changes(last, marks, &changes)?;
     Ok(fresh.len())
+}
+
+/// Folds the facts of `cut` into `model` (empty), in log order.
+fn fold_cut(
+    store: &Store,
+    model: &ReadModel,
+    projection: &dyn Projection,
+    cut: &Cut,
+) -> Result<(), ProjectionError> {
+    let head = cut
+        .until_position
+        .unwrap_or(u64::MAX)
+        .min(store.head_position());
+    let mut next = 1;
+    while next <= head {
+        let limit = usize::try_from(head - next + 1).unwrap_or(BATCH).min(BATCH);
+        let events = store.read_all(next, limit)?;
+        let Some(last) = events.last().map(|e| e.position) else {
+            break;
+        };
+        let admitted: Vec<RecordedEvent> = events.into_iter().filter(|e| cut.admits(e)).collect();
+        let changes = changes(projection, &model.live(), &admitted)?;
+        model.apply_changes(last, &[], &changes)?;
+        next = last + 1;
+    }
+    Ok(())
 }
 
 /// What a rebuild did.

@@ -7,7 +7,9 @@
 //! - `replay`: the one pass over the log ([`Replay`]), which remembers
 //!   only open orders, items and the causes the processes react to, so its
 //!   memory follows the work in flight, not the history's length;
-//! - `report`: [`Finding`], [`LateOrder`] and their summaries.
+//! - `report`: [`Finding`], [`LateOrder`] and their summaries;
+//! - `promises`: one order's promises as the system held them then and as
+//!   the facts known now say ([`promises`]).
 //!
 //! What it guarantees: [`audit`] reads a consistent cut of the log (every
 //! event up to the head when it started, or up to the last event recorded
@@ -17,6 +19,7 @@
 //! never left out.
 
 mod cause;
+mod promises;
 mod replay;
 mod report;
 
@@ -25,6 +28,7 @@ use event_store::{Store, StoreError};
 use serde::Serialize;
 
 pub use cause::{Cause, Evidence};
+pub use promises::{promises, PromiseView};
 pub use replay::Replay;
 pub use report::{Break, Finding, LateOrder, LateSummary, Outcome, Owner, Step, Summary, Tally};
 
@@ -37,6 +41,9 @@ pub enum AuditError {
     /// The store failed.
     #[error(transparent)]
     Store(#[from] StoreError),
+    /// A read model failed.
+    #[error(transparent)]
+    Projection(#[from] projections::ProjectionError),
     /// Nothing was ever recorded.
     #[error("the store holds no events: nothing to audit")]
     EmptyStore,
@@ -66,6 +73,9 @@ pub enum AuditError {
         /// The id asked for.
         id: String,
     },
+    /// No such order was ever recorded.
+    #[error("order {0} has no events")]
+    UnknownOrder(String),
     /// No fact in the history is dated within the period.
     #[error("no event is dated between {from} and {to}: nothing to audit")]
     NoEventsInRange {

@@ -33,7 +33,7 @@ use projections::ReadModels;
 use schemas::{CommandResult, Outcome};
 
 /// Every route, with its method, as the router and the `OpenAPI` document name it.
-pub const ROUTES: [(&str, &str); 16] = [
+pub const ROUTES: [(&str, &str); 17] = [
     ("get", "/healthz"),
     ("get", "/readyz"),
     ("get", "/metrics"),
@@ -46,6 +46,7 @@ pub const ROUTES: [(&str, &str); 16] = [
     ("get", "/replenish"),
     ("get", "/state/{stream}"),
     ("get", "/audit/oversells"),
+    ("get", "/audit/promises/{order_id}"),
     ("get", "/diagnose/late-orders"),
     ("post", "/commands"),
     ("post", "/read-models/{name}/rebuild"),
@@ -227,6 +228,7 @@ pub fn router(state: AppState) -> Router {
         .route("/replenish", get(replenish))
         .route("/state/{stream}", get(state_of))
         .route("/audit/oversells", get(oversells))
+        .route("/audit/promises/{order_id}", get(promises))
         .route("/diagnose/late-orders", get(late_orders))
         .route("/commands", post(command))
         .route("/read-models/{name}/rebuild", post(rebuild))
@@ -646,8 +648,10 @@ impl From<audit::AuditError> for ApiError {
                 let name = if *what == "SKU" { "sku" } else { "location" };
                 Self::bad(name, e.to_string())
             }
-            A::EmptyStore | A::NoEventsInRange { .. } => Self::NotFound(e.to_string()),
-            A::Store(_) => Self::Internal(e.to_string()),
+            A::EmptyStore | A::NoEventsInRange { .. } | A::UnknownOrder(_) => {
+                Self::NotFound(e.to_string())
+            }
+            A::Store(_) | A::Projection(_) => Self::Internal(e.to_string()),
         }
     }
 }
@@ -678,6 +682,21 @@ async fn oversells(
     let params = Params::new(raw, "/audit/oversells")?;
     let scope = audit_scope(&params)?;
     Ok(Json(replay(&state, scope).await?.promises))
+}
+
+/// One order's promises, as held then and as known now.
+async fn promises(
+    State(state): State<AppState>,
+    Path(order_id): Path<String>,
+    Query(raw): Query<HashMap<String, String>>,
+) -> Result<Json<Vec<audit::PromiseView>>, ApiError> {
+    Params::new(raw, "/audit/promises/{order_id}")?;
+    state.writer_only("the audit replays the writer's log")?;
+    let (store, models) = (state.store.clone(), state.models.clone());
+    Ok(Json(
+        tokio::task::spawn_blocking(move || audit::promises(&store, &models.atp, &order_id))
+            .await??,
+    ))
 }
 
 async fn late_orders(

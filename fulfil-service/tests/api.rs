@@ -460,6 +460,17 @@ async fn the_audit_and_the_state_as_of_another_time_over_http() {
         .map(|d| &d["close_units"])
         .collect();
     assert_eq!(closes, [&Value::from(10), &Value::from(2)]);
+    let (status, views) = svc.json("GET", "/audit/promises/SO-A1", "").await;
+    assert_eq!(status, StatusCode::OK, "{views}");
+    let verdicts: Vec<&Value> = views
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|v| &v["verdict"])
+        .collect();
+    assert_eq!(verdicts, [&Value::from("honest"), &Value::from("honest")]);
+    let (status, _) = svc.json("GET", "/audit/promises/SO-404", "").await;
+    assert_eq!(status, StatusCode::NOT_FOUND);
     // Nothing was known before the first command was recorded.
     let (status, _) = svc
         .json(

@@ -217,3 +217,61 @@ pub fn late_orders(store: &Store, s: &AuditScope, now: DateTime<Utc>) -> anyhow:
     }
     Ok(())
 }
+
+/// `fulfil audit promises ORDER`.
+pub fn promises(
+    store: &Store,
+    atp: &projections::atp::AtpModel,
+    order_id: &str,
+    format: Format,
+) -> anyhow::Result<()> {
+    let views = audit::promises(store, atp, order_id)?;
+    if format == Format::Json {
+        crate::output::line(format_args!("{}", serde_json::to_string(&views)?))?;
+        return Ok(());
+    }
+    let room = |r: Option<i64>| r.map_or_else(|| "-".to_owned(), |r| r.to_string());
+    if format == Format::Csv {
+        crate::output::line(format_args!(
+            "line,sku,qty,location,promise_date,promised_at,position,held_atp,known_now_atp,verdict"
+        ))?;
+    } else {
+        crate::output::line(format_args!(
+            "{order_id}: {} promise(s); cumulative ATP at the location on the promise date, the promise counted: as held then, and from the facts known now dated up to it",
+            views.len()
+        ))?;
+        crate::output::line(format_args!(
+            "{:>4} {:<8} {:>4} {:<6} {:<10} {:<20} {:>8} {:>5} {:>9}  verdict",
+            "line", "sku", "qty", "at", "promised", "promised at", "position", "held", "known now"
+        ))?;
+    }
+    for v in &views {
+        let (held, now) = (room(v.held), room(v.known_now));
+        if format == Format::Csv {
+            crate::output::line(format_args!(
+                "{},{},{},{},{},{},{},{held},{now},{}",
+                v.line,
+                csv(&v.sku),
+                v.qty,
+                csv(v.source.location()),
+                v.promise_date,
+                v.promised_at.to_rfc3339(),
+                v.position,
+                v.verdict
+            ))?;
+        } else {
+            crate::output::line(format_args!(
+                "{:>4} {:<8} {:>4} {:<6} {:<10} {:<20} {:>8} {held:>5} {now:>9}  {}",
+                v.line,
+                v.sku,
+                v.qty,
+                v.source.location(),
+                v.promise_date.to_string(),
+                v.promised_at.format("%Y-%m-%d %H:%M").to_string(),
+                v.position,
+                v.verdict
+            ))?;
+        }
+    }
+    Ok(())
+}

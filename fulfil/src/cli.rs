@@ -315,6 +315,12 @@ pub enum AuditCmd {
         #[arg(long)]
         location: Option<String>,
     },
+    /// One order's promises, each as the system held it when it promised (the log just before the fact it answered) beside what the facts known now, dated before it, say. Exit 3 when the order was never placed.
+    Promises {
+        order_id: String,
+        #[arg(long, value_enum, default_value_t = Format::Table)]
+        format: Format,
+    },
 }
 
 #[derive(Subcommand)]

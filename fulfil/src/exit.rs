@@ -32,11 +32,13 @@ pub fn code(error: &anyhow::Error) -> u8 {
         exit.code
     } else if let Some(refused) = error.downcast_ref::<audit::AuditError>() {
         match refused {
-            audit::AuditError::Store(_) => 1,
+            audit::AuditError::Store(_) | audit::AuditError::Projection(_) => 1,
             audit::AuditError::Reversed { .. }
             | audit::AuditError::Future { .. }
             | audit::AuditError::Unknown { .. } => 2,
-            audit::AuditError::EmptyStore | audit::AuditError::NoEventsInRange { .. } => 3,
+            audit::AuditError::EmptyStore
+            | audit::AuditError::NoEventsInRange { .. }
+            | audit::AuditError::UnknownOrder(_) => 3,
         }
     } else if let Some(projections::ProjectionError::UnknownSku(_)) =
         error.downcast_ref::<projections::ProjectionError>()

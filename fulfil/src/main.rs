@@ -182,6 +182,12 @@ fn run(mut cli: Cli) -> anyhow::Result<()> {
             location,
             clock::SystemClock.now(),
         ),
+        Cmd::Audit {
+            which: cli::AuditCmd::Promises { order_id, format },
+        } => {
+            let store = open(&data_dir, config)?;
+            audit::promises(&store, &atp_model(&store)?, &order_id, format)
+        }
         Cmd::Diagnose {
             which: cli::DiagnoseCmd::LateOrders { scope },
         } => audit::late_orders(&open(&data_dir, config)?, &scope, clock::SystemClock.now()),

@@ -401,3 +401,53 @@ fn a_reservation_beyond_on_hand_is_a_system_fault_reported_loudly_with_exit_4() 
     assert!(out.contains("reserved_beyond_on_hand"), "{out}");
     assert!(err.contains("caused by the system itself"), "{err}");
 }
+
+#[test]
+fn a_promise_made_before_a_count_recorded_late_shows_what_was_held_and_what_is_known_now() {
+    let dir = tempfile::tempdir().unwrap();
+    let commands = [
+        r#"{"command_id":"m-1","type":"DefineSku","sku":"MUG","description":"Mug","unit_of_measure":"each","standard_cost_cents":300}"#,
+        r#"{"command_id":"m-2","type":"DefineLocation","location":"WH1","name":"Bristol","kind":"warehouse"}"#,
+        r#"{"command_id":"r-1","at":"2026-04-01T08:00:00Z","type":"ReceiveStock","sku":"MUG","location":"WH1","qty":10}"#,
+        r#"{"command_id":"o-1","at":"2026-04-01T10:00:00Z","type":"PlaceOrder","order_id":"SO-1","customer_id":"C-1","lines":[{"line":1,"sku":"MUG","qty":8,"unit_price_cents":900}],"ship_to":"Bristol","channel":"web","requested_date":"2026-04-03"}"#,
+        // Counted at 09:00, before the promise; recorded after it.
+        r#"{"command_id":"c-1","at":"2026-04-01T09:00:00Z","type":"CountStock","sku":"MUG","location":"WH1","counted":5}"#,
+    ];
+    let file = dir.path().join("late-count.jsonl");
+    std::fs::write(&file, commands.join("\n")).unwrap();
+    let store = dir.path().join("data");
+    let (_, err, code) = fulfil(&store, &["submit", file.to_str().unwrap()]);
+    assert_eq!(code, 0, "{err}");
+    let views = json(&store, &["audit", "promises", "SO-1", "--format", "json"]);
+    let first = &views[0];
+    assert_eq!(
+        (first["qty"].as_u64(), first["promise_date"].as_str()),
+        (Some(8), Some("2026-04-03"))
+    );
+    // Held then: 10 on hand, 8 promised: 2 to spare. Known now: 5 were
+    // there, so the promise was 3 beyond the stock.
+    assert_eq!(
+        (&first["held"], &first["known_now"]),
+        (&Value::from(2), &Value::from(-3))
+    );
+    assert_eq!(first["verdict"], "facts_recorded_later");
+    // The audit finds the break and its cause.
+    let report = json(
+        &store,
+        &[
+            "audit",
+            "oversells",
+            "--to",
+            "2026-04-30",
+            "--format",
+            "json",
+        ],
+    );
+    assert_eq!(
+        report["findings"][0]["evidence"]["cause"],
+        "cycle_count_variance"
+    );
+    assert_eq!(report["findings"][0]["qty"], 3);
+    let (_, err, code) = fulfil(&store, &["audit", "promises", "SO-404"]);
+    assert_eq!(code, 3, "{err}");
+}

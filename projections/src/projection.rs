@@ -247,8 +247,27 @@ impl<P: Projection + Default> Model<P> {
     where
         P: Clone,
     {
+        self.as_of_where(cut.until_position, &|e| cut.admits(e))
+    }
+
+    /// A copy of the model built from the events up to `until_position`
+    /// that `admits` keeps (see [`Model::as_of`]).
+    pub fn as_of_where(
+        &self,
+        until_position: Option<u64>,
+        admits: &dyn Fn(&RecordedEvent) -> bool,
+    ) -> Result<Snapshot<P>, ProjectionError>
+    where
+        P: Clone,
+    {
         let scratch = self.stored.scratch()?;
-        if let Err(e) = fold_cut(&self.store, &scratch, &self.projection, cut) {
+        if let Err(e) = fold_where(
+            &self.store,
+            &scratch,
+            &self.projection,
+            until_position,
+            admits,
+        ) {
             scratch.discard()?;
             return Err(e);
         }
@@ -349,15 +368,16 @@ pub fn apply(
     Ok(fresh.len())
 }
 
-/// Folds the facts of `cut` into `model` (empty), in log order.
-fn fold_cut(
+/// Folds the events up to `until_position` that `admits` keeps into
+/// `model` (empty), in log order.
+fn fold_where(
     store: &Store,
     model: &ReadModel,
     projection: &dyn Projection,
-    cut: &Cut,
+    until_position: Option<u64>,
+    admits: &dyn Fn(&RecordedEvent) -> bool,
 ) -> Result<(), ProjectionError> {
-    let head = cut
-        .until_position
+    let head = until_position
         .unwrap_or(u64::MAX)
         .min(store.head_position());
     let mut next = 1;
@@ -367,7 +387,7 @@ fn fold_cut(
         let Some(last) = events.last().map(|e| e.position) else {
             break;
         };
-        let admitted: Vec<RecordedEvent> = events.into_iter().filter(|e| cut.admits(e)).collect();
+        let admitted: Vec<RecordedEvent> = events.into_iter().filter(|e| admits(e)).collect();
         let changes = changes(projection, &model.live(), &admitted)?;
         model.apply_changes(last, &[], &changes)?;
         next = last + 1;

@@ -131,7 +131,7 @@ fn seed(store: &Store, plan: &QueryPlan) -> anyhow::Result<()> {
 }
 
 /// Events per second read from the log and decoded into their types, nothing applied.
-fn decode_only(store: &Store) -> anyhow::Result<f64> {
+pub(crate) fn decode_only(store: &Store) -> anyhow::Result<f64> {
     let started = Instant::now();
     let (mut next, mut decoded) = (1, 0usize);
     loop {

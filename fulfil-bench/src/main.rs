@@ -3,6 +3,7 @@
 //! on a fresh store under the data directory, and prints JSON.
 
 mod bench;
+mod bench_audit;
 mod bench_kafka;
 mod bench_queries;
 mod simulate;
@@ -65,6 +66,19 @@ enum Cmd {
         #[arg(long, default_value_t = 40_000)]
         queries: usize,
     },
+    /// The audit replay on a long history of orders shipped through the real pipeline, with damaged stock planted now and then: replay events/s and peak memory beside reading and decoding alone, and whether every broken promise found comes from a planted fact (JSON).
+    Audit {
+        /// Orders placed, promised, paid, picked, packed and shipped.
+        #[arg(long, default_value_t = 100_000)]
+        orders: usize,
+        #[arg(long, default_value_t = 500)]
+        skus: usize,
+        #[arg(long, default_value_t = 3)]
+        locations: usize,
+        /// Damage stock below what is promised every this many rounds of 512 orders (0: never).
+        #[arg(long, default_value_t = 20)]
+        plant_every: usize,
+    },
     /// Commands end to end through a Kafka broker, beside the broker's own produce+consume rate.
     /// The replenishment loop on a real demand series through the real command path, beside a fixed-reorder-point baseline: fill rate, cycle service level, average stock (JSON).
     Replenishment {
@@ -125,6 +139,21 @@ fn main() -> anyhow::Result<()> {
                 skus: skus.max(1),
                 locations: locations.max(1),
                 rate,
+            },
+        ),
+        Cmd::Audit {
+            orders,
+            skus,
+            locations,
+            plant_every,
+        } => bench_audit::run(
+            &data_dir,
+            config(),
+            &bench_audit::AuditPlan {
+                orders,
+                skus: skus.max(1),
+                locations: locations.max(1),
+                plant_every,
             },
         ),
         Cmd::Queries {

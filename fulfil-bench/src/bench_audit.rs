@@ -1,0 +1,292 @@
+//! `fulfil-bench audit`: the audit replay on a long history. Orders go
+//! through their whole life (placed, promised, paid, released, picked,
+//! packed, shipped) through the real command path and the fulfilment
+//! process; now and then stock is damaged below what is promised (a
+//! planted fact). Then, in the same run, it measures reading and decoding
+//! the log alone, beside the audit's replay of the same log, with the peak
+//! resident memory of each, and checks that every broken promise the
+//! audit finds was caused by a planted fact, and every planted fact found.
+
+use std::collections::BTreeSet;
+use std::path::Path;
+use std::time::Instant;
+
+use chrono::{DateTime, Duration, Utc};
+use command_handler::CommandHandler;
+use event_store::{Store, StoreConfig};
+use fulfilment::FulfilmentProcess;
+use inventory_aggregate::InventoryItem;
+use order_aggregate::Order;
+use schemas::order::SupplySource;
+use schemas::{CommandResult, StreamName};
+use serde::Serialize;
+
+use crate::bench::{order_json, setup, BenchPlan};
+
+/// Orders placed, promised and shipped together.
+const ROUND: usize = 512;
+
+/// What the audit bench is asked to do.
+#[derive(Debug, Clone)]
+pub struct AuditPlan {
+    pub orders: usize,
+    pub skus: usize,
+    pub locations: usize,
+    /// A damaged-stock fact is planted every this many rounds.
+    pub plant_every: usize,
+}
+
+#[derive(Debug, Serialize)]
+struct AuditReport {
+    orders: usize,
+    events: u64,
+    seed_seconds: f64,
+    refused_while_seeding: u64,
+    decode_only_events_per_s: f64,
+    decode_only_peak_rss_mb: f64,
+    audit_events_per_s: f64,
+    audit_peak_rss_mb: f64,
+    audit_over_decode: f64,
+    planted: usize,
+    findings: usize,
+    findings_from_planted_facts: usize,
+    planted_without_finding: usize,
+    system_faults: usize,
+    late_orders: usize,
+    late_inventory_owned: usize,
+    late_flow_owned: usize,
+}
+
+pub fn run(data_dir: &Path, config: StoreConfig, plan: &AuditPlan) -> anyhow::Result<()> {
+    let root = data_dir.join(format!(
+        "bench-audit-{}",
+        clock::Clock::now(&clock::SystemClock).format("%Y%m%dT%H%M%S%.3f")
+    ));
+    let result = (|| -> anyhow::Result<()> {
+        let store = Store::open(&root, config)?;
+        let seeded = Instant::now();
+        let (planted, refused) = seed(&store, plan)?;
+        let seed_seconds = seeded.elapsed().as_secs_f64();
+        let events = store.head_position();
+        eprintln!(
+            "seeded {} orders: {events} events in {seed_seconds:.1} s ({} planted facts, {refused} commands refused)",
+            plan.orders,
+            planted.len()
+        );
+        reset_peak_rss();
+        let decode = crate::bench_queries::decode_only(&store)?;
+        let decode_rss = peak_rss_mb();
+        reset_peak_rss();
+        let started = Instant::now();
+        let audit = audit::audit(&store, &audit::Scope::default(), Utc::now(), &mut |_, _| {})?;
+        let audit_rate = events as f64 / started.elapsed().as_secs_f64();
+        let audit_rss = peak_rss_mb();
+        let findings = &audit.promises.findings;
+        let from_planted = findings
+            .iter()
+            .filter(|f| {
+                f.evidence
+                    .positions
+                    .first()
+                    .is_some_and(|p| planted.contains(p))
+            })
+            .count();
+        let found: BTreeSet<u64> = findings
+            .iter()
+            .filter_map(|f| f.evidence.positions.first().copied())
+            .collect();
+        let late = &audit.late.summary;
+        let report = AuditReport {
+            orders: plan.orders,
+            events,
+            seed_seconds,
+            refused_while_seeding: refused,
+            decode_only_events_per_s: decode,
+            decode_only_peak_rss_mb: decode_rss,
+            audit_events_per_s: audit_rate,
+            audit_peak_rss_mb: audit_rss,
+            audit_over_decode: audit_rate / decode,
+            planted: planted.len(),
+            findings: findings.len(),
+            findings_from_planted_facts: from_planted,
+            planted_without_finding: planted.difference(&found).count(),
+            system_faults: audit.promises.summary.system_faults,
+            late_orders: late.late_orders,
+            late_inventory_owned: late.inventory_owned,
+            late_flow_owned: late.flow_owned,
+        };
+        println!("{}", serde_json::to_string(&report)?);
+        eprintln!("\n| history | read+decode only | audit replay | audit / decode | peak RSS decode | peak RSS audit |");
+        eprintln!("|---|---|---|---|---|---|");
+        eprintln!(
+            "| {} orders, {events} events | {decode:.0} events/s | {audit_rate:.0} events/s | {:.2} | {decode_rss:.0} MB | {audit_rss:.0} MB |",
+            plan.orders, report.audit_over_decode
+        );
+        eprintln!(
+            "\nfindings: {} ({} from the {} planted facts; {} planted facts without a finding; {} system faults); late orders: {} ({} inventory, {} flow)",
+            report.findings,
+            from_planted,
+            report.planted,
+            report.planted_without_finding,
+            report.system_faults,
+            late.late_orders,
+            late.inventory_owned,
+            late.flow_owned
+        );
+        anyhow::ensure!(
+            from_planted == findings.len() && report.system_faults == 0,
+            "the audit found broken promises no planted fact caused"
+        );
+        Ok(())
+    })();
+    if let Err(e) = std::fs::remove_dir_all(&root) {
+        tracing::warn!(error = %e, "could not remove the bench store");
+    }
+    result
+}
+
+/// Sends one command; whether it was accepted.
+fn send(handler: &CommandHandler, json: &str) -> anyhow::Result<bool> {
+    Ok(matches!(
+        handler.handle(&schemas::parse_command(json)?)?,
+        CommandResult::Accepted { .. }
+    ))
+}
+
+/// Places, promises and ships `plan.orders` orders; returns the positions
+/// of the planted facts and how many commands were refused.
+fn seed(store: &Store, plan: &AuditPlan) -> anyhow::Result<(BTreeSet<u64>, u64)> {
+    let handler = CommandHandler::new(store.clone());
+    let orders = BenchPlan {
+        orders: plan.orders,
+        clients: 1,
+        skus: plan.skus,
+        locations: plan.locations,
+        rate: None,
+    };
+    setup(&handler, &orders)?;
+    let mut process = FulfilmentProcess::open(handler.clone())?;
+    let base: DateTime<Utc> = "2026-03-02T08:00:00Z".parse()?;
+    let (mut planted, mut refused) = (BTreeSet::new(), 0u64);
+    let mut accept = |ok: bool| refused += u64::from(!ok);
+    for (round, first) in (0..plan.orders).step_by(ROUND).enumerate() {
+        let at = |minutes: i64| {
+            (base + Duration::minutes(10 * round as i64 + minutes))
+                .to_rfc3339_opts(chrono::SecondsFormat::Secs, true)
+        };
+        let ids: Vec<usize> = (first..(first + ROUND).min(plan.orders)).collect();
+        for &n in &ids {
+            let json = order_json(n, &orders).replace("2026-03-02T08:00:00Z", &at(0));
+            accept(send(&handler, &json)?);
+        }
+        process.run_until_idle()?;
+        if plan.plant_every > 0 && round % plan.plant_every == plan.plant_every / 2 {
+            if let Some(position) = plant(&handler, &format!("B-{first}"), &at(1))? {
+                planted.insert(position);
+            }
+            process.run_until_idle()?;
+        }
+        for &n in &ids {
+            let (order, _) = handler.state::<Order>(&StreamName::order(&format!("B-{n}"))?)?;
+            let json = format!(
+                r#"{{"command_id":"pay-{n}","at":"{}","type":"AuthorizePayment","order_id":"B-{n}","amount_cents":{},"reference":"A-{n}"}}"#,
+                at(2),
+                order.total_cents()
+            );
+            accept(send(&handler, &json)?);
+        }
+        process.run_until_idle()?;
+        for &n in &ids {
+            ship(&handler, n, &at, &mut accept)?;
+        }
+        process.run_until_idle()?;
+    }
+    Ok((planted, refused))
+}
+
+/// Picks, packs and ships what the warehouse was given of order `n`.
+fn ship(
+    handler: &CommandHandler,
+    n: usize,
+    at: &dyn Fn(i64) -> String,
+    accept: &mut dyn FnMut(bool),
+) -> anyhow::Result<()> {
+    let id = format!("B-{n}");
+    let (order, _) = handler.state::<Order>(&StreamName::order(&id)?)?;
+    let picks: Vec<(u32, u64)> = order
+        .lines
+        .iter()
+        .filter(|(_, l)| l.to_pick > 0)
+        .map(|(n, l)| (*n, l.to_pick))
+        .collect();
+    if picks.is_empty() {
+        return Ok(());
+    }
+    for (line, qty) in &picks {
+        let json = format!(
+            r#"{{"command_id":"pick-{n}-{line}","at":"{}","type":"RecordPick","order_id":"{id}","line":{line},"qty":{qty}}}"#,
+            at(3)
+        );
+        accept(send(handler, &json)?);
+    }
+    let json = format!(
+        r#"{{"command_id":"pack-{n}","at":"{}","type":"PackOrder","order_id":"{id}"}}"#,
+        at(4)
+    );
+    accept(send(handler, &json)?);
+    let lines: Vec<String> = picks
+        .iter()
+        .map(|(line, qty)| format!(r#"{{"line":{line},"qty":{qty}}}"#))
+        .collect();
+    let json = format!(
+        r#"{{"command_id":"ship-{n}","at":"{}","type":"ShipOrder","order_id":"{id}","shipment_id":"S-{n}","carrier":"DPD","tracking":"T-{n}","lines":[{}]}}"#,
+        at(5),
+        lines.join(",")
+    );
+    accept(send(handler, &json)?);
+    Ok(())
+}
+
+/// Damages the stock that order `id`'s first line was promised from, one
+/// unit below what is reserved there; the position of the adjustment.
+fn plant(handler: &CommandHandler, id: &str, at: &str) -> anyhow::Result<Option<u64>> {
+    let (order, _) = handler.state::<Order>(&StreamName::order(id)?)?;
+    let Some((line, location)) = order.lines.values().find_map(|l| {
+        l.allocations.keys().find_map(|s| match s {
+            SupplySource::Stock { location } => Some((l, location.clone())),
+            SupplySource::Inbound { .. } => None,
+        })
+    }) else {
+        return Ok(None);
+    };
+    let (item, _) =
+        handler.state::<InventoryItem>(&StreamName::inventory(&line.sku, &location)?)?;
+    let delta = item.free() + 1;
+    let json = format!(
+        r#"{{"command_id":"plant-{id}","at":"{at}","type":"AdjustStock","sku":"{}","location":"{location}","delta":-{delta},"reason":"damage"}}"#,
+        line.sku
+    );
+    match handler.handle(&schemas::parse_command(&json)?)? {
+        CommandResult::Accepted { first_position, .. } => Ok(Some(first_position)),
+        _ => Ok(None),
+    }
+}
+
+/// Lets the next peak of resident memory be measured from here (Linux:
+/// `/proc/self/clear_refs`; elsewhere the peak is the process's).
+fn reset_peak_rss() {
+    let _ = std::fs::write("/proc/self/clear_refs", "5");
+}
+
+/// The peak resident memory since the last reset, in MB.
+fn peak_rss_mb() -> f64 {
+    std::fs::read_to_string("/proc/self/status")
+        .ok()
+        .and_then(|s| {
+            s.lines()
+                .find(|l| l.starts_with("VmHWM:"))
+                .and_then(|l| l.split_whitespace().nth(1))
+                .and_then(|kb| kb.parse::<f64>().ok())
+        })
+        .map_or(0.0, |kb| kb / 1024.0)
+}

@@ -355,11 +355,17 @@ impl Params {
     }
 
     /// The cut of the log `as_of` (facts dated up to it) and `known_at`
-    /// (facts recorded by it) ask for; none for now and every fact. Only a
-    /// node with the log can answer: a replica refuses.
-    fn cut(&self, state: &AppState) -> Result<Option<Cut>, ApiError> {
+    /// (facts recorded by it) ask for; none for now and every fact. A time
+    /// after the clock is refused, or with `every_fact_later` (metrics,
+    /// which count ages to it) read as every fact. Only a node with the
+    /// log can answer for an earlier time: a replica refuses.
+    fn cut(&self, state: &AppState, every_fact_later: bool) -> Result<Option<Cut>, ApiError> {
         let now = state.clock.now();
-        let (as_of, known_at) = (self.time("as_of")?, self.time("known_at")?);
+        let (mut as_of, mut known_at) = (self.time("as_of")?, self.time("known_at")?);
+        if every_fact_later {
+            as_of = as_of.filter(|t| *t <= now);
+            known_at = known_at.filter(|t| *t <= now);
+        }
         for (name, time) in [("as_of", as_of), ("known_at", known_at)] {
             if time.is_some_and(|t| t > now) {
                 return Err(ApiError::bad(
@@ -592,7 +598,7 @@ async fn atp(
     Query(raw): Query<HashMap<String, String>>,
 ) -> Result<Json<projections::atp::SkuAtp>, ApiError> {
     let params = Params::new(raw, "/atp/{sku}")?;
-    let cut = params.cut(&state)?;
+    let cut = params.cut(&state, false)?;
     let today = match (params.date("today")?, cut.and_then(|c| c.dated_by)) {
         (Some(day), _) => day,
         (None, Some(as_of)) => as_of.date_naive(),
@@ -620,7 +626,7 @@ async fn state_of(
 ) -> Result<Json<serde_json::Value>, ApiError> {
     let params = Params::new(raw, "/state/{stream}")?;
     state.writer_only("aggregates live in the writer's log")?;
-    let cut = params.cut(&state)?;
+    let cut = params.cut(&state, false)?;
     let name =
         schemas::StreamName::parse(&stream).map_err(|e| ApiError::bad("stream", e.to_string()))?;
     let handler = state.handler.clone();
@@ -753,7 +759,7 @@ async fn order_metrics(
         sku: params.text("sku"),
         location: params.text("location"),
     };
-    let cut = params.cut(&state)?;
+    let cut = params.cut(&state, true)?;
     let as_of = params.time("as_of")?.unwrap_or_else(|| state.clock.now());
     let models = state.models.clone();
     let m = tokio::task::spawn_blocking(move || match cut {
@@ -769,7 +775,7 @@ async fn inventory_metrics(
     Query(raw): Query<HashMap<String, String>>,
 ) -> Result<Json<projections::stock::StockMetrics>, ApiError> {
     let params = Params::new(raw, "/metrics/inventory")?;
-    let cut = params.cut(&state)?;
+    let cut = params.cut(&state, true)?;
     let (from, to) = period(&params)?;
     let as_of = params.time("as_of")?.unwrap_or_else(|| state.clock.now());
     let tolerance: Option<f64> = params.parse("tolerance", "a share such as 0.02")?;

@@ -34,7 +34,7 @@ pub fn metrics(store: &Store, which: MetricsCmd) -> anyhow::Result<()> {
             let now = clock::SystemClock.now();
             let past = crate::cli::Past { as_of, known_at };
             let as_of = as_of.unwrap_or(now);
-            let m = match crate::past::cut(store, past, now)? {
+            let m = match crate::past::cut(store, past, now, crate::past::Later::EveryFact)? {
                 Some(cut) => models.orders.as_of(&cut)?.metrics(&filter, as_of)?,
                 None => models.orders.metrics(&filter, as_of)?,
             };
@@ -56,7 +56,8 @@ pub fn metrics(store: &Store, which: MetricsCmd) -> anyhow::Result<()> {
                 "--tolerance must be between 0 and 1"
             );
             let now = clock::SystemClock.now();
-            let cut = crate::past::cut(store, crate::cli::Past { as_of, known_at }, now)?;
+            let past = crate::cli::Past { as_of, known_at };
+            let cut = crate::past::cut(store, past, now, crate::past::Later::EveryFact)?;
             let as_of = as_of.unwrap_or(now);
             let mut filter = projections::stock::StockFilter::new(from, to, as_of);
             anyhow::ensure!(filter.from <= filter.to, "--from is after --to");

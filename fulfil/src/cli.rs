@@ -238,7 +238,7 @@ pub enum MetricsCmd {
         /// Only orders with units allocated or shipped from this location.
         #[arg(long)]
         location: Option<String>,
-        /// From the facts dated up to this time (RFC 3339, or the end of a day), with backorder ages counted to it (default: now, every fact).
+        /// From the facts dated up to this time (RFC 3339, or the end of a day), with backorder ages counted to it (default: now; a later time: every fact, ages counted to it).
         #[arg(long, value_parser = parse_end)]
         as_of: Option<chrono::DateTime<chrono::Utc>>,
         /// Only the facts the log held at this time (RFC 3339, or the end of a day).
@@ -265,7 +265,7 @@ pub enum MetricsCmd {
         /// On-hand nobody reserved for this many days is dead stock.
         #[arg(long, default_value_t = projections::stock::StockFilter::DEFAULT_DEAD_AFTER_DAYS)]
         dead_after_days: i64,
-        /// From the facts dated up to this time (RFC 3339, or the end of a day), with open stockouts and dead stock counted to it (default: now, every fact).
+        /// From the facts dated up to this time (RFC 3339, or the end of a day), with open stockouts and dead stock counted to it (default: now; a later time: every fact, counted to it).
         #[arg(long, value_parser = parse_end)]
         as_of: Option<chrono::DateTime<chrono::Utc>>,
         /// Only the facts the log held at this time (RFC 3339, or the end of a day).

@@ -60,7 +60,7 @@ fn run(mut cli: Cli) -> anyhow::Result<()> {
         Cmd::Submit { file } => inspect::submit(&open_log(&data_dir, config)?, &file),
         Cmd::State { stream, past } => {
             let store = open(&data_dir, config)?;
-            let cut = past::cut(&store, past, clock::SystemClock.now())?;
+            let cut = past::cut(&store, past, clock::SystemClock.now(), past::Later::Refused)?;
             inspect::state(&store, &stream, cut.as_ref())
         }
         Cmd::Events {
@@ -80,7 +80,8 @@ fn run(mut cli: Cli) -> anyhow::Result<()> {
             let day = day
                 .or(past.as_of.map(|t| t.date_naive()))
                 .unwrap_or_else(today);
-            let atp = match past::cut(&store, past, clock::SystemClock.now())? {
+            let atp = match past::cut(&store, past, clock::SystemClock.now(), past::Later::Refused)?
+            {
                 Some(cut) => model.as_of(&cut)?.sku(&sku, location.as_deref(), day)?,
                 None => model.sku(&sku, location.as_deref(), day)?,
             };

@@ -7,9 +7,29 @@ use event_store::{Cut, Store};
 use crate::cli::Past;
 use crate::exit::Exit;
 
-/// The cut of the log `past` asks for, or none for now and every fact. A
-/// time after the clock is refused (exit 2): the log holds no facts of it.
-pub fn cut(store: &Store, past: Past, now: DateTime<Utc>) -> anyhow::Result<Option<Cut>> {
+/// How a time after the clock is taken.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Later {
+    /// Refused (exit 2): there is no state of the future.
+    Refused,
+    /// Every fact, counted to that time (metrics: ages and open stockouts).
+    EveryFact,
+}
+
+/// The cut of the log `past` asks for, or none for now and every fact.
+pub fn cut(
+    store: &Store,
+    past: Past,
+    now: DateTime<Utc>,
+    later: Later,
+) -> anyhow::Result<Option<Cut>> {
+    let past = match later {
+        Later::Refused => past,
+        Later::EveryFact => Past {
+            as_of: past.as_of.filter(|t| *t <= now),
+            known_at: past.known_at.filter(|t| *t <= now),
+        },
+    };
     for (flag, time) in [("--as-of", past.as_of), ("--known-at", past.known_at)] {
         if let Some(time) = time.filter(|t| *t > now) {
             return Err(Exit::bad_input(format!(

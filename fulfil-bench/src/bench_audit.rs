@@ -19,7 +19,7 @@ use inventory_aggregate::InventoryItem;
 use order_aggregate::Order;
 use schemas::order::SupplySource;
 use schemas::{CommandResult, StreamName};
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 
 use crate::bench::{order_json, setup, BenchPlan};
 
@@ -36,18 +36,24 @@ pub struct AuditPlan {
     pub plant_every: usize,
 }
 
-#[derive(Debug, Serialize)]
-struct AuditReport {
+/// What seeding left: the history, and where the planted facts are.
+#[derive(Debug, Serialize, Deserialize)]
+struct Seeded {
     orders: usize,
     events: u64,
     seed_seconds: f64,
     refused_while_seeding: u64,
+    planted: BTreeSet<u64>,
+}
+
+/// What a fresh process measured on the seeded store.
+#[derive(Debug, Serialize, Deserialize)]
+pub struct Replayed {
+    events: u64,
     decode_only_events_per_s: f64,
     decode_only_peak_rss_mb: f64,
     audit_events_per_s: f64,
     audit_peak_rss_mb: f64,
-    audit_over_decode: f64,
-    planted: usize,
     findings: usize,
     findings_from_planted_facts: usize,
     planted_without_finding: usize,
@@ -57,92 +63,157 @@ struct AuditReport {
     late_flow_owned: usize,
 }
 
-pub fn run(data_dir: &Path, config: StoreConfig, plan: &AuditPlan) -> anyhow::Result<()> {
-    let root = data_dir.join(format!(
-        "bench-audit-{}",
-        clock::Clock::now(&clock::SystemClock).format("%Y%m%dT%H%M%S%.3f")
-    ));
+/// Seeds a history (or reuses the one in `store`), then measures it in a
+/// fresh process, so the replay's peak memory is its own.
+pub fn run(
+    data_dir: &Path,
+    store_dir: Option<&Path>,
+    config: StoreConfig,
+    plan: &AuditPlan,
+) -> anyhow::Result<()> {
+    let root = store_dir.map_or_else(
+        || {
+            data_dir.join(format!(
+                "bench-audit-{}",
+                clock::Clock::now(&clock::SystemClock).format("%Y%m%dT%H%M%S%.3f")
+            ))
+        },
+        Path::to_path_buf,
+    );
+    let notes = root.with_extension("seeded.json");
     let result = (|| -> anyhow::Result<()> {
-        let store = Store::open(&root, config)?;
-        let seeded = Instant::now();
-        let (planted, refused) = seed(&store, plan)?;
-        let seed_seconds = seeded.elapsed().as_secs_f64();
-        let events = store.head_position();
-        eprintln!(
-            "seeded {} orders: {events} events in {seed_seconds:.1} s ({} planted facts, {refused} commands refused)",
-            plan.orders,
-            planted.len()
-        );
-        reset_peak_rss();
-        let decode = crate::bench_queries::decode_only(&store)?;
-        let decode_rss = peak_rss_mb();
-        reset_peak_rss();
-        let started = Instant::now();
-        let audit = audit::audit(&store, &audit::Scope::default(), Utc::now(), &mut |_, _| {})?;
-        let audit_rate = events as f64 / started.elapsed().as_secs_f64();
-        let audit_rss = peak_rss_mb();
-        let findings = &audit.promises.findings;
-        let from_planted = findings
-            .iter()
-            .filter(|f| {
-                f.evidence
-                    .positions
-                    .first()
-                    .is_some_and(|p| planted.contains(p))
-            })
-            .count();
-        let found: BTreeSet<u64> = findings
-            .iter()
-            .filter_map(|f| f.evidence.positions.first().copied())
-            .collect();
-        let late = &audit.late.summary;
-        let report = AuditReport {
-            orders: plan.orders,
-            events,
-            seed_seconds,
-            refused_while_seeding: refused,
-            decode_only_events_per_s: decode,
-            decode_only_peak_rss_mb: decode_rss,
-            audit_events_per_s: audit_rate,
-            audit_peak_rss_mb: audit_rss,
-            audit_over_decode: audit_rate / decode,
-            planted: planted.len(),
-            findings: findings.len(),
-            findings_from_planted_facts: from_planted,
-            planted_without_finding: planted.difference(&found).count(),
-            system_faults: audit.promises.summary.system_faults,
-            late_orders: late.late_orders,
-            late_inventory_owned: late.inventory_owned,
-            late_flow_owned: late.flow_owned,
+        let seeded = if let Ok(text) = std::fs::read_to_string(&notes) {
+            let seeded: Seeded = serde_json::from_str(&text)?;
+            eprintln!("reusing {}: {} orders, {} events", root.display(), seeded.orders, seeded.events);
+            seeded
+        } else {
+            let store = Store::open(&root, config.clone())?;
+            let started = Instant::now();
+            let (planted, refused) = seed(&store, plan)?;
+            let seeded = Seeded {
+                orders: plan.orders,
+                events: store.head_position(),
+                seed_seconds: started.elapsed().as_secs_f64(),
+                refused_while_seeding: refused,
+                planted,
+            };
+            std::fs::write(&notes, serde_json::to_string(&seeded)?)?;
+            eprintln!(
+                "seeded {} orders: {} events in {:.1} s ({} planted facts, {refused} commands refused)",
+                seeded.orders,
+                seeded.events,
+                seeded.seed_seconds,
+                seeded.planted.len()
+            );
+            seeded
         };
-        println!("{}", serde_json::to_string(&report)?);
+        let out = std::process::Command::new(std::env::current_exe()?)
+            .arg("--cache-mb")
+            .arg((config.cache_capacity_bytes / (1024 * 1024)).to_string())
+            .arg("audit-replay")
+            .arg("--store")
+            .arg(&root)
+            .arg("--seeded")
+            .arg(&notes)
+            .stderr(std::process::Stdio::inherit())
+            .output()?;
+        anyhow::ensure!(out.status.success(), "the measuring process failed");
+        let r: Replayed = serde_json::from_slice(&out.stdout)?;
+        let mut report = serde_json::to_value(&seeded)?;
+        if let Some(map) = report.as_object_mut() {
+            map.remove("planted");
+            map.insert("planted".into(), seeded.planted.len().into());
+            if let serde_json::Value::Object(measured) = serde_json::to_value(&r)? {
+                map.extend(measured);
+            }
+            map.insert(
+                "audit_over_decode".into(),
+                (r.audit_events_per_s / r.decode_only_events_per_s).into(),
+            );
+        }
+        println!("{report}");
         eprintln!("\n| history | read+decode only | audit replay | audit / decode | peak RSS decode | peak RSS audit |");
         eprintln!("|---|---|---|---|---|---|");
         eprintln!(
-            "| {} orders, {events} events | {decode:.0} events/s | {audit_rate:.0} events/s | {:.2} | {decode_rss:.0} MB | {audit_rss:.0} MB |",
-            plan.orders, report.audit_over_decode
+            "| {} orders, {} events | {:.0} events/s | {:.0} events/s | {:.2} | {:.0} MB | {:.0} MB |",
+            seeded.orders,
+            r.events,
+            r.decode_only_events_per_s,
+            r.audit_events_per_s,
+            r.audit_events_per_s / r.decode_only_events_per_s,
+            r.decode_only_peak_rss_mb,
+            r.audit_peak_rss_mb
         );
         eprintln!(
             "\nfindings: {} ({} from the {} planted facts; {} planted facts without a finding; {} system faults); late orders: {} ({} inventory, {} flow)",
-            report.findings,
-            from_planted,
-            report.planted,
-            report.planted_without_finding,
-            report.system_faults,
-            late.late_orders,
-            late.inventory_owned,
-            late.flow_owned
+            r.findings,
+            r.findings_from_planted_facts,
+            seeded.planted.len(),
+            r.planted_without_finding,
+            r.system_faults,
+            r.late_orders,
+            r.late_inventory_owned,
+            r.late_flow_owned
         );
         anyhow::ensure!(
-            from_planted == findings.len() && report.system_faults == 0,
+            r.findings_from_planted_facts == r.findings && r.system_faults == 0,
             "the audit found broken promises no planted fact caused"
         );
         Ok(())
     })();
-    if let Err(e) = std::fs::remove_dir_all(&root) {
-        tracing::warn!(error = %e, "could not remove the bench store");
+    if store_dir.is_none() {
+        for leftover in [root.as_path(), notes.as_path()] {
+            let removed = if leftover.is_dir() {
+                std::fs::remove_dir_all(leftover)
+            } else {
+                std::fs::remove_file(leftover)
+            };
+            if let Err(e) = removed {
+                tracing::warn!(error = %e, "could not remove the bench store");
+            }
+        }
     }
     result
+}
+
+/// In a fresh process: reads and decodes the seeded log, then replays it
+/// through the audit, each with its own peak memory; prints [`Replayed`].
+pub fn measure(store_dir: &Path, seeded: &Path, config: StoreConfig) -> anyhow::Result<()> {
+    let planted = serde_json::from_str::<Seeded>(&std::fs::read_to_string(seeded)?)?.planted;
+    let store = Store::open(store_dir, config)?;
+    let events = store.head_position();
+    reset_peak_rss();
+    let decode = crate::bench_queries::decode_only(&store)?;
+    let decode_rss = peak_rss_mb();
+    reset_peak_rss();
+    let started = Instant::now();
+    let audit = audit::audit(&store, &audit::Scope::default(), Utc::now(), &mut |_, _| {})?;
+    let audit_rate = events as f64 / started.elapsed().as_secs_f64();
+    let audit_rss = peak_rss_mb();
+    let findings = &audit.promises.findings;
+    let root = |f: &audit::Finding| f.evidence.positions.first().copied();
+    let from_planted = findings
+        .iter()
+        .filter(|f| root(f).is_some_and(|p| planted.contains(&p)))
+        .count();
+    let found: BTreeSet<u64> = findings.iter().filter_map(root).collect();
+    let late = &audit.late.summary;
+    let replayed = Replayed {
+        events,
+        decode_only_events_per_s: decode,
+        decode_only_peak_rss_mb: decode_rss,
+        audit_events_per_s: audit_rate,
+        audit_peak_rss_mb: audit_rss,
+        findings: findings.len(),
+        findings_from_planted_facts: from_planted,
+        planted_without_finding: planted.difference(&found).count(),
+        system_faults: audit.promises.summary.system_faults,
+        late_orders: late.late_orders,
+        late_inventory_owned: late.inventory_owned,
+        late_flow_owned: late.flow_owned,
+    };
+    println!("{}", serde_json::to_string(&replayed)?);
+    Ok(())
 }
 
 /// Sends one command; whether it was accepted.

@@ -78,6 +78,17 @@ enum Cmd {
         /// Damage stock below what is promised every this many rounds of 512 orders (0: never).
         #[arg(long, default_value_t = 20)]
         plant_every: usize,
+        /// Keep the seeded store here (and reuse it when it is already seeded) instead of a temporary one.
+        #[arg(long)]
+        store: Option<PathBuf>,
+    },
+    /// (Run by `audit` in a fresh process) measures decoding and the audit replay on a seeded store.
+    #[command(hide = true)]
+    AuditReplay {
+        #[arg(long)]
+        store: PathBuf,
+        #[arg(long)]
+        seeded: PathBuf,
     },
     /// Commands end to end through a Kafka broker, beside the broker's own produce+consume rate.
     /// The replenishment loop on a real demand series through the real command path, beside a fixed-reorder-point baseline: fill rate, cycle service level, average stock (JSON).
@@ -146,8 +157,10 @@ fn main() -> anyhow::Result<()> {
             skus,
             locations,
             plant_every,
+            store,
         } => bench_audit::run(
             &data_dir,
+            store.as_deref(),
             config(),
             &bench_audit::AuditPlan {
                 orders,
@@ -156,6 +169,7 @@ fn main() -> anyhow::Result<()> {
                 plant_every,
             },
         ),
+        Cmd::AuditReplay { store, seeded } => bench_audit::measure(&store, &seeded, config()),
         Cmd::Queries {
             orders,
             skus,

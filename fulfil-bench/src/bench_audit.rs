@@ -84,7 +84,12 @@ pub fn run(
     let result = (|| -> anyhow::Result<()> {
         let seeded = if let Ok(text) = std::fs::read_to_string(&notes) {
             let seeded: Seeded = serde_json::from_str(&text)?;
-            eprintln!("reusing {}: {} orders, {} events", root.display(), seeded.orders, seeded.events);
+            eprintln!(
+                "reusing {}: {} orders, {} events",
+                root.display(),
+                seeded.orders,
+                seeded.events
+            );
             seeded
         } else {
             let store = Store::open(&root, config.clone())?;

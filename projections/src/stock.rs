@@ -265,6 +265,15 @@ fn fold_inventory(
     Ok(())
 }
 
+/// Where an item stood when a period began: the sums of the days before it.
+#[derive(Debug, Clone, Copy, Default)]
+struct Opening {
+    on_hand: i64,
+    reserved: i64,
+    /// Whether any fact was dated before the period.
+    existed: bool,
+}
+
 /// A SKU's average receipt cost by day: receipts dated on or before a day,
 /// else the standard cost.
 #[derive(Debug, Clone, Default)]
@@ -450,8 +459,8 @@ impl StockModel {
             }
             let cost = costs.get(sku).cloned().unwrap_or_default();
             m.items += 1;
-            self.item_days(item, &cost, &mut m.daily)?;
-            self.stockouts(item, start, end.min(as_of).max(start), &mut m)?;
+            let opening = self.item_days(item, &cost, &mut m.daily)?;
+            self.stockouts(item, opening, start, end.min(as_of).max(start), &mut m)?;
             let last = record.last_demand.or(record.first_seen);
             if record.state.on_hand > 0 && last.is_some_and(|d| d < dead_line) {
                 m.dead_stock.push(DeadStock {
@@ -520,17 +529,18 @@ impl StockModel {
         Ok(cost)
     }
 
-    /// Adds the item's closes, shipments and COGS to each day of `daily`.
+    /// Adds the item's closes, shipments and COGS to each day of `daily`;
+    /// returns where the item stood when the period began.
     fn item_days(
         &self,
         item: &str,
         cost: &CostByDay,
         daily: &mut [DailyStock],
-    ) -> Result<(), ProjectionError> {
+    ) -> Result<Opening, ProjectionError> {
+        let mut opening = Opening::default();
         let Some(from) = daily.first().map(|d| d.date) else {
-            return Ok(());
+            return Ok(opening);
         };
-        let mut units = 0;
         let mut moved = std::collections::BTreeMap::new();
         for (day, change) in self.scan::<StockDay>(&format!("day/{item}/"))? {
             let Ok(day) = day.parse::<NaiveDate>() else {
@@ -538,11 +548,14 @@ impl StockModel {
             };
             if day < from {
                 // The days before the period carry into it.
-                units += change.on_hand;
+                opening.on_hand += change.on_hand;
+                opening.reserved += change.reserved;
+                opening.existed = true;
             } else {
                 moved.insert(day, change);
             }
         }
+        let mut units = opening.on_hand;
         for d in daily.iter_mut() {
             let unit_cost = cost.on(d.date);
             if let Some(change) = moved.get(&d.date) {
@@ -553,7 +566,7 @@ impl StockModel {
             d.close_units += units;
             d.close_value_cents += units.max(0) as f64 * unit_cost;
         }
-        Ok(())
+        Ok(opening)
     }
 
     /// Counts the item's stockouts (nothing free to promise from stock) that
@@ -561,6 +574,7 @@ impl StockModel {
     fn stockouts(
         &self,
         item: &str,
+        opening: Opening,
         start: DateTime<Utc>,
         end: DateTime<Utc>,
         m: &mut StockMetrics,
@@ -568,14 +582,11 @@ impl StockModel {
         let prefix = format!("move/{item}/");
         let first = move_key(item, start, 0);
         let tree = self.values();
-        // Where the item stood when the period began.
-        let (mut on_hand, mut reserved, mut existed) = (0, 0, false);
-        for entry in tree.range(prefix.as_bytes(), first.as_bytes()) {
-            let (k, v) = entry?;
-            let change: Move = read(&k, &v)?;
-            (on_hand, reserved, existed) =
-                (on_hand + change.on_hand, reserved + change.reserved, true);
-        }
+        let Opening {
+            mut on_hand,
+            mut reserved,
+            existed,
+        } = opening;
         let mut out_since = (existed && on_hand <= reserved).then_some(start);
         if out_since.is_some() {
             m.stockouts += 1;

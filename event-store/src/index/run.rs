@@ -167,15 +167,27 @@ impl Run {
         Ok(())
     }
 
-    /// Every run id with a meta value or a block in the tree.
+    /// Every run id with a meta value or a block in the tree. It seeks from
+    /// one id to the next rather than scanning every block: sled reads a
+    /// key with its leaf's values, and reading every block at open kept
+    /// half a gigabyte of them resident on a ten-million-event store.
     pub fn stored_ids(tree: &sled::Tree) -> Result<Vec<u64>> {
         let mut ids = std::collections::BTreeSet::new();
         for prefix in [b'r', b'b'] {
-            for key in tree.scan_prefix([prefix]).keys() {
-                let key = key?;
-                if let Some(id) = key.get(1..).and_then(keys::read_u64) {
-                    ids.insert(id);
-                }
+            let mut from = vec![prefix];
+            while let Some((key, _)) = tree.range(from.as_slice()..).next().transpose()? {
+                let Some(id) = key
+                    .first()
+                    .filter(|p| **p == prefix)
+                    .and(key.get(1..).and_then(keys::read_u64))
+                else {
+                    break;
+                };
+                ids.insert(id);
+                let Some(next) = id.checked_add(1) else {
+                    break;
+                };
+                from = [prefix].into_iter().chain(next.to_be_bytes()).collect();
             }
         }
         Ok(ids.into_iter().collect())
@@ -520,5 +532,20 @@ mod tests {
         assert_eq!(reloaded.command(&tree, "a-before-all").unwrap(), None);
         Run::remove(&tree, 9).unwrap();
         assert!(Run::stored_ids(&tree).unwrap().is_empty());
+    }
+
+    #[test]
+    fn every_stored_run_id_is_found_by_seeking_past_its_blocks() {
+        let db = sled::Config::new().temporary(true).open().unwrap();
+        let tree = db.open_tree("index").unwrap();
+        for id in [1, 3] {
+            tree.insert(meta_key(id), b"meta".to_vec()).unwrap();
+        }
+        for (id, blocks) in [(2, 3), (3, 2), (7, 5), (u64::MAX, 1)] {
+            for block in 0..blocks {
+                tree.insert(block_key(id, 0, block), vec![0; 64]).unwrap();
+            }
+        }
+        assert_eq!(Run::stored_ids(&tree).unwrap(), [1, 2, 3, 7, u64::MAX]);
     }
 }

@@ -2,7 +2,7 @@
 //! what open orders, items and causes still need, so memory follows the
 //! work in flight, not the length of the history.
 
-use std::collections::{BTreeMap, HashMap};
+use std::collections::HashMap;
 
 use chrono::{DateTime, NaiveDate, Utc};
 use event_store::RecordedEvent;
@@ -15,6 +15,66 @@ use crate::cause::{Cause, Evidence};
 use crate::report::{Break, Finding, LateOrder, Outcome, Owner, Step};
 
 const READER: &str = "audit";
+
+/// A map of a few entries kept in a vector: an order has a line or a few,
+/// a line a source or two, and a `BTreeMap` allocates room for eleven, which
+/// for every open order of a long history is most of the replay's memory.
+#[derive(Debug, Clone)]
+struct Few<K, V>(Vec<(K, V)>);
+
+impl<K, V> Default for Few<K, V> {
+    fn default() -> Self {
+        Self(Vec::new())
+    }
+}
+
+impl<K: PartialEq, V> Few<K, V> {
+    fn get(&self, key: &K) -> Option<&V> {
+        self.0.iter().find(|(k, _)| k == key).map(|(_, v)| v)
+    }
+
+    fn get_mut(&mut self, key: &K) -> Option<&mut V> {
+        self.0.iter_mut().find(|(k, _)| k == key).map(|(_, v)| v)
+    }
+
+    /// The value at `key`, `value` put there first when there is none.
+    fn get_or_insert(&mut self, key: K, value: V) -> &mut V {
+        let at = if let Some(at) = self.0.iter().position(|(k, _)| *k == key) {
+            at
+        } else {
+            self.0.push((key, value));
+            self.0.len() - 1
+        };
+        &mut self.0[at].1
+    }
+
+    fn insert(&mut self, key: K, value: V) {
+        match self.get_mut(&key) {
+            Some(v) => *v = value,
+            None => self.0.push((key, value)),
+        }
+    }
+
+    fn remove(&mut self, key: &K) {
+        self.0.retain(|(k, _)| k != key);
+    }
+
+    fn retain(&mut self, mut keep: impl FnMut(&K, &V) -> bool) {
+        self.0.retain(|(k, v)| keep(k, v));
+    }
+
+    fn clear(&mut self) {
+        self.0.clear();
+    }
+
+    fn keys(&self) -> impl Iterator<Item = &K> {
+        self.0.iter().map(|(k, _)| k)
+    }
+
+    fn values(&self) -> impl Iterator<Item = &V> {
+        self.0.iter().map(|(_, v)| v)
+    }
+}
 
 /// One promise of units from one source.
 #[derive(Debug, Clone)]
@@ -32,7 +92,7 @@ struct LineTrack {
     qty: u64,
     shipped: u64,
     cancelled: bool,
-    promises: BTreeMap<SupplySource, Promise>,
+    promises: Few<SupplySource, Promise>,
     /// The first date promised: the one the customer was told first.
     first_promise: Option<NaiveDate>,
     /// Findings on this line waiting for their outcome.
@@ -58,7 +118,7 @@ impl LineTrack {
 struct OrderTrack {
     placed: Option<(DateTime<Utc>, u64)>,
     requested: Option<NaiveDate>,
-    lines: BTreeMap<u32, LineTrack>,
+    lines: Few<u32, LineTrack>,
     authorized: Option<DateTime<Utc>>,
     /// When every open unit was last seen promised.
     covered: Option<DateTime<Utc>>,
@@ -459,12 +519,15 @@ impl Replay {
                     return;
                 };
                 l.first_promise.get_or_insert(*promise_date);
-                let p = l.promises.entry(source.clone()).or_insert(Promise {
-                    qty: 0,
-                    date: *promise_date,
-                    at: e.at,
-                    position: e.position,
-                });
+                let p = l.promises.get_or_insert(
+                    source.clone(),
+                    Promise {
+                        qty: 0,
+                        date: *promise_date,
+                        at: e.at,
+                        position: e.position,
+                    },
+                );
                 p.qty += qty;
                 p.date = p.date.max(*promise_date);
                 let beyond = l.promised() + l.shipped > l.qty;
@@ -522,8 +585,7 @@ impl Replay {
                             ..p.clone()
                         };
                         l.promises
-                            .entry(to.clone())
-                            .or_insert(Promise { qty: 0, ..moved })
+                            .get_or_insert(to.clone(), Promise { qty: 0, ..moved })
                             .qty += qty;
                     }
                     l.promises.retain(|_, p| p.qty > 0);
@@ -661,10 +723,13 @@ impl Replay {
                     location: location.clone(),
                 };
                 if let Some(l) = self.orders.get_mut(id).and_then(|o| o.lines.get_mut(line)) {
-                    let p = l.promises.entry(stock.clone()).or_insert(Promise {
-                        qty: 0,
-                        ..promise.clone()
-                    });
+                    let p = l.promises.get_or_insert(
+                        stock.clone(),
+                        Promise {
+                            qty: 0,
+                            ..promise.clone()
+                        },
+                    );
                     p.qty += qty;
                 }
                 if day > promise.date {

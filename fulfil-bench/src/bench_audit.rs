@@ -82,36 +82,38 @@ pub fn run(
     );
     let notes = root.with_extension("seeded.json");
     let result = (|| -> anyhow::Result<()> {
-        let seeded = if let Ok(text) = std::fs::read_to_string(&notes) {
-            let seeded: Seeded = serde_json::from_str(&text)?;
-            eprintln!(
-                "reusing {}: {} orders, {} events",
-                root.display(),
-                seeded.orders,
-                seeded.events
-            );
-            seeded
-        } else {
+        // A history seeded before is reused, and extended to `plan.orders`.
+        let mut seeded = match std::fs::read_to_string(&notes) {
+            Ok(text) => serde_json::from_str(&text)?,
+            Err(_) => Seeded {
+                orders: 0,
+                events: 0,
+                seed_seconds: 0.0,
+                refused_while_seeding: 0,
+                planted: BTreeSet::new(),
+            },
+        };
+        if seeded.orders < plan.orders {
             let store = Store::open(&root, config.clone())?;
             let started = Instant::now();
-            let (planted, refused) = seed(&store, plan)?;
-            let seeded = Seeded {
+            let (planted, refused) = seed(&store, plan, seeded.orders)?;
+            seeded = Seeded {
                 orders: plan.orders,
                 events: store.head_position(),
-                seed_seconds: started.elapsed().as_secs_f64(),
-                refused_while_seeding: refused,
-                planted,
+                seed_seconds: seeded.seed_seconds + started.elapsed().as_secs_f64(),
+                refused_while_seeding: seeded.refused_while_seeding + refused,
+                planted: seeded.planted.union(&planted).copied().collect(),
             };
             std::fs::write(&notes, serde_json::to_string(&seeded)?)?;
-            eprintln!(
-                "seeded {} orders: {} events in {:.1} s ({} planted facts, {refused} commands refused)",
-                seeded.orders,
-                seeded.events,
-                seeded.seed_seconds,
-                seeded.planted.len()
-            );
-            seeded
-        };
+        }
+        eprintln!(
+            "seeded {} orders: {} events in {:.1} s ({} planted facts, {} commands refused)",
+            seeded.orders,
+            seeded.events,
+            seeded.seed_seconds,
+            seeded.planted.len(),
+            seeded.refused_while_seeding
+        );
         let out = std::process::Command::new(std::env::current_exe()?)
             .arg("--cache-mb")
             .arg((config.cache_capacity_bytes / (1024 * 1024)).to_string())
@@ -229,9 +231,10 @@ fn send(handler: &CommandHandler, json: &str) -> anyhow::Result<bool> {
     ))
 }
 
-/// Places, promises and ships `plan.orders` orders; returns the positions
-/// of the planted facts and how many commands were refused.
-fn seed(store: &Store, plan: &AuditPlan) -> anyhow::Result<(BTreeSet<u64>, u64)> {
+/// Places, promises and ships orders `from..plan.orders` (defining the
+/// items and stock first when `from` is 0); returns the positions of the
+/// planted facts and how many commands were refused.
+fn seed(store: &Store, plan: &AuditPlan, from: usize) -> anyhow::Result<(BTreeSet<u64>, u64)> {
     let handler = CommandHandler::new(store.clone());
     let orders = BenchPlan {
         orders: plan.orders,
@@ -240,12 +243,15 @@ fn seed(store: &Store, plan: &AuditPlan) -> anyhow::Result<(BTreeSet<u64>, u64)>
         locations: plan.locations,
         rate: None,
     };
-    setup(&handler, &orders)?;
+    if from == 0 {
+        setup(&handler, &orders)?;
+    }
     let mut process = FulfilmentProcess::open(handler.clone())?;
     let base: DateTime<Utc> = "2026-03-02T08:00:00Z".parse()?;
     let (mut planted, mut refused) = (BTreeSet::new(), 0u64);
     let mut accept = |ok: bool| refused += u64::from(!ok);
-    for (round, first) in (0..plan.orders).step_by(ROUND).enumerate() {
+    for first in (from..plan.orders).step_by(ROUND) {
+        let round = first / ROUND;
         let at = |minutes: i64| {
             (base + Duration::minutes(10 * round as i64 + minutes))
                 .to_rfc3339_opts(chrono::SecondsFormat::Secs, true)

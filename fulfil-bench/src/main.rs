@@ -78,7 +78,7 @@ enum Cmd {
         /// Damage stock below what is promised every this many rounds of 512 orders (0: never).
         #[arg(long, default_value_t = 20)]
         plant_every: usize,
-        /// Keep the seeded store here (and reuse it when it is already seeded) instead of a temporary one.
+        /// Keep the seeded store here instead of a temporary one; a store seeded there before is reused, and extended to --orders.
         #[arg(long)]
         store: Option<PathBuf>,
     },

@@ -1,8 +1,9 @@
 //! `fulfil-bench audit`: the audit replay on a long history. Orders go
 //! through their whole life (placed, promised, paid, released, picked,
 //! packed, shipped) through the real command path and the fulfilment
-//! process; now and then stock is damaged below what is promised (a
-//! planted fact). Then, in the same run, it measures reading and decoding
+//! process; those promised from the purchase orders ship once the POs
+//! arrive (in round 16); now and then stock is damaged below what is
+//! promised (a planted fact). Then, in the same run, it measures reading and decoding
 //! the log alone, beside the audit's replay of the same log, with the peak
 //! resident memory of each, and checks that every broken promise the
 //! audit finds was caused by a planted fact, and every planted fact found.
@@ -250,6 +251,9 @@ fn seed(store: &Store, plan: &AuditPlan, from: usize) -> anyhow::Result<(BTreeSe
     let base: DateTime<Utc> = "2026-03-02T08:00:00Z".parse()?;
     let (mut planted, mut refused) = (BTreeSet::new(), 0u64);
     let mut accept = |ok: bool| refused += u64::from(!ok);
+    // Orders not shipped whole yet: those promised from the purchase
+    // orders, until they arrive.
+    let mut waiting: Vec<usize> = Vec::new();
     for first in (from..plan.orders).step_by(ROUND) {
         let round = first / ROUND;
         let at = |minutes: i64| {
@@ -278,21 +282,60 @@ fn seed(store: &Store, plan: &AuditPlan, from: usize) -> anyhow::Result<(BTreeSe
             accept(send(&handler, &json)?);
         }
         process.run_until_idle()?;
-        for &n in &ids {
-            ship(&handler, n, &at, &mut accept)?;
+        if from == 0 && round == RECEIVE_ROUND {
+            receive_purchase_orders(&handler, &orders, &at(0), &mut accept)?;
+            process.run_until_idle()?;
+        }
+        let retry = if round.is_multiple_of(RECEIVE_ROUND) {
+            std::mem::take(&mut waiting)
+        } else {
+            Vec::new()
+        };
+        for n in ids.into_iter().chain(retry) {
+            if !ship(&handler, n, round, &at, &mut accept)? {
+                waiting.push(n);
+            }
         }
         process.run_until_idle()?;
     }
     Ok((planted, refused))
 }
 
-/// Picks, packs and ships what the warehouse was given of order `n`.
+/// The round in which the purchase orders of the setup arrive.
+const RECEIVE_ROUND: usize = 16;
+
+/// Receives every line of the setup's purchase orders in full.
+fn receive_purchase_orders(
+    handler: &CommandHandler,
+    plan: &BenchPlan,
+    at: &str,
+    accept: &mut dyn FnMut(bool),
+) -> anyhow::Result<()> {
+    // As `setup` ordered them.
+    let per_item = (plan.orders * 3 * 3 / plan.skus.max(1)).clamp(10, 1_000_000);
+    let day = at.get(..10).unwrap_or(at);
+    for l in 0..plan.locations {
+        for s in 0..plan.skus {
+            let json = format!(
+                r#"{{"command_id":"receive-{l}-{s}","at":"{at}","type":"ReceivePurchaseOrderLine","po_id":"BENCH-PO-{l}","line":{},"qty":{},"received_on":"{day}"}}"#,
+                s + 1,
+                per_item / 2
+            );
+            accept(send(handler, &json)?);
+        }
+    }
+    Ok(())
+}
+
+/// Picks, packs and ships what the warehouse was given of order `n`;
+/// whether the order is shipped whole.
 fn ship(
     handler: &CommandHandler,
     n: usize,
+    round: usize,
     at: &dyn Fn(i64) -> String,
     accept: &mut dyn FnMut(bool),
-) -> anyhow::Result<()> {
+) -> anyhow::Result<bool> {
     let id = format!("B-{n}");
     let (order, _) = handler.state::<Order>(&StreamName::order(&id)?)?;
     let picks: Vec<(u32, u64)> = order
@@ -301,18 +344,23 @@ fn ship(
         .filter(|(_, l)| l.to_pick > 0)
         .map(|(n, l)| (*n, l.to_pick))
         .collect();
+    // Everything still open is in the warehouse's hands now.
+    let whole = order
+        .lines
+        .values()
+        .all(|l| l.cancelled || l.qty.saturating_sub(l.shipped_total()) <= l.to_pick);
     if picks.is_empty() {
-        return Ok(());
+        return Ok(whole);
     }
     for (line, qty) in &picks {
         let json = format!(
-            r#"{{"command_id":"pick-{n}-{line}","at":"{}","type":"RecordPick","order_id":"{id}","line":{line},"qty":{qty}}}"#,
+            r#"{{"command_id":"pick-{n}-{line}-{round}","at":"{}","type":"RecordPick","order_id":"{id}","line":{line},"qty":{qty}}}"#,
             at(3)
         );
         accept(send(handler, &json)?);
     }
     let json = format!(
-        r#"{{"command_id":"pack-{n}","at":"{}","type":"PackOrder","order_id":"{id}"}}"#,
+        r#"{{"command_id":"pack-{n}-{round}","at":"{}","type":"PackOrder","order_id":"{id}"}}"#,
         at(4)
     );
     accept(send(handler, &json)?);
@@ -321,12 +369,12 @@ fn ship(
         .map(|(line, qty)| format!(r#"{{"line":{line},"qty":{qty}}}"#))
         .collect();
     let json = format!(
-        r#"{{"command_id":"ship-{n}","at":"{}","type":"ShipOrder","order_id":"{id}","shipment_id":"S-{n}","carrier":"DPD","tracking":"T-{n}","lines":[{}]}}"#,
+        r#"{{"command_id":"ship-{n}-{round}","at":"{}","type":"ShipOrder","order_id":"{id}","shipment_id":"S-{n}-{round}","carrier":"DPD","tracking":"T-{n}","lines":[{}]}}"#,
         at(5),
         lines.join(",")
     );
     accept(send(handler, &json)?);
-    Ok(())
+    Ok(whole)
 }
 
 /// Damages the stock that order `id`'s first line was promised from, one

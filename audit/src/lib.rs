@@ -182,20 +182,14 @@ pub fn audit(
         head,
         ..Cut::default()
     };
-    let mut next = 1;
-    while next <= head {
-        let limit = usize::try_from(head - next + 1).unwrap_or(BATCH).min(BATCH);
-        let events = store.read_all(next, limit)?;
-        let Some(last) = events.last().map(|e| e.position) else {
-            break;
-        };
+    for page in store.pages(1, head, BATCH) {
+        let events = page?;
         for e in &events {
             cut.in_scope += u64::from(scope.admits(e.at));
             replay.apply(e);
         }
         cut.events = replay.events();
-        next = last + 1;
-        progress(last, head);
+        progress(events.last().map_or(head, |e| e.position), head);
     }
     for (what, id, defined) in [
         ("SKU", &scope.sku, replay.defines_sku(scope.sku.as_deref())),

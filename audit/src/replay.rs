@@ -461,6 +461,16 @@ impl Replay {
         index
     }
 
+    /// Settles the line's waiting findings: promised again for `date`.
+    fn repromised(&mut self, id: &str, line: u32, date: NaiveDate, position: u64) {
+        self.settle(
+            id,
+            line,
+            Some(date),
+            &Outcome::Repromised { date, position },
+        );
+    }
+
     /// Settles the line's waiting findings with `outcome` on `date`.
     fn settle(&mut self, order_id: &str, line: u32, date: Option<NaiveDate>, outcome: &Outcome) {
         let Some(l) = self
@@ -532,15 +542,7 @@ impl Replay {
                 p.date = p.date.max(*promise_date);
                 let beyond = l.promised() + l.shipped > l.qty;
                 let (sku, ordered, promised) = (l.sku.clone(), l.qty, l.promised() + l.shipped);
-                self.settle(
-                    id,
-                    *line,
-                    Some(*promise_date),
-                    &Outcome::Repromised {
-                        date: *promise_date,
-                        position: e.position,
-                    },
-                );
+                self.repromised(id, *line, *promise_date, e.position);
                 if beyond {
                     let promise = Promise {
                         qty: *qty,
@@ -631,15 +633,7 @@ impl Replay {
                         evidence,
                         e,
                     );
-                    self.settle(
-                        id,
-                        *line,
-                        Some(*promise_date),
-                        &Outcome::Repromised {
-                            date: *promise_date,
-                            position: e.position,
-                        },
-                    );
+                    self.repromised(id, *line, *promise_date, e.position);
                 }
             }
             O::LineDeallocated {

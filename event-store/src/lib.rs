@@ -30,7 +30,7 @@ pub use error::{Result, StoreError};
 pub use model::{
     AppendOutcome, AppendRequest, Cut, ExpectedVersion, NewEvent, RecordedEvent, StreamId,
 };
-pub use store::{Loaded, Store, StoreConfig, MARKER_FILE};
+pub use store::{Loaded, Pages, Store, StoreConfig, MARKER_FILE};
 pub use subscription::Subscription;
 pub use upcast::Upcasters;
 

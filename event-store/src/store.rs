@@ -336,6 +336,18 @@ impl Store {
         Ok(known)
     }
 
+    /// The log from `from_position` through `through` (at most the head
+    /// now), in pages of up to `page` events: a long read that holds one
+    /// page at a time.
+    pub fn pages(&self, from_position: u64, through: u64, page: usize) -> Pages<'_> {
+        Pages {
+            store: self,
+            next: from_position.max(1),
+            through: through.min(self.head_position()),
+            page: page.max(1),
+        }
+    }
+
     /// Up to `limit` events of the whole log from `from_position` on, in log order.
     ///
     /// Only events up to the published head: the writer puts a batch in the
@@ -756,5 +768,38 @@ fn recover_tail(dir: &Path, trees: &Trees) -> Result<(u64, DateTime<Utc>)> {
     match segment.last().map_err(|e| corrupt(e.to_string()))? {
         Some(tail) if tail.position + 1 == segment.end() => Ok((segment.end(), tail.recorded_at)),
         _ => Err(corrupt("last log segment does not match its key".into())),
+    }
+}
+
+/// Pages of the log ([`Store::pages`]).
+#[derive(Debug)]
+pub struct Pages<'a> {
+    store: &'a Store,
+    next: u64,
+    through: u64,
+    page: usize,
+}
+
+impl Iterator for Pages<'_> {
+    type Item = Result<Vec<RecordedEvent>>;
+
+    fn next(&mut self) -> Option<Self::Item> {
+        if self.next > self.through {
+            return None;
+        }
+        let limit = usize::try_from(self.through - self.next + 1)
+            .unwrap_or(self.page)
+            .min(self.page);
+        match self.store.read_all(self.next, limit) {
+            Ok(events) => {
+                let last = events.last()?.position;
+                self.next = last + 1;
+                Some(Ok(events))
+            }
+            Err(e) => {
+                self.next = self.through + 1;
+                Some(Err(e))
+            }
+        }
     }
 }

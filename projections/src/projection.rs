@@ -377,20 +377,14 @@ fn fold_where(
     until_position: Option<u64>,
     admits: &dyn Fn(&RecordedEvent) -> bool,
 ) -> Result<(), ProjectionError> {
-    let head = until_position
-        .unwrap_or(u64::MAX)
-        .min(store.head_position());
-    let mut next = 1;
-    while next <= head {
-        let limit = usize::try_from(head - next + 1).unwrap_or(BATCH).min(BATCH);
-        let events = store.read_all(next, limit)?;
+    for page in store.pages(1, until_position.unwrap_or(u64::MAX), BATCH) {
+        let events = page?;
         let Some(last) = events.last().map(|e| e.position) else {
             break;
         };
         let admitted: Vec<RecordedEvent> = events.into_iter().filter(|e| admits(e)).collect();
         let changes = changes(projection, &model.live(), &admitted)?;
         model.apply_changes(last, &[], &changes)?;
-        next = last + 1;
     }
     Ok(())
 }

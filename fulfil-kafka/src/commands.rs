@@ -130,9 +130,10 @@ fn classify(m: &OwnedMessage) -> Fate {
             });
             return match id {
                 Some(command_id) => Fate::Answer(
-                    command_id,
+                    command_id.clone(),
                     CommandResult::Invalid {
                         line: None,
+                        command_id: Some(command_id),
                         reason: e.code(),
                         message: e.to_string(),
                     },

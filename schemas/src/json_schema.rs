@@ -26,6 +26,78 @@ struct CommandMessage<C> {
     command: C,
 }
 
+/// The schema of one aggregate's command messages, as strict as decoding
+/// is: the envelope is in every command's object, no object takes a field
+/// it does not name (`additionalProperties: false`), and quantities are
+/// bounded as the aggregates bound them.
+pub fn command_message_schema<C: JsonSchema>() -> Value {
+    let mut root = serde_json::to_value(schema_for!(CommandMessage<C>)).unwrap_or(Value::Null);
+    let Some(object) = root.as_object_mut() else {
+        return root;
+    };
+    let envelope = object.remove("properties").unwrap_or(Value::Null);
+    let required = object.remove("required").unwrap_or(Value::Null);
+    if let Some(variants) = object.get_mut("oneOf").and_then(Value::as_array_mut) {
+        for variant in variants {
+            if let (Some(fields), Some(envelope)) = (
+                variant.get_mut("properties").and_then(Value::as_object_mut),
+                envelope.as_object(),
+            ) {
+                fields.extend(envelope.clone());
+            }
+            if let (Some(names), Some(required)) = (
+                variant.get_mut("required").and_then(Value::as_array_mut),
+                required.as_array(),
+            ) {
+                names.extend(required.iter().cloned());
+                names.sort_by(|a, b| a.as_str().cmp(&b.as_str()));
+            }
+        }
+    }
+    tighten(&mut root);
+    root
+}
+
+/// Closes every object schema to fields it does not name, and bounds the
+/// quantities as [`crate::check_qty`] and the aggregates do.
+fn tighten(schema: &mut Value) {
+    match schema {
+        Value::Object(map) => {
+            // A pick may find nothing: its quantity is a count, from 0.
+            let counts = map
+                .get("properties")
+                .and_then(|p| p.get("type"))
+                .and_then(|t| t.get("enum"))
+                == Some(&serde_json::json!(["RecordPick"]));
+            if let Some(fields) = map.get_mut("properties").and_then(Value::as_object_mut) {
+                for (name, field) in fields.iter_mut() {
+                    let (min, max) = match name.as_str() {
+                        "qty" if counts => (0, crate::MAX_QTY),
+                        "qty" | "short" => (1, crate::MAX_QTY),
+                        "counted" => (0, crate::MAX_QTY),
+                        _ => continue,
+                    };
+                    if let Some(field) = field.as_object_mut() {
+                        field.insert("minimum".into(), min.into());
+                        field.insert("maximum".into(), max.into());
+                    }
+                }
+                if let Some(delta) = fields.get_mut("delta").and_then(Value::as_object_mut) {
+                    let max = i64::try_from(crate::MAX_QTY).unwrap_or(i64::MAX);
+                    delta.insert("minimum".into(), (-max).into());
+                    delta.insert("maximum".into(), max.into());
+                }
+                map.insert("additionalProperties".into(), Value::Bool(false));
+            }
+            for value in map.values_mut() {
+                tighten(value);
+            }
+        }
+        Value::Array(items) => items.iter_mut().for_each(tighten),
+        _ => {}
+    }
+}
+
 /// Every schema file, by name, as JSON.
 pub fn json_schemas() -> Vec<(&'static str, Value)> {
     let value = |s: schemars::schema::RootSchema| serde_json::to_value(s).unwrap_or(Value::Null);
@@ -36,19 +108,19 @@ pub fn json_schemas() -> Vec<(&'static str, Value)> {
         ),
         (
             "commands.catalog.schema.json",
-            value(schema_for!(CommandMessage<CatalogCommand>)),
+            command_message_schema::<CatalogCommand>(),
         ),
         (
             "commands.inventory.schema.json",
-            value(schema_for!(CommandMessage<InventoryCommand>)),
+            command_message_schema::<InventoryCommand>(),
         ),
         (
             "commands.order.schema.json",
-            value(schema_for!(CommandMessage<OrderCommand>)),
+            command_message_schema::<OrderCommand>(),
         ),
         (
             "commands.purchase-order.schema.json",
-            value(schema_for!(CommandMessage<PurchaseOrderCommand>)),
+            command_message_schema::<PurchaseOrderCommand>(),
         ),
         (
             "events.catalog.schema.json",

@@ -17,6 +17,7 @@ pub mod order;
 pub mod purchasing;
 mod result;
 pub mod stream;
+pub mod validate;
 
 use chrono::{DateTime, Utc};
 use serde::Deserialize;
@@ -205,6 +206,8 @@ pub enum InvalidCommand {
     /// The fields do not fit the command's schema.
     #[error("{command_type}: {detail}")]
     Fields {
+        /// The command's id, to match the answer to it.
+        command_id: String,
         /// The command type.
         command_type: String,
         /// What does not fit.
@@ -213,6 +216,14 @@ pub enum InvalidCommand {
 }
 
 impl InvalidCommand {
+    /// The command's id, when the message got as far as naming one.
+    pub fn command_id(&self) -> Option<&str> {
+        match self {
+            Self::Fields { command_id, .. } => Some(command_id),
+            _ => None,
+        }
+    }
+
     /// A stable, machine-readable reason code.
     pub fn code(&self) -> &'static str {
         match self {
@@ -299,9 +310,15 @@ pub fn parse_command(text: &str) -> Result<CommandEnvelope, InvalidCommand> {
         });
     };
     let fields_error = |e: serde_json::Error| InvalidCommand::Fields {
+        command_id: command_id.clone(),
         command_type: command_type.clone(),
         detail: e.to_string(),
     };
+    strict(&command_type, &body).map_err(|detail| InvalidCommand::Fields {
+        command_id: command_id.clone(),
+        command_type: command_type.clone(),
+        detail,
+    })?;
     let command = if CatalogCommand::TYPES.contains(&command_type.as_str()) {
         Command::Catalog(serde_json::from_value(body.clone()).map_err(fields_error)?)
     } else if InventoryCommand::TYPES.contains(&command_type.as_str()) {
@@ -320,6 +337,39 @@ pub fn parse_command(text: &str) -> Result<CommandEnvelope, InvalidCommand> {
         command,
         body,
     })
+}
+
+/// Refuses what the command's JSON Schema refuses, naming the field: a
+/// field it does not have, a value out of range, a date that does not exist.
+fn strict(command_type: &str, body: &Value) -> Result<(), String> {
+    use std::sync::OnceLock;
+    static SCHEMAS: OnceLock<[Value; 4]> = OnceLock::new();
+    let schemas = SCHEMAS.get_or_init(|| {
+        use json_schema::command_message_schema as schema;
+        [
+            schema::<CatalogCommand>(),
+            schema::<InventoryCommand>(),
+            schema::<OrderCommand>(),
+            schema::<PurchaseOrderCommand>(),
+        ]
+    });
+    let which = [
+        &CatalogCommand::TYPES[..],
+        &InventoryCommand::TYPES[..],
+        &OrderCommand::TYPES[..],
+        &PurchaseOrderCommand::TYPES[..],
+    ]
+    .iter()
+    .position(|types| types.contains(&command_type));
+    let Some(schema) = which.and_then(|i| schemas.get(i)) else {
+        return Ok(());
+    };
+    let empty = serde_json::Map::new();
+    let definitions = schema
+        .get("definitions")
+        .and_then(Value::as_object)
+        .unwrap_or(&empty);
+    validate::check(schema, definitions, body).map_err(|p| p.to_string())
 }
 
 #[cfg(test)]
@@ -379,6 +429,68 @@ mod tests {
             let err = parse_command(text).unwrap_err();
             assert_eq!(err.code(), code, "{text}: {err}");
             assert!(!err.to_string().is_empty());
+        }
+    }
+
+    /// Each typo once taken silently (its default used instead) is refused,
+    /// naming the field, the value and what was expected.
+    #[test]
+    fn typos_and_out_of_range_values_are_refused_naming_the_field() {
+        let order = |extra: &str| {
+            format!(
+                r#"{{"command_id":"c","type":"PlaceOrder","order_id":"SO-1","customer_id":"C","ship_to":"X","channel":"web","requested_date":"2026-03-02","lines":[{{"line":1,"sku":"MUG","qty":2,"unit_price_cents":100}}]{extra}}}"#
+            )
+        };
+        assert!(parse_command(&order("")).is_ok());
+        let cases = [
+            (order(r#","priorty":9"#), "field `priorty`: is not a field here; did you mean `priority`?"),
+            (order(r#","a t":"2026-03-01T00:00:00Z""#), "field `a t`: is not a field here; did you mean `at`?"),
+            (order(r#","priority":300"#), "field `priority`: 300 is out of range (0 to 255)"),
+            (order(r#","priority":-1"#), "field `priority`: -1 is out of range (0 to 255)"),
+            (
+                order("").replace(r#""qty":2"#, r#""qty":0"#),
+                "field `lines[0].qty`: 0 is below the minimum 1",
+            ),
+            (
+                order("").replace(r#""qty":2"#, r#""qty":2000000"#),
+                "field `lines[0].qty`: 2000000 is above the maximum 1000000",
+            ),
+            (
+                order("").replace(r#""qty":2"#, r#""qty":2,"colour":"red""#),
+                "field `lines[0].colour`: is not a field here",
+            ),
+            (
+                order("").replace("2026-03-02", "2026-02-30"),
+                "field `requested_date`: \"2026-02-30\" is not a date",
+            ),
+            (
+                order("").replace(r#""qty":2"#, r#""qty":"2""#),
+                "field `lines[0].qty`: \"2\" is not a whole number",
+            ),
+            (
+                r#"{"command_id":"c","type":"ReceiveStock","sku":"S","location":"L","qty":5,"poid":"PO-1"}"#.to_owned(),
+                "field `poid`: is not a field here; did you mean `po_id`?",
+            ),
+            (
+                r#"{"command_id":"c","type":"AdjustStock","sku":"S","location":"L","delta":-3,"reason":"theft"}"#.to_owned(),
+                "field `reason`: \"theft\" is not one of \"damage\", \"shrinkage\", \"found\", \"correction\"",
+            ),
+            (
+                r#"{"command_id":"c","type":"AllocateLine","order_id":"O","line":1,"qty":1,"promise_date":"2026-03-01","source":{"kind":"shelf","location":"L"}}"#.to_owned(),
+                "field `source.kind`: \"shelf\" is not one of \"stock\", \"inbound\"",
+            ),
+            (
+                r#"{"command_id":"c","type":"ReceiveStock","sku":"S","location":"L"}"#.to_owned(),
+                "field `qty`: is required",
+            ),
+        ];
+        for (text, expected) in cases {
+            let err = parse_command(&text).unwrap_err();
+            assert_eq!(err.code(), "invalid_fields", "{text}: {err}");
+            assert!(
+                err.to_string().contains(expected),
+                "{text}:\n  {err}\n  wanted {expected}"
+            );
         }
     }
 }

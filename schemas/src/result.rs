@@ -23,6 +23,14 @@ pub enum CommandResult {
         /// A retry of a command applied before: nothing new was written.
         duplicate: bool,
     },
+    /// A dry run: the command would record these events, at this version
+    /// of its stream; nothing was written.
+    WouldAccept {
+        command_id: String,
+        stream: String,
+        events: Vec<String>,
+        version: u64,
+    },
     /// The command was understood and refused; nothing changed.
     Rejected {
         command_id: String,
@@ -33,6 +41,8 @@ pub enum CommandResult {
     Invalid {
         #[serde(skip_serializing_if = "Option::is_none")]
         line: Option<usize>,
+        #[serde(skip_serializing_if = "Option::is_none")]
+        command_id: Option<String>,
         reason: &'static str,
         message: String,
     },
@@ -77,6 +87,7 @@ impl CommandResult {
     pub fn invalid(line: Option<usize>, error: &InvalidCommand) -> Self {
         Self::Invalid {
             line,
+            command_id: error.command_id().map(str::to_owned),
             reason: error.code(),
             message: error.to_string(),
         }
@@ -94,7 +105,7 @@ impl CommandResult {
     /// What kind of answer this is.
     pub fn outcome(&self) -> Outcome {
         match self {
-            Self::Accepted { .. } => Outcome::Accepted,
+            Self::Accepted { .. } | Self::WouldAccept { .. } => Outcome::Accepted,
             Self::Rejected { .. } => Outcome::Rejected,
             Self::Invalid { .. } => Outcome::Invalid,
         }

@@ -21,11 +21,15 @@ fn the_command_schemas_name_the_envelope_and_every_command() {
         .find(|(n, _)| *n == "commands.inventory.schema.json")
         .unwrap()
         .1;
-    // The envelope's command_id is required, and every inventory command type is named.
-    assert!(inventory["required"]
-        .as_array()
-        .unwrap()
-        .contains(&serde_json::json!("command_id")));
+    // Every command requires the envelope's command_id and takes no field it does not name.
+    for variant in inventory["oneOf"].as_array().unwrap() {
+        assert!(variant["required"]
+            .as_array()
+            .unwrap()
+            .contains(&serde_json::json!("command_id")));
+        assert!(variant["properties"]["at"].is_object(), "{variant}");
+        assert_eq!(variant["additionalProperties"], serde_json::json!(false));
+    }
     let text = inventory.to_string();
     for command in [
         "ReceiveStock",

@@ -164,6 +164,23 @@ impl Default for BusinessTimeWindow {
     }
 }
 
+/// What a dry run has decided so far: each stream's state after the
+/// commands tried before it, and their ids. Nothing here reaches the store.
+#[derive(Default)]
+pub struct Trial {
+    states: HashMap<StreamId, CachedState>,
+    commands: HashMap<String, (Value, CommandResult)>,
+}
+
+impl std::fmt::Debug for Trial {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Trial")
+            .field("streams", &self.states.len())
+            .field("commands", &self.commands.len())
+            .finish()
+    }
+}
+
 /// Decides commands against the current state and appends the events.
 #[derive(Clone)]
 pub struct CommandHandler {
@@ -326,7 +343,48 @@ impl CommandHandler {
                 message,
             ));
         }
-        self.handle_checked(envelope, true)
+        self.handle_checked(envelope, true, None)
+    }
+
+    /// Decides a command from outside as [`CommandHandler::handle`] would,
+    /// against the store and what `trial` decided before, and writes
+    /// nothing: the answer is `would_accept` with the events it would
+    /// record, or the refusal it would get. The processes do not react to
+    /// a trial.
+    pub fn try_command(
+        &self,
+        envelope: &CommandEnvelope,
+        trial: &mut Trial,
+    ) -> Result<CommandResult, StoreError> {
+        if let Some(why) = envelope.command.process_only() {
+            let message = format!(
+                "{} is sent only by the fulfilment process: {why}",
+                command_type(&envelope.body)
+            );
+            return Ok(CommandResult::rejected(
+                &envelope.command_id,
+                "process_only",
+                message,
+            ));
+        }
+        // A retry within the run is answered as the store would: once.
+        if let Some((body, result)) = trial.commands.get(&envelope.command_id) {
+            return Ok(if *body == envelope.body {
+                result.clone()
+            } else {
+                CommandResult::rejected(
+                    &envelope.command_id,
+                    "idempotency_conflict",
+                    "this command id was tried earlier in the same run with another body",
+                )
+            });
+        }
+        let result = self.handle_checked(envelope, true, Some(trial))?;
+        trial.commands.insert(
+            envelope.command_id.clone(),
+            (envelope.body.clone(), result.clone()),
+        );
+        Ok(result)
     }
 
     /// Handles one command the fulfilment process sends: every command is
@@ -335,13 +393,14 @@ impl CommandHandler {
         &self,
         envelope: &CommandEnvelope,
     ) -> Result<CommandResult, StoreError> {
-        self.handle_checked(envelope, false)
+        self.handle_checked(envelope, false, None)
     }
 
     fn handle_checked(
         &self,
         envelope: &CommandEnvelope,
         from_outside: bool,
+        trial: Option<&mut Trial>,
     ) -> Result<CommandResult, StoreError> {
         let id = envelope.command_id.as_str();
         match self.store.command_outcome(id, &envelope.body) {
@@ -375,10 +434,25 @@ impl CommandHandler {
                 }
                 Err(e) => return Ok(CommandResult::rejected(id, e.code(), e)),
             };
-            if self.store.stream_version(&defining)? == 0 {
+            let tried = trial
+                .as_ref()
+                .is_some_and(|t| t.states.contains_key(&defining));
+            if !tried && self.store.stream_version(&defining)? == 0 {
                 let (reason, message) = defined.unknown(name);
                 return Ok(CommandResult::rejected(id, reason, message));
             }
+        }
+        if let Some(trial) = trial {
+            return match &envelope.command {
+                Command::Catalog(c) => self.try_decide::<CatalogEntry>(envelope, &stream, c, trial),
+                Command::Inventory(c) => {
+                    self.try_decide::<InventoryItem>(envelope, &stream, c, trial)
+                }
+                Command::Order(c) => self.try_decide::<Order>(envelope, &stream, c, trial),
+                Command::PurchaseOrder(c) => {
+                    self.try_decide::<PurchaseOrder>(envelope, &stream, c, trial)
+                }
+            };
         }
         match &envelope.command {
             Command::Catalog(command) => self.decide::<CatalogEntry>(envelope, &stream, command),
@@ -386,6 +460,49 @@ impl CommandHandler {
             Command::Order(command) => self.decide::<Order>(envelope, &stream, command),
             Command::PurchaseOrder(command) => {
                 self.decide::<PurchaseOrder>(envelope, &stream, command)
+            }
+        }
+    }
+
+    /// Decides on the trial's state of the stream (else the store's) and
+    /// keeps the new state in the trial.
+    fn try_decide<A>(
+        &self,
+        envelope: &CommandEnvelope,
+        stream: &StreamId,
+        command: &A::Command,
+        trial: &mut Trial,
+    ) -> Result<CommandResult, StoreError>
+    where
+        A: Aggregate,
+        A::Event: Serialize + DeserializeOwned,
+    {
+        let id = envelope.command_id.as_str();
+        let tried = trial
+            .states
+            .get(stream)
+            .and_then(|(v, s)| Some((s.clone().downcast::<A>().ok()?, *v)));
+        let (state, version) = match tried {
+            Some(tried) => tried,
+            None => self.state_at::<A>(stream)?,
+        };
+        match A::decide(&state, command) {
+            Ok(events) => {
+                let next = events.iter().fold(A::clone(&state), A::evolve);
+                let version = version + events.len() as u64;
+                trial
+                    .states
+                    .insert(stream.clone(), (version, Arc::new(next)));
+                Ok(CommandResult::WouldAccept {
+                    command_id: id.to_owned(),
+                    stream: stream.to_string(),
+                    events: events.iter().map(|e| A::event_type(e).to_owned()).collect(),
+                    version,
+                })
+            }
+            Err(rejection) => {
+                let (reason, message) = A::reason(&rejection);
+                Ok(CommandResult::rejected(id, reason, message))
             }
         }
     }

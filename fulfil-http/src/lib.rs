@@ -54,13 +54,17 @@ pub const ROUTES: [(&str, &str); 17] = [
 ];
 
 /// The query parameters each route accepts; any other is refused.
-pub const QUERY_PARAMETERS: [(&str, &[&str]); 10] = [
+pub const QUERY_PARAMETERS: [(&str, &[&str]); 11] = [
     ("/readyz", &["position", "timeout_ms"]),
-    ("/atp/{sku}", &["location", "today", "as_of", "known_at"]),
+    ("/commands", &["dry_run"]),
+    (
+        "/atp/{sku}",
+        &["location", "plan_from", "as_of", "known_at"],
+    ),
     ("/state/{stream}", &["as_of", "known_at"]),
     ("/audit/oversells", &["from", "to", "sku", "location"]),
     ("/diagnose/late-orders", &["from", "to"]),
-    ("/promise/{sku}", &["qty", "by", "location", "today"]),
+    ("/promise/{sku}", &["qty", "by", "location", "plan_from"]),
     (
         "/metrics/orders",
         &[
@@ -233,8 +237,45 @@ pub fn router(state: AppState) -> Router {
         .route("/commands", post(command))
         .route("/read-models/{name}/rebuild", post(rebuild))
         .route("/read-models/{name}/check", get(check))
+        .layer(middleware::from_fn(strict_query))
         .layer(middleware::from_fn_with_state(state.clone(), observe))
         .with_state(state)
+}
+
+/// Refuses a query parameter the route does not take (every route takes
+/// only those [`QUERY_PARAMETERS`] names, most none) or one given twice,
+/// so a typo never silently widens a query or turns a dry run into a write.
+async fn strict_query(request: Request, next: Next) -> Response {
+    let route = request
+        .extensions()
+        .get::<MatchedPath>()
+        .map(|p| p.as_str().to_owned());
+    let (Some(route), Some(_)) = (route, request.uri().query()) else {
+        return next.run(request).await;
+    };
+    let allowed = QUERY_PARAMETERS
+        .iter()
+        .find(|(r, _)| *r == route)
+        .map_or(&[][..], |(_, p)| *p);
+    let pairs = match Query::<Vec<(String, String)>>::try_from_uri(request.uri()) {
+        Ok(Query(pairs)) => pairs,
+        Err(e) => return ApiError::bad("(query)", e.body_text()).into_response(),
+    };
+    let mut seen = std::collections::BTreeSet::new();
+    for (name, _) in &pairs {
+        if !allowed.contains(&name.as_str()) {
+            let expected = if allowed.is_empty() {
+                format!("unknown; {route} takes no query parameters")
+            } else {
+                format!("unknown; expected one of {}", allowed.join(", "))
+            };
+            return ApiError::bad(name, expected).into_response();
+        }
+        if !seen.insert(name) {
+            return ApiError::bad(name, "given more than once").into_response();
+        }
+    }
+    next.run(request).await
 }
 
 async fn observe(State(state): State<AppState>, request: Request, next: Next) -> Response {
@@ -280,7 +321,9 @@ impl ApiError {
 impl From<ProjectionError> for ApiError {
     fn from(e: ProjectionError) -> Self {
         match e {
-            ProjectionError::UnknownSku(_) => Self::NotFound(e.to_string()),
+            ProjectionError::UnknownSku(_) | ProjectionError::UnknownLocation(_) => {
+                Self::NotFound(e.to_string())
+            }
             other => Self::Internal(other.to_string()),
         }
     }
@@ -313,25 +356,11 @@ impl IntoResponse for ApiError {
     }
 }
 
-/// Query parameters, checked by name: unknown names are refused, so a typo
-/// never silently widens a query.
+/// A route's query parameters, by name (names it does not take were
+/// refused by [`strict_query`]).
 struct Params(HashMap<String, String>);
 
 impl Params {
-    fn new(raw: HashMap<String, String>, route: &str) -> Result<Self, ApiError> {
-        let allowed = QUERY_PARAMETERS
-            .iter()
-            .find(|(r, _)| *r == route)
-            .map_or(&[][..], |(_, p)| *p);
-        if let Some(unknown) = raw.keys().find(|k| !allowed.contains(&k.as_str())) {
-            return Err(ApiError::bad(
-                unknown,
-                format!("unknown; expected one of {}", allowed.join(", ")),
-            ));
-        }
-        Ok(Self(raw))
-    }
-
     fn text(&self, name: &str) -> Option<String> {
         self.0.get(name).cloned()
     }
@@ -403,7 +432,7 @@ async fn readyz(
     State(state): State<AppState>,
     Query(raw): Query<HashMap<String, String>>,
 ) -> Result<Response, ApiError> {
-    let params = Params::new(raw, "/readyz")?;
+    let params = Params(raw);
     let position: Option<u64> = params.parse("position", "a log position")?;
     let timeout_ms: u64 = params
         .parse("timeout_ms", "milliseconds")?
@@ -597,9 +626,9 @@ async fn atp(
     Path(sku): Path<String>,
     Query(raw): Query<HashMap<String, String>>,
 ) -> Result<Json<projections::atp::SkuAtp>, ApiError> {
-    let params = Params::new(raw, "/atp/{sku}")?;
+    let params = Params(raw);
     let cut = params.cut(&state, false)?;
-    let today = match (params.date("today")?, cut.and_then(|c| c.dated_by)) {
+    let today = match (params.date("plan_from")?, cut.and_then(|c| c.dated_by)) {
         (Some(day), _) => day,
         (None, Some(as_of)) => as_of.date_naive(),
         (None, None) => state.clock.now().date_naive(),
@@ -624,7 +653,7 @@ async fn state_of(
     Path(stream): Path<String>,
     Query(raw): Query<HashMap<String, String>>,
 ) -> Result<Json<serde_json::Value>, ApiError> {
-    let params = Params::new(raw, "/state/{stream}")?;
+    let params = Params(raw);
     state.writer_only("aggregates live in the writer's log")?;
     let cut = params.cut(&state, false)?;
     let name =
@@ -685,7 +714,7 @@ async fn oversells(
     State(state): State<AppState>,
     Query(raw): Query<HashMap<String, String>>,
 ) -> Result<Json<audit::AuditReport>, ApiError> {
-    let params = Params::new(raw, "/audit/oversells")?;
+    let params = Params(raw);
     let scope = audit_scope(&params)?;
     Ok(Json(replay(&state, scope).await?.promises))
 }
@@ -694,9 +723,7 @@ async fn oversells(
 async fn promises(
     State(state): State<AppState>,
     Path(order_id): Path<String>,
-    Query(raw): Query<HashMap<String, String>>,
 ) -> Result<Json<Vec<audit::PromiseView>>, ApiError> {
-    Params::new(raw, "/audit/promises/{order_id}")?;
     state.writer_only("the audit replays the writer's log")?;
     let (store, models) = (state.store.clone(), state.models.clone());
     Ok(Json(
@@ -709,7 +736,7 @@ async fn late_orders(
     State(state): State<AppState>,
     Query(raw): Query<HashMap<String, String>>,
 ) -> Result<Json<audit::LateReport>, ApiError> {
-    let params = Params::new(raw, "/diagnose/late-orders")?;
+    let params = Params(raw);
     let scope = audit_scope(&params)?;
     Ok(Json(replay(&state, scope).await?.late))
 }
@@ -719,13 +746,15 @@ async fn promise(
     Path(sku): Path<String>,
     Query(raw): Query<HashMap<String, String>>,
 ) -> Result<Json<projections::atp::Promise>, ApiError> {
-    let params = Params::new(raw, "/promise/{sku}")?;
+    let params = Params(raw);
     let qty: u64 = required(params.parse("qty", "a whole number of units")?, "qty")?;
     if qty == 0 {
         return Err(ApiError::bad("qty", "must be at least 1"));
     }
     let by = required(params.date("by")?, "by")?;
-    let today = today(&state, &params)?;
+    let today = params
+        .date("plan_from")?
+        .unwrap_or_else(|| state.clock.now().date_naive());
     Ok(Json(state.models.atp.promise(
         &sku,
         qty,
@@ -750,7 +779,7 @@ async fn order_metrics(
     State(state): State<AppState>,
     Query(raw): Query<HashMap<String, String>>,
 ) -> Result<Json<projections::orders::OrderMetrics>, ApiError> {
-    let params = Params::new(raw, "/metrics/orders")?;
+    let params = Params(raw);
     let (from, to) = period(&params)?;
     let filter = OrderFilter {
         from,
@@ -774,7 +803,7 @@ async fn inventory_metrics(
     State(state): State<AppState>,
     Query(raw): Query<HashMap<String, String>>,
 ) -> Result<Json<projections::stock::StockMetrics>, ApiError> {
-    let params = Params::new(raw, "/metrics/inventory")?;
+    let params = Params(raw);
     let cut = params.cut(&state, true)?;
     let (from, to) = period(&params)?;
     let as_of = params.time("as_of")?.unwrap_or_else(|| state.clock.now());
@@ -818,7 +847,7 @@ async fn forecast(
     Path(sku): Path<String>,
     Query(raw): Query<HashMap<String, String>>,
 ) -> Result<Json<ForecastReport>, ApiError> {
-    let params = Params::new(raw, "/forecast/{sku}")?;
+    let params = Params(raw);
     let bucket = match params.text("bucket").as_deref() {
         None | Some("week") => Bucket::Week,
         Some("day") => Bucket::Day,
@@ -881,7 +910,7 @@ async fn replenish(
     State(state): State<AppState>,
     Query(raw): Query<HashMap<String, String>>,
 ) -> Result<Json<Vec<Suggestion>>, ApiError> {
-    let params = Params::new(raw, "/replenish")?;
+    let params = Params(raw);
     let today = today(&state, &params)?;
     let sku = params.text("sku");
     let models = state.models.clone();
@@ -890,23 +919,38 @@ async fn replenish(
     Ok(Json(table))
 }
 
-async fn command(State(state): State<AppState>, body: String) -> Response {
+async fn command(
+    State(state): State<AppState>,
+    Query(raw): Query<HashMap<String, String>>,
+    body: String,
+) -> Response {
     if let Err(e) =
         state.writer_only("send commands to the writer (its POST /commands or the command topics)")
     {
         return e.into_response();
     }
+    let dry_run = match Params(raw).parse::<bool>("dry_run", "true or false") {
+        Ok(d) => d.unwrap_or(false),
+        Err(e) => return e.into_response(),
+    };
     let handler = state.handler.clone();
     let outcome = tokio::task::spawn_blocking(move || match schemas::parse_command(&body) {
+        Ok(envelope) if dry_run => {
+            handler.try_command(&envelope, &mut command_handler::Trial::default())
+        }
         Ok(envelope) => handler.handle(&envelope),
         Err(e) => Ok(CommandResult::invalid(None, &e)),
     })
     .await;
     match outcome {
         Ok(Ok(result)) => {
-            state.telemetry.command(&result);
+            if !dry_run {
+                state.telemetry.command(&result);
+            }
             let status = match result {
-                CommandResult::Accepted { .. } => StatusCode::OK,
+                CommandResult::Accepted { .. } | CommandResult::WouldAccept { .. } => {
+                    StatusCode::OK
+                }
                 CommandResult::Rejected { .. } => StatusCode::UNPROCESSABLE_ENTITY,
                 CommandResult::Invalid { .. } => StatusCode::BAD_REQUEST,
             };

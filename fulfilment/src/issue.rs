@@ -125,7 +125,8 @@ impl<'a> Issuer<'a> {
         };
         let result = self.port.handle(&envelope)?;
         match &result {
-            CommandResult::Accepted { .. } => {
+            // A process never tries a command: it decides and records.
+            CommandResult::Accepted { .. } | CommandResult::WouldAccept { .. } => {
                 self.progress.accepted += 1;
                 Ok(Issued::Accepted { recorded: None })
             }

@@ -104,7 +104,9 @@ async fn the_api_answers_from_live_read_models_and_refuses_bad_parameters_by_nam
         .map(|r| r["status"].as_str().unwrap())
         .collect();
     assert_eq!(statuses.iter().filter(|s| **s == "accepted").count(), 25);
-    assert_eq!(statuses.iter().filter(|s| **s == "rejected").count(), 7);
+    assert_eq!(statuses.iter().filter(|s| **s == "rejected").count(), 6);
+    // A quantity of 0 is out of the schema's range: not a command.
+    assert_eq!(statuses.iter().filter(|s| **s == "invalid").count(), 1);
     // A command through the API gets its HTTP status from its outcome.
     let (status, r) = svc
         .json(
@@ -114,8 +116,23 @@ async fn the_api_answers_from_live_read_models_and_refuses_bad_parameters_by_nam
         )
         .await;
     assert_eq!(
-        (status, r["status"].as_str()),
-        (StatusCode::UNPROCESSABLE_ENTITY, Some("rejected"))
+        (status, r["status"].as_str(), r["command_id"].as_str()),
+        (StatusCode::BAD_REQUEST, Some("invalid"), Some("x1"))
+    );
+    let (status, r) = svc
+        .json(
+            "POST",
+            "/commands",
+            r#"{"command_id":"x1","type":"ReceiveStock","sku":"KETTLE","location":"WH1","qty":1}"#,
+        )
+        .await;
+    assert_eq!(
+        (status, r["status"].as_str(), r["reason"].as_str()),
+        (
+            StatusCode::UNPROCESSABLE_ENTITY,
+            Some("rejected"),
+            Some("unknown_sku")
+        )
     );
     // The handoff's own commands are refused from outside, and write nothing.
     let head = svc.state.store.head_position();
@@ -138,7 +155,7 @@ async fn the_api_answers_from_live_read_models_and_refuses_bad_parameters_by_nam
     );
 
     // ATP from the live model equals the model's own answer.
-    let (status, atp) = svc.json("GET", "/atp/MUG?today=2026-03-20", "").await;
+    let (status, atp) = svc.json("GET", "/atp/MUG?plan_from=2026-03-20", "").await;
     assert_eq!(status, StatusCode::OK);
     let direct = svc
         .state
@@ -222,7 +239,7 @@ async fn the_api_answers_from_live_read_models_and_refuses_bad_parameters_by_nam
         assert_eq!(status, StatusCode::OK, "{c}");
         assert_eq!(c["differences"], Value::Array(vec![]));
     }
-    let (_, after) = svc.json("GET", "/atp/MUG?today=2026-03-20", "").await;
+    let (_, after) = svc.json("GET", "/atp/MUG?plan_from=2026-03-20", "").await;
     assert_eq!(after, atp, "the rebuilt model answers as the live one did");
     let (status, _) = svc.json("POST", "/read-models/nope/rebuild", "").await;
     assert_eq!(status, StatusCode::NOT_FOUND);
@@ -239,7 +256,11 @@ async fn the_api_answers_from_live_read_models_and_refuses_bad_parameters_by_nam
         "{text}"
     );
     assert!(
-        text.contains("fulfil_commands_total{source=\"api\",outcome=\"rejected\"} 9"),
+        text.contains("fulfil_commands_total{source=\"api\",outcome=\"rejected\"} 8"),
+        "{text}"
+    );
+    assert!(
+        text.contains("fulfil_commands_total{source=\"api\",outcome=\"invalid\"} 3"),
         "{text}"
     );
     svc.service.stop().await.unwrap();
@@ -257,16 +278,22 @@ async fn the_openapi_document_describes_every_route() {
             "{method} {path} is not documented"
         );
     }
-    // The query parameters documented are exactly those accepted.
-    for (path, accepted) in QUERY_PARAMETERS {
-        let mut documented: Vec<&str> = doc["paths"][path]["get"]["parameters"]
+    // The query parameters documented are exactly those accepted, on every route.
+    for (method, path) in ROUTES {
+        let mut documented: Vec<&str> = doc["paths"][path][method]["parameters"]
             .as_array()
-            .unwrap()
+            .map(|ps| {
+                ps.iter()
+                    .filter(|p| p["in"] == "query")
+                    .map(|p| p["name"].as_str().unwrap())
+                    .collect()
+            })
+            .unwrap_or_default();
+        let mut accepted = QUERY_PARAMETERS
             .iter()
-            .filter(|p| p["in"] == "query")
-            .map(|p| p["name"].as_str().unwrap())
-            .collect();
-        let mut accepted = accepted.to_vec();
+            .find(|(p, _)| *p == path)
+            .map_or(&[][..], |(_, a)| *a)
+            .to_vec();
         documented.sort_unstable();
         accepted.sort_unstable();
         assert_eq!(documented, accepted, "{path}");
@@ -480,4 +507,61 @@ async fn the_audit_and_the_state_as_of_another_time_over_http() {
         )
         .await;
     assert_eq!(status, StatusCode::NOT_FOUND);
+}
+
+#[tokio::test]
+async fn every_route_refuses_unknown_parameters_and_a_dry_run_writes_nothing() {
+    let svc = start();
+    svc.submit("item-master.jsonl").await;
+    let head = svc.state.store.head_position();
+    // A misspelt dry_run once applied the command: now every route refuses
+    // a parameter it does not take, or one given twice.
+    for (method, uri, name) in [
+        ("POST", "/commands?dryrun=true", "dryrun"),
+        ("POST", "/commands?dry_run=1", "dry_run"),
+        ("POST", "/commands?dry_run=true&dry_run=false", "dry_run"),
+        ("GET", "/healthz?verbose=1", "verbose"),
+        ("GET", "/state/order-SO-1?asof=2026-03-01", "asof"),
+        ("GET", "/audit/promises/SO-1?format=json", "format"),
+    ] {
+        let body =
+            r#"{"command_id":"dr1","type":"ReceiveStock","sku":"SKU-1","location":"WH1","qty":5}"#;
+        let (status, r) = svc.json(method, uri, body).await;
+        assert_eq!(status, StatusCode::BAD_REQUEST, "{uri}: {r}");
+        assert_eq!(r["parameter"], name, "{uri}: {r}");
+    }
+    let body =
+        r#"{"command_id":"dr1","type":"ReceiveStock","sku":"SKU-1","location":"WH1","qty":5}"#;
+    let (status, r) = svc.json("POST", "/commands?dry_run=true", body).await;
+    assert_eq!(status, StatusCode::OK, "{r}");
+    assert_eq!(r["status"], "would_accept");
+    assert_eq!(r["events"], serde_json::json!(["StockReceived"]));
+    let bad = r#"{"command_id":"dr2","type":"ReceiveStock","sku":"SKU-1","location":"WH1","qty":5,"po":"PO-1"}"#;
+    let (status, r) = svc.json("POST", "/commands?dry_run=true", bad).await;
+    assert_eq!(status, StatusCode::BAD_REQUEST, "{r}");
+    assert!(r["message"].as_str().unwrap().contains("field `po`"), "{r}");
+    assert_eq!(svc.state.store.head_position(), head, "nothing written");
+
+    // A SKU the item master defines but nothing stocked has ATP 0; an
+    // undefined SKU or location is a 404 naming it.
+    svc.settled(head).await;
+    let (status, atp) = svc.json("GET", "/atp/SKU-1", "").await;
+    assert_eq!(
+        (status, &atp["atp_now"]),
+        (StatusCode::OK, &Value::from(0)),
+        "{atp}"
+    );
+    let (status, r) = svc.json("GET", "/atp/NOPE", "").await;
+    assert_eq!(status, StatusCode::NOT_FOUND);
+    assert!(
+        r["error"]
+            .as_str()
+            .unwrap()
+            .contains("SKU NOPE is not defined"),
+        "{r}"
+    );
+    let (status, r) = svc.json("GET", "/atp/SKU-1?location=WH9", "").await;
+    assert_eq!(status, StatusCode::NOT_FOUND);
+    assert!(r["error"].as_str().unwrap().contains("location WH9"), "{r}");
+    svc.service.stop().await.unwrap();
 }

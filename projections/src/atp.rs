@@ -20,9 +20,10 @@ use chrono::NaiveDate;
 use decider::Decider;
 use event_store::RecordedEvent;
 use inventory_aggregate::InventoryItem;
+use schemas::catalog::{LocationDefinition, SkuDefinition};
 use schemas::order::OrderEvent;
-use schemas::InventoryEvent;
 use schemas::StreamKind;
+use schemas::{CatalogEvent, InventoryEvent};
 use serde::{Deserialize, Serialize};
 
 use crate::phased::{time_phased, Dated, Phased};
@@ -117,7 +118,24 @@ impl Projection for AtpProjection {
 
     /// The new states of the items `events` change, the SKUs' backorders,
     /// and the SKUs' versions.
+    /// Layout 2 keeps the item master (`sku/…`, `location/…`).
+    fn layout(&self) -> u32 {
+        2
+    }
+
     fn fold(&self, working: &mut Working<'_>, events: &[RecordedEvent]) -> Folded {
+        for kind in [StreamKind::Sku, StreamKind::Location] {
+            for (_, event, _) in events_of::<CatalogEvent>(NAME, kind, events) {
+                match event {
+                    CatalogEvent::SkuDefined(d) | CatalogEvent::SkuRevised(d) => {
+                        working.put(format!("sku/{}", d.sku), d);
+                    }
+                    CatalogEvent::LocationDefined(d) | CatalogEvent::LocationRevised(d) => {
+                        working.put(format!("location/{}", d.location), d);
+                    }
+                }
+            }
+        }
         for (item, event, _) in events_of::<InventoryEvent>(NAME, StreamKind::Inventory, events) {
             let state = working.get::<InventoryItem>(&format!("item/{item}"))?;
             *state = InventoryItem::evolve(std::mem::take(state), &event);
@@ -250,6 +268,37 @@ impl AtpModel {
         self.scan(&format!("item/{sku}@"))
     }
 
+    /// Every SKU the item master defines, by id.
+    pub fn skus(&self) -> Result<Vec<SkuDefinition>, ProjectionError> {
+        Ok(self.scan("sku/")?.into_iter().map(|(_, d)| d).collect())
+    }
+
+    /// Every location the item master defines, by id.
+    pub fn locations(&self) -> Result<Vec<LocationDefinition>, ProjectionError> {
+        Ok(self
+            .scan("location/")?
+            .into_iter()
+            .map(|(_, d)| d)
+            .collect())
+    }
+
+    /// Refuses a SKU (or location) the item master does not define.
+    pub fn defined(&self, sku: &str, location: Option<&str>) -> Result<(), ProjectionError> {
+        let values = self.values();
+        if values.get(format!("sku/{sku}").as_bytes())?.is_none() {
+            return Err(ProjectionError::UnknownSku(sku.to_owned()));
+        }
+        if let Some(location) = location {
+            if values
+                .get(format!("location/{location}").as_bytes())?
+                .is_none()
+            {
+                return Err(ProjectionError::UnknownLocation(location.to_owned()));
+            }
+        }
+        Ok(())
+    }
+
     /// The SKU's ATP now and by day, at each location (or only `location`) and in total.
     pub fn sku(
         &self,
@@ -262,8 +311,9 @@ impl AtpModel {
             .into_iter()
             .filter(|(l, _)| location.is_none_or(|want| want == l))
             .collect();
+        // A SKU the item master defines but nothing stocked has ATP 0.
         if items.is_empty() {
-            return Err(ProjectionError::UnknownSku(sku.to_owned()));
+            self.defined(sku, location)?;
         }
         let mut supply = Vec::new();
         let mut requirements = Vec::new();

@@ -36,8 +36,10 @@ pub enum ProjectionError {
     WrongType { model: &'static str, key: String },
     #[error("the live model kept moving; no stable point to compare at after {0} attempts")]
     Unstable(usize),
-    #[error("no stock of SKU {0} has ever been recorded")]
+    #[error("SKU {0} is not defined in the item master")]
     UnknownSku(String),
+    #[error("location {0} is not defined in the item master")]
+    UnknownLocation(String),
 }
 
 /// What a fold returns: nothing but its changes to the working set, or why not.

@@ -95,37 +95,26 @@ pub fn read_model_admin(
     };
     let mut agree = true;
     if let Some(server) = server {
-        let runtime = tokio::runtime::Runtime::new()?;
-        let client = reqwest::Client::new();
+        let server = crate::client::Server::new(&server)?;
         for name in names {
-            let url = format!(
-                "{}/read-models/{name}/{}",
-                server.trim_end_matches('/'),
-                match admin {
-                    Admin::Rebuild => "rebuild",
-                    Admin::Check => "check",
+            let (status, body) = match admin {
+                Admin::Rebuild => {
+                    server.post(&format!("/read-models/{name}/rebuild"), &[], String::new())?
                 }
-            );
-            let (status, body) = runtime.block_on(async {
-                let request = match admin {
-                    Admin::Rebuild => client.post(&url),
-                    Admin::Check => client.get(&url),
-                };
-                let response = request.send().await?;
-                let status = response.status();
-                Ok::<_, reqwest::Error>((status, response.text().await?))
-            })?;
-            match status.as_u16() {
+                Admin::Check => server.get(&format!("/read-models/{name}/check"), &[])?,
+            };
+            match status {
                 200 => crate::output::line(format_args!("{body}"))?,
                 409 => {
                     agree = false;
                     crate::output::line(format_args!("{body}"))?;
                 }
-                _ => anyhow::bail!("{url} answered {status}: {body}"),
+                _ => anyhow::bail!("the service answered {status}: {body}"),
             }
         }
     } else {
-        let store = fulfil_service::open_log(dir, config)?;
+        let store =
+            fulfil_service::open_log(dir, config).map_err(|e| crate::held(e.into(), dir))?;
         let models = projections::ReadModels::open(&store)?;
         for name in names {
             let known = projections::NAMES.join(", ");

@@ -17,21 +17,40 @@ pub struct Cli {
     /// A TOML configuration file (`data_dir`, http, [kafka], [kafka.client]); flags and environment win over it.
     #[arg(long, global = true, env = "FULFIL_CONFIG")]
     pub config: Option<PathBuf>,
+    /// A running `fulfil serve` (http://HOST:PORT) to send commands to and ask, instead of opening the store it holds.
+    #[arg(long, global = true, env = "FULFIL_SERVER")]
+    pub server: Option<String>,
     /// sled page cache size in MiB (1 to 1048576).
     #[arg(long, global = true, default_value_t = 64, env = "FULFIL_CACHE_MB", value_parser = clap::value_parser!(u64).range(1..=1_048_576))]
     pub cache_mb: u64,
     #[command(subcommand)]
     pub command: Cmd,
+    /// Whether `--data-dir` (or `FULFIL_DATA_DIR`) was given, rather than the default.
+    #[arg(skip)]
+    pub data_dir_given: bool,
+}
+
+impl Cmd {
+    /// Whether `--server` carries this command to a running service.
+    pub fn goes_through_server(&self) -> bool {
+        matches!(
+            self,
+            Self::Submit { .. } | Self::Replay { .. } | Self::Check { .. }
+        )
+    }
 }
 
 #[derive(Subcommand)]
 pub enum Cmd {
-    /// Runs the end-to-end demonstration on a fresh store under the data directory.
+    /// Runs the end-to-end demonstration on a fresh store of its own (./demo-TIME, or an empty --data-dir).
     Demo,
-    /// Applies JSON-lines commands from FILE (or - for stdin); prints one JSON result per line.
+    /// Applies JSON-lines commands from FILE (or - for stdin); prints one JSON result per line. Exit 2 when any line was rejected or invalid.
     Submit {
         /// The file of commands, one JSON object per line; - reads stdin.
         file: String,
+        /// Decide each command and print what would happen, writing nothing (the processes do not react).
+        #[arg(long)]
+        dry_run: bool,
     },
     /// Available-to-promise for a SKU: now, by day and cumulatively, per location and in total (JSON).
     Atp {
@@ -42,9 +61,9 @@ pub enum Cmd {
         /// Output: a table for people, JSON or CSV for tools.
         #[arg(long, value_enum, default_value_t = Format::Table)]
         format: Format,
-        /// The day to count from (default: today by the clock, or the day of --as-of).
+        /// The first day of the plan: stock as the log holds it (now, or at --as-of), with supply and requirements by day from this day (default: today by the clock, or the day of --as-of).
         #[arg(long)]
-        today: Option<chrono::NaiveDate>,
+        plan_from: Option<chrono::NaiveDate>,
         #[command(flatten)]
         past: Past,
     },
@@ -58,9 +77,9 @@ pub enum Cmd {
         /// Only from this location.
         #[arg(long)]
         location: Option<String>,
-        /// The day to count from (default: today by the clock).
+        /// The first day of the plan: stock as recorded now, supply and requirements by day from this day (default: today by the clock).
         #[arg(long)]
-        today: Option<chrono::NaiveDate>,
+        plan_from: Option<chrono::NaiveDate>,
         #[arg(long, value_enum, default_value_t = Format::Table)]
         format: Format,
     },
@@ -149,17 +168,11 @@ pub enum Cmd {
     Replay {
         #[arg(long)]
         projection: String,
-        /// Ask a running `fulfil serve` at this URL (it holds the store) instead of opening the store.
-        #[arg(long)]
-        server: Option<String>,
     },
     /// Compares a live read model (atp, orders, stock, demand or all) with a fresh rebuild; exits 1 if they differ.
     Check {
         #[arg(long)]
         projection: String,
-        /// Ask a running `fulfil serve` at this URL instead of opening the store.
-        #[arg(long)]
-        server: Option<String>,
     },
     /// Replays the log to audit it: every broken promise with its root cause and evidence.
     Audit {

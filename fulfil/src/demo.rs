@@ -19,11 +19,24 @@ use schemas::StreamName;
 /// The same scenario the end-to-end test checks.
 const SCENARIO: &str = include_str!("../../scenarios/fulfilment.jsonl");
 
-pub fn run(data_dir: &Path, config: StoreConfig) -> anyhow::Result<()> {
-    let dir = data_dir.join(format!(
-        "demo-{}",
-        clock::Clock::now(&clock::SystemClock).format("%Y%m%dT%H%M%S%.3f")
-    ));
+pub fn run(data_dir: Option<&Path>, config: StoreConfig) -> anyhow::Result<()> {
+    // Never inside another store's directory: a given one must be new or
+    // empty; by default a directory of its own beside ./data.
+    let dir = match data_dir {
+        Some(dir) => {
+            let used = std::fs::read_dir(dir).is_ok_and(|mut entries| entries.next().is_some());
+            anyhow::ensure!(
+                !used,
+                "{} is not empty: the demo runs on a fresh store; give it a new --data-dir, or none (it then uses ./demo-TIME)",
+                dir.display()
+            );
+            dir.to_owned()
+        }
+        None => std::path::PathBuf::from(format!(
+            "demo-{}",
+            clock::Clock::now(&clock::SystemClock).format("%Y%m%dT%H%M%S%.3f")
+        )),
+    };
     let store = Store::open(&dir, config).with_context(|| format!("opening {}", dir.display()))?;
     let handler = CommandHandler::new(store.clone());
     let mut process = Processes::open(&handler, projections::ReadModels::open(&store)?)?;
@@ -43,6 +56,9 @@ pub fn run(data_dir: &Path, config: StoreConfig) -> anyhow::Result<()> {
         issued += progress.commands;
         match &result {
             CommandResult::Accepted {
+                command_id, events, ..
+            }
+            | CommandResult::WouldAccept {
                 command_id, events, ..
             } => crate::output::line(format_args!(
                 "   {command_id:<9} accepted  {}{}",
@@ -65,10 +81,13 @@ pub fn run(data_dir: &Path, config: StoreConfig) -> anyhow::Result<()> {
             }
             CommandResult::Invalid {
                 reason, message, ..
-            } => crate::output::line(format_args!(
-                "   line {:<4} INVALID   {reason}: {message}",
-                n + 1
-            ))?,
+            } => {
+                crate::output::line(format_args!(
+                    "   line {:<4} INVALID   {reason}: {message}",
+                    n + 1
+                ))?;
+                refused.push(reason.to_owned());
+            }
         }
     }
     crate::output::line(format_args!(

@@ -1,8 +1,9 @@
 //! How `fulfil` ends. Exit codes: 0 done; 1 failed; 2 bad input (clap's
 //! usage errors too, a time in the future, a SKU or location the item
-//! master does not define); 3 nothing recorded for what was asked (an
-//! empty store, a period or stream with no events, a SKU never stocked);
-//! 4 the audit found a fault of the system itself.
+//! master does not define, a `submit` with any line rejected or invalid);
+//! 3 nothing recorded for what was asked (no store in the data directory,
+//! an empty store, a period or stream with no events); 4 the audit found a
+//! fault of the system itself.
 
 /// An ending with its own exit code.
 #[derive(Debug, thiserror::Error)]
@@ -17,6 +18,11 @@ pub struct Exit {
 impl Exit {
     /// Bad input: exit 2.
     pub fn bad_input(message: String) -> Self {
+        Self { code: 2, message }
+    }
+
+    /// Commands refused (by a rule, or as not commands): exit 2.
+    pub fn refused(message: String) -> Self {
         Self { code: 2, message }
     }
 
@@ -40,10 +46,12 @@ pub fn code(error: &anyhow::Error) -> u8 {
             | audit::AuditError::NoEventsInRange { .. }
             | audit::AuditError::UnknownOrder(_) => 3,
         }
-    } else if let Some(projections::ProjectionError::UnknownSku(_)) =
-        error.downcast_ref::<projections::ProjectionError>()
+    } else if let Some(
+        projections::ProjectionError::UnknownSku(_)
+        | projections::ProjectionError::UnknownLocation(_),
+    ) = error.downcast_ref::<projections::ProjectionError>()
     {
-        3
+        2
     } else {
         1
     }

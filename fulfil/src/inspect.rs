@@ -1,17 +1,33 @@
 //! Commands in, and what the log and the aggregates hold: `submit`,
 //! `state` and `events`.
 
-use std::io::{BufRead, Write};
+use std::io::{BufRead, IsTerminal, Write};
 
 use anyhow::Context;
 use command_handler::CommandHandler;
 use event_store::{Store, StreamId};
 use fulfil_service::Processes;
-use schemas::{CommandResult, Outcomes, StreamName};
+use schemas::{CommandEnvelope, CommandResult, Outcomes, StreamName};
 
-/// Applies JSON-lines commands from `file` (- for stdin), the fulfilment
-/// and replenishment processes reacting after each; prints one result per line.
-pub fn submit(store: &Store, file: &str) -> anyhow::Result<()> {
+use crate::client::Server;
+
+/// Where `submit` sends commands.
+pub enum Target<'a> {
+    /// The embedded store: applied, the processes reacting after each.
+    Store(&'a Store),
+    /// The embedded store, or an empty one: decided, nothing written.
+    Trial(&'a Store),
+    /// A running service's `POST /commands`.
+    Server(&'a Server, bool),
+}
+
+/// A file of commands this long shows its progress on a terminal.
+const PROGRESS_OVER: usize = 300;
+
+/// Applies (or tries) JSON-lines commands from `file` (- for stdin);
+/// prints one result per line and a summary. Any line refused, by a rule
+/// or as not a command, makes the exit code 2.
+pub fn submit(target: &Target<'_>, file: &str) -> anyhow::Result<()> {
     let input: Box<dyn BufRead> = if file == "-" {
         Box::new(std::io::stdin().lock())
     } else {
@@ -19,10 +35,12 @@ pub fn submit(store: &Store, file: &str) -> anyhow::Result<()> {
             std::fs::File::open(file).with_context(|| format!("reading {file}"))?,
         ))
     };
-    let handler = CommandHandler::new(store.clone());
-    let mut process = Processes::open(&handler, projections::ReadModels::open(store)?)?;
-    // Events written before (by an earlier run) are handled first.
-    let mut reacted = process.run_until_idle()?;
+    let total = match file {
+        "-" => None,
+        path => Some(std::fs::read_to_string(path)?.lines().count()),
+    };
+    let mut progress = Progress::new(total);
+    let mut apply = Applier::new(target)?;
     let mut out = std::io::stdout().lock();
     let mut outcomes = Outcomes::default();
     for (n, line) in input.lines().enumerate() {
@@ -31,35 +49,275 @@ pub fn submit(store: &Store, file: &str) -> anyhow::Result<()> {
             continue;
         }
         let result = match schemas::parse_command(&line) {
-            Ok(envelope) => handler.handle(&envelope)?,
+            Ok(envelope) => apply.apply(&envelope, &line)?,
             Err(e) => CommandResult::invalid(Some(n + 1), &e),
         };
         outcomes.count(&result);
         serde_json::to_writer(&mut out, &result)?;
         out.write_all(b"\n")?;
-        // The process reacts before the next command, as it would live.
-        reacted.add(process.run_until_idle()?);
+        progress.step(n + 1);
     }
     out.flush()?;
-    let refused: Vec<String> = reacted
-        .refused
-        .iter()
-        .map(|(reason, n)| format!("{n} {reason}"))
-        .collect();
-    eprintln!(
-        "{} accepted, {} rejected, {} invalid; the processes issued {} commands ({} accepted{})",
-        outcomes.accepted,
-        outcomes.rejected,
-        outcomes.invalid,
-        reacted.commands,
-        reacted.accepted,
-        if refused.is_empty() {
-            String::new()
-        } else {
-            format!("; refused: {}", refused.join(", "))
-        }
+    progress.finish();
+    let done = match target {
+        Target::Store(_) => "",
+        Target::Trial(_) | Target::Server(_, true) => " (a dry run: nothing was written)",
+        Target::Server(_, false) => " (by the service)",
+    };
+    let summary = format!(
+        "{} accepted, {} rejected, {} invalid{done}",
+        outcomes.accepted, outcomes.rejected, outcomes.invalid
     );
+    eprintln!("{summary}{}", apply.note());
+    if outcomes.rejected + outcomes.invalid > 0 {
+        return Err(crate::exit::Exit::refused(format!(
+            "{} of {} commands were refused: {summary}",
+            outcomes.rejected + outcomes.invalid,
+            outcomes.accepted + outcomes.rejected + outcomes.invalid
+        ))
+        .into());
+    }
     Ok(())
+}
+
+/// How one command is applied, tried or sent.
+enum Applier<'a> {
+    Store {
+        handler: CommandHandler,
+        process: Box<Processes>,
+        reacted: fulfilment::Progress,
+    },
+    Trial {
+        handler: CommandHandler,
+        trial: command_handler::Trial,
+    },
+    Server {
+        server: &'a Server,
+        query: Vec<(&'static str, String)>,
+        reasons: std::collections::HashMap<String, &'static str>,
+    },
+}
+
+impl<'a> Applier<'a> {
+    fn new(target: &Target<'a>) -> anyhow::Result<Self> {
+        Ok(match target {
+            Target::Store(store) => {
+                let handler = CommandHandler::new((*store).clone());
+                let mut process = Processes::open(&handler, projections::ReadModels::open(store)?)?;
+                // Events written before (by an earlier run) are handled first.
+                let reacted = process.run_until_idle()?;
+                Self::Store {
+                    handler,
+                    process: Box::new(process),
+                    reacted,
+                }
+            }
+            Target::Trial(store) => Self::Trial {
+                handler: CommandHandler::new((*store).clone()),
+                trial: command_handler::Trial::default(),
+            },
+            Target::Server(server, dry_run) => Self::Server {
+                server,
+                query: if *dry_run {
+                    vec![("dry_run", "true".to_owned())]
+                } else {
+                    Vec::new()
+                },
+                reasons: std::collections::HashMap::new(),
+            },
+        })
+    }
+
+    fn apply(&mut self, envelope: &CommandEnvelope, line: &str) -> anyhow::Result<CommandResult> {
+        match self {
+            Self::Store {
+                handler,
+                process,
+                reacted,
+            } => {
+                let result = handler.handle(envelope)?;
+                // The process reacts before the next command, as it would live.
+                reacted.add(process.run_until_idle()?);
+                Ok(result)
+            }
+            Self::Trial { handler, trial } => Ok(handler.try_command(envelope, trial)?),
+            Self::Server {
+                server,
+                query,
+                reasons,
+            } => {
+                let (status, body) = server.post("/commands", query, line.to_owned())?;
+                match serde_json::from_value::<ResultOnWire>(body.clone()) {
+                    Ok(r) => Ok(r.into_result(reasons)),
+                    Err(_) => anyhow::bail!("POST /commands answered {status}: {body}"),
+                }
+            }
+        }
+    }
+
+    /// What the processes did, for the summary.
+    fn note(&self) -> String {
+        let Self::Store { reacted, .. } = self else {
+            return String::new();
+        };
+        let refused: Vec<String> = reacted
+            .refused
+            .iter()
+            .map(|(reason, n)| format!("{n} {reason}"))
+            .collect();
+        format!(
+            "; the processes issued {} commands ({} accepted{})",
+            reacted.commands,
+            reacted.accepted,
+            if refused.is_empty() {
+                String::new()
+            } else {
+                format!("; refused: {}", refused.join(", "))
+            }
+        )
+    }
+}
+
+/// A result as the service sends it, read back into the CLI's own.
+#[derive(serde::Deserialize)]
+#[serde(tag = "status", rename_all = "snake_case")]
+enum ResultOnWire {
+    Accepted {
+        command_id: String,
+        stream: String,
+        events: Vec<String>,
+        first_position: u64,
+        last_position: u64,
+        version: u64,
+        duplicate: bool,
+    },
+    WouldAccept {
+        command_id: String,
+        stream: String,
+        events: Vec<String>,
+        version: u64,
+    },
+    Rejected {
+        command_id: String,
+        reason: String,
+        message: String,
+    },
+    Invalid {
+        command_id: Option<String>,
+        reason: String,
+        message: String,
+    },
+}
+
+impl ResultOnWire {
+    fn into_result(
+        self,
+        reasons: &mut std::collections::HashMap<String, &'static str>,
+    ) -> CommandResult {
+        match self {
+            Self::Accepted {
+                command_id,
+                stream,
+                events,
+                first_position,
+                last_position,
+                version,
+                duplicate,
+            } => CommandResult::Accepted {
+                command_id,
+                stream,
+                events,
+                first_position,
+                last_position,
+                version,
+                duplicate,
+            },
+            Self::WouldAccept {
+                command_id,
+                stream,
+                events,
+                version,
+            } => CommandResult::WouldAccept {
+                command_id,
+                stream,
+                events,
+                version,
+            },
+            Self::Rejected {
+                command_id,
+                reason,
+                message,
+            } => CommandResult::Rejected {
+                command_id,
+                reason: interned(reasons, reason),
+                message,
+            },
+            Self::Invalid {
+                command_id,
+                reason,
+                message,
+            } => CommandResult::Invalid {
+                line: None,
+                command_id,
+                reason: interned(reasons, reason),
+                message,
+            },
+        }
+    }
+}
+
+/// Reason codes are static in results: each distinct code from the
+/// service is kept once for the run.
+fn interned(
+    reasons: &mut std::collections::HashMap<String, &'static str>,
+    reason: String,
+) -> &'static str {
+    reasons
+        .entry(reason)
+        .or_insert_with_key(|r| Box::leak(r.clone().into_boxed_str()))
+}
+
+/// A count on standard error while a long file is submitted on a terminal.
+struct Progress {
+    total: Option<usize>,
+    shown: bool,
+    last: std::time::Instant,
+}
+
+impl Progress {
+    fn new(total: Option<usize>) -> Self {
+        let on = std::io::stderr().is_terminal() && total.is_none_or(|t| t > PROGRESS_OVER);
+        Self {
+            total,
+            shown: on,
+            last: std::time::Instant::now(),
+        }
+    }
+
+    fn step(&mut self, done: usize) {
+        if !self.shown || self.last.elapsed() < std::time::Duration::from_millis(200) {
+            return;
+        }
+        self.last = std::time::Instant::now();
+        match self.total {
+            Some(total) => {
+                let width = 30;
+                let filled = done * width / total.max(1);
+                eprint!(
+                    "\r[{}{}] {done}/{total} lines",
+                    "#".repeat(filled),
+                    " ".repeat(width - filled.min(width))
+                );
+            }
+            None => eprint!("\r{done} lines"),
+        }
+    }
+
+    fn finish(&self) {
+        if self.shown {
+            eprint!("\r\x1b[2K");
+        }
+    }
 }
 
 /// Prints one aggregate's state, by its stream name: now, or from the

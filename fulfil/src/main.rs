@@ -6,6 +6,7 @@
 mod admin;
 mod audit;
 mod cli;
+mod client;
 mod config;
 mod demo;
 mod exit;
@@ -41,10 +42,16 @@ fn main() -> std::process::ExitCode {
 }
 
 fn run(mut cli: Cli) -> anyhow::Result<()> {
+    if let (Some(_), false) = (&cli.server, cli.command.goes_through_server()) {
+        anyhow::bail!(
+            "--server: this command reads the store itself; submit, replay and check go through a running service"
+        );
+    }
     let file = match &cli.config {
         Some(path) => ConfigFile::load(path)?,
         None => ConfigFile::default(),
     };
+    cli.data_dir_given = cli.data_dir.is_some();
     let data_dir = cli
         .data_dir
         .take()
@@ -56,10 +63,12 @@ fn run(mut cli: Cli) -> anyhow::Result<()> {
     };
     let today = || clock::SystemClock.now().date_naive();
     match cli.command {
-        Cmd::Demo => demo::run(&data_dir, config),
-        Cmd::Submit { file } => inspect::submit(&open_log(&data_dir, config)?, &file),
+        Cmd::Demo => demo::run(cli.data_dir_given.then_some(&data_dir), config),
+        Cmd::Submit { file, dry_run } => {
+            submit(&data_dir, config, cli.server.as_deref(), &file, dry_run)
+        }
         Cmd::State { stream, past } => {
-            let store = open(&data_dir, config)?;
+            let store = existing(&data_dir, config)?;
             let cut = past::cut(&store, past, clock::SystemClock.now(), past::Later::Refused)?;
             inspect::state(&store, &stream, cut.as_ref())
         }
@@ -67,15 +76,15 @@ fn run(mut cli: Cli) -> anyhow::Result<()> {
             stream,
             from,
             limit,
-        } => inspect::events(&open(&data_dir, config)?, stream, from, limit),
+        } => inspect::events(&existing(&data_dir, config)?, stream, from, limit),
         Cmd::Atp {
             sku,
             location,
             format,
-            today: day,
+            plan_from: day,
             past,
         } => {
-            let store = open(&data_dir, config)?;
+            let store = existing(&data_dir, config)?;
             let model = atp_model(&store)?;
             let day = day
                 .or(past.as_of.map(|t| t.date_naive()))
@@ -92,11 +101,11 @@ fn run(mut cli: Cli) -> anyhow::Result<()> {
             qty,
             by,
             location,
-            today: day,
+            plan_from: day,
             format,
         } => {
             anyhow::ensure!(qty > 0, "QTY must be at least 1");
-            let model = atp_model(&open(&data_dir, config)?)?;
+            let model = atp_model(&existing(&data_dir, config)?)?;
             let day = day.unwrap_or_else(today);
             let promise = model.promise(&sku, qty, by, location.as_deref(), day)?;
             report::print_report(&promise, format)
@@ -118,7 +127,7 @@ fn run(mut cli: Cli) -> anyhow::Result<()> {
             if let Some(path) = input {
                 return forecast::input(&path, method, usize::from(horizon), format);
             }
-            let models = read_models(&open(&data_dir, config)?)?;
+            let models = read_models(&existing(&data_dir, config)?)?;
             let query = replenishment::report::ForecastQuery {
                 sku: sku.unwrap_or_default(),
                 location,
@@ -135,7 +144,7 @@ fn run(mut cli: Cli) -> anyhow::Result<()> {
             today: day,
             format,
         } => {
-            let models = read_models(&open(&data_dir, config)?)?;
+            let models = read_models(&existing(&data_dir, config)?)?;
             let table =
                 replenishment::suggestions(&models, sku.as_deref(), day.unwrap_or_else(today))?;
             forecast::print_suggestions(&table, format)
@@ -177,7 +186,7 @@ fn run(mut cli: Cli) -> anyhow::Result<()> {
                     location,
                 },
         } => audit::oversells(
-            &open(&data_dir, config)?,
+            &existing(&data_dir, config)?,
             &scope,
             sku,
             location,
@@ -186,21 +195,87 @@ fn run(mut cli: Cli) -> anyhow::Result<()> {
         Cmd::Audit {
             which: cli::AuditCmd::Promises { order_id, format },
         } => {
-            let store = open(&data_dir, config)?;
+            let store = existing(&data_dir, config)?;
             audit::promises(&store, &atp_model(&store)?, &order_id, format)
         }
         Cmd::Diagnose {
             which: cli::DiagnoseCmd::LateOrders { scope },
-        } => audit::late_orders(&open(&data_dir, config)?, &scope, clock::SystemClock.now()),
-        Cmd::Metrics { which } => admin::metrics(&open(&data_dir, config)?, which),
-        Cmd::Replay { projection, server } => {
+        } => audit::late_orders(
+            &existing(&data_dir, config)?,
+            &scope,
+            clock::SystemClock.now(),
+        ),
+        Cmd::Metrics { which } => admin::metrics(&existing(&data_dir, config)?, which),
+        Cmd::Replay { projection } => {
             let admin = admin::Admin::Rebuild;
-            admin::read_model_admin(&data_dir, config, &projection, server, admin)
+            admin::read_model_admin(&data_dir, config, &projection, cli.server, admin)
         }
-        Cmd::Check { projection, server } => {
+        Cmd::Check { projection } => {
             let admin = admin::Admin::Check;
-            admin::read_model_admin(&data_dir, config, &projection, server, admin)
+            admin::read_model_admin(&data_dir, config, &projection, cli.server, admin)
         }
+    }
+}
+
+/// Applies (or tries) a file of commands: on the store in `dir` (created
+/// if there is none, and said so), on a running service, or as a dry run
+/// on the store there is (an empty one if none).
+fn submit(
+    dir: &std::path::Path,
+    config: StoreConfig,
+    server: Option<&str>,
+    file: &str,
+    dry_run: bool,
+) -> anyhow::Result<()> {
+    if let Some(url) = server {
+        let server = client::Server::new(url)?;
+        return inspect::submit(&inspect::Target::Server(&server, dry_run), file);
+    }
+    let exists = dir.join(event_store::MARKER_FILE).exists();
+    if dry_run {
+        let scratch = tempfile::tempdir()?;
+        let store = if exists {
+            existing(dir, config)?
+        } else {
+            event_store::Store::open(scratch.path(), config)?
+        };
+        return inspect::submit(&inspect::Target::Trial(&store), file);
+    }
+    let store = open_log(dir, config).map_err(|e| held(e.into(), dir))?;
+    if !exists {
+        eprintln!("created a new store in {}", dir.display());
+    }
+    inspect::submit(&inspect::Target::Store(&store), file)
+}
+
+/// The store in `dir` for a command that only reads: one must be there
+/// (a query never creates one), and not held by a running service.
+fn existing(dir: &std::path::Path, config: StoreConfig) -> anyhow::Result<event_store::Store> {
+    if !dir.join(event_store::MARKER_FILE).exists() {
+        return Err(exit::Exit::nothing(format!(
+            "there is no fulfil store in {}: give the --data-dir of one, or create one with `fulfil submit FILE`",
+            dir.display()
+        ))
+        .into());
+    }
+    open(dir, config).map_err(|e| held(e.into(), dir))
+}
+
+/// Says how to reach a store a running service holds.
+fn held(error: anyhow::Error, dir: &std::path::Path) -> anyhow::Error {
+    let locked = error.chain().any(|c| {
+        matches!(
+            c.downcast_ref::<event_store::StoreError>(),
+            Some(event_store::StoreError::Locked { .. })
+        )
+    });
+    if locked {
+        error.context(format!(
+            "the store in {} is held by a running process, most likely `fulfil serve`: send commands and checks to it with --server http://HOST:PORT (or FULFIL_SERVER), ask it over its HTTP API, or stop it",
+            dir.display()
+        ))
+    } else {
+        error
     }
 }
 

@@ -32,7 +32,7 @@ pub fn print_atp(atp: &projections::atp::SkuAtp, format: Format) -> anyhow::Resu
         }
     } else {
         crate::output::line(format_args!(
-            "{} (version {}): {} available to promise now, as of {}",
+            "{} (version {}): {} available to promise now; the plan by day starts {}",
             atp.sku, atp.version, atp.atp_now, atp.today
         ))?;
         if atp.backordered > 0 {

@@ -278,7 +278,7 @@ fn bad_input_is_refused_with_a_message_and_its_exit_code() {
     let empty = tempfile::tempdir().unwrap();
     let (_, err, code) = fulfil(empty.path(), &["audit", "oversells"]);
     assert_eq!(code, 3, "{err}");
-    assert!(err.contains("no events"), "{err}");
+    assert!(err.contains("no fulfil store"), "{err}");
 
     let dir = submitted_scenario();
     for (args, code, said) in [

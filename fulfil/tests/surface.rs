@@ -1,0 +1,244 @@
+//! The everyday surface from the command line: typos refused with the
+//! field named, dry runs that write nothing, exit codes that say what
+//! happened, queries that never create a store, the demo in a directory of
+//! its own, and simple questions answered right.
+
+use std::io::Write;
+use std::process::{Command, Stdio};
+
+use serde_json::Value;
+
+const ITEM_MASTER: &str = concat!(
+    env!("CARGO_MANIFEST_DIR"),
+    "/../scenarios/item-master.jsonl"
+);
+
+/// Runs `fulfil ARGS` in `cwd` (with `--data-dir dir` when given): stdout,
+/// stderr and the exit code.
+fn run(
+    cwd: &std::path::Path,
+    dir: Option<&std::path::Path>,
+    args: &[&str],
+    stdin: &str,
+) -> (String, String, i32) {
+    let mut command = Command::new(env!("CARGO_BIN_EXE_fulfil"));
+    command.current_dir(cwd).env_remove("FULFIL_DATA_DIR");
+    if let Some(dir) = dir {
+        command.arg("--data-dir").arg(dir);
+    }
+    let mut child = command
+        .args(args)
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    child
+        .stdin
+        .take()
+        .unwrap()
+        .write_all(stdin.as_bytes())
+        .unwrap();
+    let out = child.wait_with_output().unwrap();
+    (
+        String::from_utf8(out.stdout).unwrap(),
+        String::from_utf8(out.stderr).unwrap(),
+        out.status.code().unwrap_or(-1),
+    )
+}
+
+fn fulfil(dir: &std::path::Path, args: &[&str], stdin: &str) -> (String, String, i32) {
+    run(dir, Some(dir), args, stdin)
+}
+
+fn json_lines(text: &str) -> Vec<Value> {
+    text.lines()
+        .map(|l| serde_json::from_str(l).unwrap())
+        .collect()
+}
+
+fn event_count(dir: &std::path::Path) -> usize {
+    let (out, err, code) = fulfil(dir, &["events"], "");
+    assert_eq!(code, 0, "{err}");
+    out.lines().count()
+}
+
+/// A store with the item master (SKU-1..3 at WH1, WH2, ST1) and nothing else.
+fn item_master() -> tempfile::TempDir {
+    let dir = tempfile::tempdir().unwrap();
+    let (_, err, code) = fulfil(dir.path(), &["submit", ITEM_MASTER], "");
+    assert_eq!(code, 0, "{err}");
+    assert!(err.contains("created a new store in"), "{err}");
+    dir
+}
+
+#[test]
+fn typos_once_taken_silently_are_refused_naming_the_field_and_write_nothing() {
+    let dir = item_master();
+    let before = event_count(dir.path());
+    let lines = [
+        // priority would have become 0
+        (
+            r#"{"command_id":"t1","type":"PlaceOrder","order_id":"SO-1","customer_id":"C1","ship_to":"X","channel":"web","requested_date":"2026-03-02","priorty":9,"lines":[{"line":1,"sku":"SKU-1","qty":1,"unit_price_cents":100}]}"#,
+            "field `priorty`: is not a field here; did you mean `priority`?",
+        ),
+        // the clock would have stamped the receipt
+        (
+            r#"{"command_id":"t2","type":"ReceiveStock","sku":"SKU-1","location":"WH1","qty":5,"a_t":"2026-03-01T00:00:00Z"}"#,
+            "field `a_t`: is not a field here; did you mean `at`?",
+        ),
+        // the receipt would have lost its PO
+        (
+            r#"{"command_id":"t3","type":"ReceiveStock","sku":"SKU-1","location":"WH1","qty":5,"po":"PO-1"}"#,
+            "field `po`: is not a field here",
+        ),
+        (
+            r#"{"command_id":"t4","type":"ReceiveStock","sku":"SKU-1","location":"WH1","qty":0}"#,
+            "field `qty`: 0 is below the minimum 1",
+        ),
+        (
+            r#"{"command_id":"t5","type":"PlacePurchaseOrder","po_id":"PO-1","supplier_id":"S","ordered_on":"2026-02-30","lines":[]}"#,
+            "field `ordered_on`: \"2026-02-30\" is not a date",
+        ),
+    ];
+    for (line, said) in lines {
+        let (out, err, code) = fulfil(dir.path(), &["submit", "-"], line);
+        assert_eq!(code, 2, "{line}: {err}");
+        let result = &json_lines(&out)[0];
+        assert_eq!(result["status"], "invalid", "{line}");
+        assert!(
+            result["message"].as_str().unwrap().contains(said),
+            "{result}\nwanted {said}"
+        );
+        assert!(result["command_id"].is_string(), "{result}");
+        assert!(err.contains("1 of 1 commands were refused"), "{err}");
+    }
+    assert_eq!(event_count(dir.path()), before, "nothing written");
+}
+
+#[test]
+fn a_dry_run_decides_a_file_of_commands_in_order_and_writes_nothing() {
+    let dir = item_master();
+    let before = event_count(dir.path());
+    let input = [
+        r#"{"command_id":"d1","type":"DefineSku","sku":"LAMP","description":"Lamp","unit_of_measure":"each","standard_cost_cents":900}"#,
+        // Stock of the SKU defined the line before: the dry run carries it.
+        r#"{"command_id":"d2","type":"ReceiveStock","sku":"LAMP","location":"WH1","qty":5}"#,
+        r#"{"command_id":"d3","type":"AdjustStock","sku":"LAMP","location":"WH1","delta":-7,"reason":"damage"}"#,
+        r#"{"command_id":"d2","type":"ReceiveStock","sku":"LAMP","location":"WH1","qty":5}"#,
+    ]
+    .join("\n");
+    let (out, err, code) = fulfil(dir.path(), &["submit", "--dry-run", "-"], &input);
+    assert_eq!(code, 2, "one line would be refused: {err}");
+    let results = json_lines(&out);
+    let statuses: Vec<&str> = results
+        .iter()
+        .map(|r| r["status"].as_str().unwrap())
+        .collect();
+    assert_eq!(
+        statuses,
+        ["would_accept", "would_accept", "rejected", "would_accept"]
+    );
+    assert_eq!(results[1]["events"], serde_json::json!(["StockReceived"]));
+    assert_eq!(results[1]["version"], 1);
+    assert!(
+        results[2]["message"].as_str().unwrap().contains('5'),
+        "{}",
+        results[2]
+    );
+    assert!(err.contains("a dry run: nothing was written"), "{err}");
+    assert_eq!(event_count(dir.path()), before);
+
+    // On a directory with no store, a dry run creates none.
+    let empty = tempfile::tempdir().unwrap();
+    let (out, err, code) = fulfil(empty.path(), &["submit", "--dry-run", ITEM_MASTER], "");
+    assert_eq!(code, 0, "{err}");
+    assert_eq!(json_lines(&out).len(), 6);
+    assert_eq!(std::fs::read_dir(empty.path()).unwrap().count(), 0);
+}
+
+#[test]
+fn a_query_never_creates_a_store_and_says_there_is_none() {
+    let parent = tempfile::tempdir().unwrap();
+    let typo = parent.path().join("dta");
+    for args in [
+        &["atp", "SKU-1"][..],
+        &["events"],
+        &["metrics", "orders"],
+        &["state", "order-SO-1"],
+    ] {
+        let (out, err, code) = run(parent.path(), Some(&typo), args, "");
+        assert_eq!(code, 3, "{args:?}: {err}");
+        assert!(out.is_empty());
+        assert!(err.contains("there is no fulfil store in"), "{err}");
+        assert!(!typo.exists(), "{args:?} created the directory");
+    }
+}
+
+#[test]
+fn a_defined_sku_never_stocked_has_atp_zero_and_an_undefined_one_is_named() {
+    let dir = item_master();
+    let (out, err, code) = fulfil(dir.path(), &["atp", "SKU-1", "--format", "json"], "");
+    assert_eq!(code, 0, "{err}");
+    let atp: Value = serde_json::from_str(&out).unwrap();
+    assert_eq!(atp["atp_now"], 0);
+    let (out, err, code) = fulfil(
+        dir.path(),
+        &[
+            "promise",
+            "SKU-1",
+            "2",
+            "--by",
+            "2026-12-31",
+            "--format",
+            "json",
+        ],
+        "",
+    );
+    assert_eq!(code, 0, "{err}");
+    assert_eq!(
+        serde_json::from_str::<Value>(&out).unwrap()["can_promise"],
+        false
+    );
+
+    let (_, err, code) = fulfil(dir.path(), &["atp", "NOPE"], "");
+    assert_eq!(code, 2, "{err}");
+    assert!(
+        err.contains("SKU NOPE is not defined in the item master"),
+        "{err}"
+    );
+    // A bad location filter names the location, not the SKU.
+    let (_, err, code) = fulfil(dir.path(), &["atp", "SKU-1", "--location", "WH9"], "");
+    assert_eq!(code, 2, "{err}");
+    assert!(
+        err.contains("location WH9 is not defined in the item master"),
+        "{err}"
+    );
+}
+
+#[test]
+fn the_demo_runs_in_a_directory_of_its_own_and_the_readme_commands_work_after_it() {
+    let cwd = tempfile::tempdir().unwrap();
+    let (out, err, code) = run(cwd.path(), None, &["demo"], "");
+    assert_eq!(code, 0, "{err}");
+    assert!(out.contains("a fresh embedded store in demo-"), "{out}");
+    assert!(
+        !cwd.path().join("data").exists(),
+        "the demo left ./data alone"
+    );
+    // The next command of the README creates ./data and works.
+    let (_, err, code) = run(cwd.path(), None, &["submit", ITEM_MASTER], "");
+    assert_eq!(code, 0, "{err}");
+    assert!(cwd
+        .path()
+        .join("data")
+        .join(event_store::MARKER_FILE)
+        .exists());
+
+    // A --data-dir given to the demo must be new or empty.
+    let used = tempfile::tempdir().unwrap();
+    std::fs::write(used.path().join("notes"), "mine").unwrap();
+    let (_, err, code) = fulfil(used.path(), &["demo"], "");
+    assert_eq!(code, 1);
+    assert!(err.contains("is not empty"), "{err}");
+}

@@ -311,13 +311,25 @@ pub struct OrderFilter {
     pub to: Option<NaiveDate>,
     /// Only orders from this channel.
     pub channel: Option<String>,
-    /// Only orders with a line of this SKU.
+    /// Only orders with a line of this SKU; line and unit figures count its lines only.
     pub sku: Option<String>,
-    /// Only orders with units allocated or shipped from this location.
+    /// Only orders with units allocated or shipped from this location; line
+    /// and unit figures count the lines with units there only.
     pub location: Option<String>,
 }
 
 impl OrderFilter {
+    /// Whether a line of an admitted order counts in the line and unit
+    /// figures (fill rate, backorders): every line, or the filter's SKU's
+    /// lines, or lines with units at the filter's location.
+    fn counts(&self, l: &LineRecord) -> bool {
+        self.sku.as_ref().is_none_or(|s| l.sku == *s)
+            && self
+                .location
+                .as_ref()
+                .is_none_or(|at| l.locations.contains(at))
+    }
+
     fn admits(&self, o: &OrderRecord) -> bool {
         let Some(placed) = o.placed_at.map(|p| p.date_naive()) else {
             return false;
@@ -470,7 +482,8 @@ pub fn order_metrics<'a>(
                 m.perfect += 1;
             }
         }
-        for l in o.lines.values() {
+        // With a SKU or location filter, line figures count only those lines.
+        for l in o.lines.values().filter(|l| filter.counts(l)) {
             m.lines += 1;
             m.units += l.qty;
             m.units_filled_first += l.from_stock_first;

@@ -407,7 +407,9 @@ pub struct DeadStock {
     pub item: String,
     /// Units on hand.
     pub on_hand: u64,
-    /// Their value, in cents.
+    /// Of those, units no order has reserved: the dead stock.
+    pub free: u64,
+    /// The free units' value, in cents.
     pub value_cents: f64,
     /// The last day anyone reserved it.
     pub last_demand: Option<NaiveDate>,
@@ -462,11 +464,14 @@ impl StockModel {
             let opening = self.item_days(item, &cost, &mut m.daily)?;
             self.stockouts(item, opening, start, end.min(as_of).max(start), &mut m)?;
             let last = record.last_demand.or(record.first_seen);
-            if record.state.on_hand > 0 && last.is_some_and(|d| d < dead_line) {
+            // Units reserved for orders are spoken for: only free units lie dead.
+            let free = record.state.free();
+            if free > 0 && last.is_some_and(|d| d < dead_line) {
                 m.dead_stock.push(DeadStock {
                     item: item.clone(),
                     on_hand: record.state.on_hand,
-                    value_cents: record.state.on_hand as f64 * cost.on(as_of.date_naive()),
+                    free,
+                    value_cents: free as f64 * cost.on(as_of.date_naive()),
                     last_demand: record.last_demand,
                 });
             }

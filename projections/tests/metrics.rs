@@ -247,6 +247,15 @@ fn order_metrics_on_a_hand_checked_scenario() {
         ..OrderFilter::default()
     };
     assert_eq!(model.metrics(&beans, t(5, 9)).unwrap().orders, 1);
+    // A SKU filter's line figures are that SKU's lines only: SO-1's TOWEL
+    // line (half backordered) is not MUG's fill rate.
+    let mugs = OrderFilter {
+        sku: Some("MUG".into()),
+        ..OrderFilter::default()
+    };
+    let m = model.metrics(&mugs, t(5, 9)).unwrap();
+    assert_eq!((m.orders, m.lines, m.units), (3, 3, 8));
+    assert_eq!((m.line_fill_rate, m.unit_fill_rate), (Some(1.0), Some(1.0)));
     // Every allocation in this scenario is from WH1.
     let wh1 = OrderFilter {
         location: Some("WH1".into()),
@@ -436,7 +445,9 @@ fn inventory_metrics_on_a_hand_checked_scenario() {
     // Stockouts: 24 h, and 13 h of the open one up to the period's end.
     assert_eq!((m.stockouts, m.stockout_hours), (2, 37.0));
     assert_eq!((m.shortages_of_reserved_stock, m.units_short), (1, 3));
-    // Dead stock at the 20th: MUG last reserved on the 5th, TOWEL never.
+    // Dead stock at the 20th: TOWEL never reserved. MUG was last reserved
+    // on the 5th, but its 12 on hand are all reserved for an order: stock
+    // spoken for is waiting on the flow, not dead.
     let all = StockFilter {
         sku: None,
         ..filter.clone()
@@ -444,9 +455,9 @@ fn inventory_metrics_on_a_hand_checked_scenario() {
     let dead = model.metrics(&all, t(20, 0)).unwrap().dead_stock;
     let dead: Vec<_> = dead
         .iter()
-        .map(|x| (x.item.as_str(), x.on_hand, x.value_cents))
+        .map(|x| (x.item.as_str(), x.on_hand, x.free, x.value_cents))
         .collect();
-    assert_eq!(dead, [("MUG@WH1", 12, 6000.0), ("TOWEL@WH1", 2, 900.0)]);
+    assert_eq!(dead, [("TOWEL@WH1", 2, 2, 900.0)]);
     // At the 14th only TOWEL is: MUG was reserved within the last 10 days.
     let dead = model.metrics(&all, t(14, 0)).unwrap().dead_stock;
     assert_eq!(

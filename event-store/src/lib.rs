@@ -5,6 +5,7 @@
 //! - `store`: opening a data directory, appends, reads, outbox, snapshots;
 //! - `writer`: the single writer that group-commits appends;
 //! - `index`: the stream and command indexes: off the acknowledgement path, in sorted runs;
+//! - `find`: searching the log by stream, type, correlation id and positions, in pages;
 //! - `subscription`: catch-up then live following of the log;
 //! - `checkpointed`: a consumer's own key-value tree and its checkpoint,
 //!   written in one transaction (read models and process memory sit on it);
@@ -16,6 +17,7 @@
 
 mod checkpointed;
 mod error;
+mod find;
 mod index;
 mod keys;
 mod model;
@@ -27,6 +29,7 @@ mod writer;
 
 pub use checkpointed::{Changes, Checkpointed};
 pub use error::{Result, StoreError};
+pub use find::{EventPage, EventQuery};
 pub use model::{
     AppendOutcome, AppendRequest, Cut, ExpectedVersion, NewEvent, RecordedEvent, StreamId,
 };

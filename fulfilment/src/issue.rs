@@ -21,6 +21,25 @@ pub struct Progress {
     pub accepted: usize,
     /// Of those, refused, by reason code (`invalid_*` for one that was not a command).
     pub refused: BTreeMap<&'static str, usize>,
+    /// The refused commands for customer orders, until the runner stores them.
+    pub refusals: Vec<Refused>,
+}
+
+/// A command a process issued for a customer order and was refused.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+pub struct Refused {
+    /// The command's id (`fp-<position>-…`: the fact it reacted to).
+    pub command_id: String,
+    /// The command's type.
+    pub command_type: String,
+    /// The order it was for.
+    pub order_id: String,
+    /// The business time it was issued at.
+    pub at: DateTime<Utc>,
+    /// The reason code.
+    pub reason: String,
+    /// Why, in words.
+    pub message: String,
 }
 
 impl Progress {
@@ -32,6 +51,7 @@ impl Progress {
         for (reason, n) in other.refused {
             *self.refused.entry(reason).or_default() += n;
         }
+        self.refusals.extend(other.refusals);
     }
 
     /// Runs `batch` until a batch reads no event; the sum of what they did.
@@ -149,6 +169,21 @@ impl<'a> Issuer<'a> {
                 reason, message, ..
             } => {
                 *self.progress.refused.entry(reason).or_default() += 1;
+                if let Some(order_id) = envelope.command.order_id() {
+                    self.progress.refusals.push(Refused {
+                        command_id: command_id.clone(),
+                        command_type: envelope
+                            .body
+                            .get("type")
+                            .and_then(Value::as_str)
+                            .unwrap_or_default()
+                            .to_owned(),
+                        order_id: order_id.to_owned(),
+                        at: self.at,
+                        reason: (*reason).to_owned(),
+                        message: message.clone(),
+                    });
+                }
                 if result.outcome() == Outcome::Invalid {
                     tracing::warn!(%command_id, reason, %message, "a process built an invalid command");
                 } else if SOURCING_REFUSALS.contains(reason) {

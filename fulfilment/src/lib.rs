@@ -45,8 +45,8 @@ mod rescheduling;
 mod runner;
 mod sourcing;
 
-pub use issue::{Issued, Issuer, Progress};
+pub use issue::{Issued, Issuer, Progress, Refused};
 pub use memory::Memory;
 pub use port::Port;
 pub use reactions::{react, Reaction, Task};
-pub use runner::{execute, FulfilmentProcess};
+pub use runner::{execute, refusals, FulfilmentProcess};

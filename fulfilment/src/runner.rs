@@ -11,7 +11,7 @@ use event_store::{Checkpointed, Store, StoreError};
 use schemas::order::OrderCommand;
 use schemas::Command;
 
-use crate::issue::{Issuer, Progress};
+use crate::issue::{Issuer, Progress, Refused};
 use crate::memory::Memory;
 use crate::port::Port;
 use crate::reactions::{react, Reaction, Task};
@@ -19,6 +19,25 @@ use crate::{rescheduling, sourcing};
 
 /// The store holding the process's checkpoint and memory.
 const MEMORY: &str = "fulfilment-process";
+
+/// Where the commands refused for an order are kept: `refused/ORDER/COMMAND`.
+const REFUSED: &str = "refused/";
+
+/// The refused commands kept per order: the first ones tell the story; a
+/// race lost again and again would not add to it.
+const REFUSALS_PER_ORDER: usize = 32;
+
+/// The commands the fulfilment process issued for `order_id` and was
+/// refused, with why, in command-id order.
+pub fn refusals(store: &Store, order_id: &str) -> Result<Vec<Refused>, StoreError> {
+    let saved = store.checkpointed(MEMORY)?;
+    let mut out = Vec::new();
+    for entry in saved.scan_prefix(format!("{REFUSED}{order_id}/").as_bytes()) {
+        let (_, value) = entry?;
+        out.push(serde_json::from_slice(&value).map_err(StoreError::Encode)?);
+    }
+    Ok(out)
+}
 /// Events read and handled together; their commands run concurrently.
 const EVENTS_PER_BATCH: usize = 512;
 /// Threads issuing one batch's commands.
@@ -46,8 +65,10 @@ impl<P: Port> FulfilmentProcess<P> {
     pub fn with_port(store: Store, port: P) -> Result<Self, StoreError> {
         // The process's own store: its checkpoint and memory, not a read model.
         let saved = store.checkpointed(MEMORY)?;
+        // What it remembers to act on; the refusals it keeps are only read back.
         let entries = saved
-            .scan_prefix(b"")
+            .scan_prefix(b"loc/")
+            .chain(saved.scan_prefix(b"bo/"))
             .map(|item| item.map(|(k, v)| (String::from_utf8_lossy(&k).into_owned(), v)));
         let entries: Vec<(String, Vec<u8>)> = entries.collect::<Result<_, _>>()?;
         let memory = Memory::load(entries)
@@ -84,15 +105,30 @@ impl<P: Port> FulfilmentProcess<P> {
         for event in &events {
             reactions.extend(react(&mut self.memory, &self.port, event)?);
         }
-        let progress = execute(&self.port, self.memory.locations(), &reactions)?;
+        let mut progress = execute(&self.port, self.memory.locations(), &reactions)?;
         self.sourced.extend(
             reactions
                 .iter()
                 .filter(|r| r.placement)
                 .map(|r| r.key.clone()),
         );
-        self.saved
-            .apply_changes(last, &[], &self.memory.take_writes())?;
+        let mut changes = self.memory.take_writes();
+        for refused in std::mem::take(&mut progress.refusals) {
+            let prefix = format!("{REFUSED}{}/", refused.order_id);
+            let kept = self
+                .saved
+                .scan_prefix(prefix.as_bytes())
+                .take(REFUSALS_PER_ORDER)
+                .count();
+            if kept < REFUSALS_PER_ORDER {
+                let value = serde_json::to_vec(&refused).map_err(StoreError::Encode)?;
+                changes.insert(
+                    format!("{prefix}{}", refused.command_id).into_bytes(),
+                    Some(value),
+                );
+            }
+        }
+        self.saved.apply_changes(last, &[], &changes)?;
         Ok(Progress {
             events: events.len(),
             ..progress

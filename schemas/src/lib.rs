@@ -144,6 +144,22 @@ pub enum Command {
 }
 
 impl Command {
+    /// The customer order this command is for, if it is for one.
+    pub fn order_id(&self) -> Option<&str> {
+        use InventoryCommand as I;
+        match self {
+            Self::Order(c) => Some(c.order_id()),
+            Self::Inventory(
+                I::ReserveStock { order_id, .. }
+                | I::ReserveInbound { order_id, .. }
+                | I::ReleaseReservation { order_id, .. }
+                | I::ShipReserved { order_id, .. }
+                | I::ReportPickShort { order_id, .. },
+            ) => Some(order_id),
+            _ => None,
+        }
+    }
+
     /// Why only the fulfilment process may send this command, if that is
     /// so. These commands carry out the handoff between orders and
     /// inventory; from outside they could promise stock that is not there

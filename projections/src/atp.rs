@@ -160,6 +160,42 @@ impl Projection for AtpProjection {
     }
 }
 
+/// Which items a stock listing shows.
+#[derive(Debug, Clone, Default)]
+pub struct StockQuery {
+    /// Only this SKU.
+    pub sku: Option<String>,
+    /// Only this location.
+    pub location: Option<String>,
+    /// Only items whose position is at or below their reorder point.
+    pub at_reorder_point: bool,
+}
+
+/// One item (SKU at a location) in a stock listing.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct StockRow {
+    /// The SKU.
+    pub sku: String,
+    /// The location.
+    pub location: String,
+    /// Units held.
+    pub on_hand: u64,
+    /// Units reserved for order lines.
+    pub reserved: u64,
+    /// Units free to promise.
+    pub free: u64,
+    /// Units due on purchase orders.
+    pub inbound: u64,
+    /// On hand + inbound − everything reserved.
+    pub position: i64,
+    /// The reorder point, when a policy is set.
+    pub reorder_point: Option<u64>,
+    /// Whether the position is at or below the reorder point.
+    pub at_reorder_point: bool,
+    /// The supplier, when supply terms are set.
+    pub supplier_id: Option<String>,
+}
+
 /// One SKU's backordered order lines: `order#line` → need date and units.
 type Backorders = BTreeMap<String, BackorderedLine>;
 
@@ -280,6 +316,54 @@ impl AtpModel {
             .into_iter()
             .map(|(_, d)| d)
             .collect())
+    }
+
+    /// Every item (SKU at a location) `query` asks for: its position
+    /// against its reorder point.
+    pub fn stock(&self, query: &StockQuery) -> Result<Vec<StockRow>, ProjectionError> {
+        if let Some(sku) = &query.sku {
+            self.defined(sku, query.location.as_deref())?;
+        } else if let Some(location) = &query.location {
+            if self
+                .values()
+                .get(format!("location/{location}").as_bytes())?
+                .is_none()
+            {
+                return Err(ProjectionError::UnknownLocation(location.clone()));
+            }
+        }
+        let prefix = match &query.sku {
+            Some(sku) => format!("item/{sku}@"),
+            None => "item/".to_owned(),
+        };
+        let mut rows = Vec::new();
+        for (key, item) in self.scan::<InventoryItem>(&prefix)? {
+            let item_name = format!("{}{key}", &prefix["item/".len()..]);
+            let (sku, location) = item_name.split_once('@').unwrap_or((&item_name, ""));
+            if query.location.as_ref().is_some_and(|l| l != location) {
+                continue;
+            }
+            let reorder_point = item.policy.as_ref().map(|p| p.reorder_point);
+            let position = item.position();
+            let at_reorder_point =
+                reorder_point.is_some_and(|r| position <= i64::try_from(r).unwrap_or(i64::MAX));
+            if query.at_reorder_point && !at_reorder_point {
+                continue;
+            }
+            rows.push(StockRow {
+                sku: sku.to_owned(),
+                location: location.to_owned(),
+                on_hand: item.on_hand,
+                reserved: item.reserved(),
+                free: item.free(),
+                inbound: item.inbound.values().map(|i| i.qty).sum(),
+                position,
+                reorder_point,
+                at_reorder_point,
+                supplier_id: item.supply.as_ref().map(|s| s.supplier_id.clone()),
+            });
+        }
+        Ok(rows)
     }
 
     /// Refuses a SKU (or location) the item master does not define.

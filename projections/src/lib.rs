@@ -7,13 +7,17 @@
 //! - `phased`: time-phased available-to-promise, as a pure calculation;
 //! - `atp`: the ATP read model per SKU and location, answering ATP now, by
 //!   day and cumulatively, and whether a quantity can be promised by a date;
+//!   it keeps the item master, so a SKU defined but never stocked has ATP 0;
 //! - `orders`: order metrics (cycle time, on-time, perfect orders, fill
-//!   rate, backorders);
+//!   rate, backorders) and the order listing (by status, customer, SKU,
+//!   location, channel and period, paged);
 //! - `stock`: inventory metrics (turnover, stock accuracy, stockouts, dead
 //!   stock, shortages);
 //! - `demand`: demand history per SKU and location per day (unconstrained:
 //!   backorders and shortage cancellations included), lead times observed,
 //!   and the accuracy of the forecasts made as weeks began;
+//! - `purchases`: purchase orders by status (open, overdue), supplier,
+//!   SKU and location;
 //! - `stats`: percentiles and ratios the metrics share;
 //! - `registry`: every model the service keeps ([`ReadModels`]), by name.
 
@@ -23,6 +27,7 @@ pub mod demand;
 pub mod orders;
 pub mod phased;
 pub mod projection;
+pub mod purchases;
 mod read_model;
 mod registry;
 pub mod stats;

@@ -37,6 +37,9 @@ const NAME: &str = "orders";
 pub struct OrderRecord {
     /// The order.
     pub order_id: String,
+    /// The customer.
+    #[serde(default)]
+    pub customer_id: String,
     /// Its sales channel.
     pub channel: String,
     /// When it was placed.
@@ -108,12 +111,14 @@ impl OrderRecord {
         match event {
             OrderEvent::OrderPlaced {
                 order_id,
+                customer_id,
                 lines,
                 channel,
                 requested_date,
                 ..
             } => {
                 self.order_id.clone_from(order_id);
+                self.customer_id.clone_from(customer_id);
                 self.channel.clone_from(channel);
                 self.placed_at = Some(at);
                 self.requested_date = Some(*requested_date);
@@ -271,6 +276,54 @@ impl OrderRecord {
             .or(self.requested_date)
     }
 
+    /// Placed, and neither shipped complete nor cancelled.
+    pub fn is_open(&self) -> bool {
+        self.placed_at.is_some() && self.shipped_at.is_none() && !self.cancelled
+    }
+
+    /// Where the order stands on `today`.
+    pub fn status(&self, today: NaiveDate) -> OrderStatus {
+        if self.cancelled {
+            OrderStatus::Cancelled
+        } else if self.delivered_at.is_some() {
+            OrderStatus::Delivered
+        } else if self.shipped_at.is_some() {
+            OrderStatus::Shipped
+        } else if self
+            .lines
+            .values()
+            .any(|l| l.backordered > 0 && !l.cancelled)
+        {
+            OrderStatus::Backordered
+        } else if self.due().is_some_and(|due| due < today) {
+            OrderStatus::Late
+        } else {
+            OrderStatus::Open
+        }
+    }
+
+    /// The order as one row of a listing, on `today`.
+    pub fn summary(&self, today: NaiveDate) -> OrderSummary {
+        let live = || self.lines.values().filter(|l| !l.cancelled);
+        let mut skus: Vec<String> = self.lines.values().map(|l| l.sku.clone()).collect();
+        skus.dedup();
+        OrderSummary {
+            order_id: self.order_id.clone(),
+            customer_id: self.customer_id.clone(),
+            channel: self.channel.clone(),
+            placed_at: self.placed_at,
+            status: self.status(today),
+            due: self.due(),
+            skus: skus.join(" "),
+            lines: self.lines.len(),
+            units: self.lines.values().map(|l| l.qty).sum(),
+            allocated: live().map(|l| l.allocated).sum(),
+            backordered: live().map(|l| l.backordered).sum(),
+            shipped: self.lines.values().map(|l| l.shipped).sum(),
+            shipped_at: self.shipped_at,
+        }
+    }
+
     fn complete(&self) -> bool {
         self.shipped_at.is_some() && self.lines.values().all(|l| !l.cancelled)
     }
@@ -283,6 +336,99 @@ impl OrderRecord {
     }
 }
 
+/// An index key's time: sorts as the time does.
+fn index_time(at: DateTime<Utc>) -> String {
+    at.format("%Y-%m-%dT%H:%M:%S%.6fZ").to_string()
+}
+
+/// Where an order stands.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum OrderStatus {
+    /// Placed, not yet shipped complete, on time so far.
+    Open,
+    /// Open with units waiting for supply.
+    Backordered,
+    /// Open past its due date (the latest promise, else the requested date).
+    Late,
+    /// Shipped complete.
+    Shipped,
+    /// Shipped complete and delivered.
+    Delivered,
+    /// Cancelled.
+    Cancelled,
+}
+
+impl OrderStatus {
+    /// Whether an order in this status is still to be shipped.
+    pub fn is_open(self) -> bool {
+        matches!(self, Self::Open | Self::Backordered | Self::Late)
+    }
+}
+
+/// One order in a listing.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct OrderSummary {
+    /// The order.
+    pub order_id: String,
+    /// The customer.
+    pub customer_id: String,
+    /// The sales channel.
+    pub channel: String,
+    /// When it was placed (business time).
+    pub placed_at: Option<DateTime<Utc>>,
+    /// Where it stands.
+    pub status: OrderStatus,
+    /// The date it is due to ship by: the latest promise, else the requested date.
+    pub due: Option<NaiveDate>,
+    /// Its SKUs, separated by spaces.
+    pub skus: String,
+    /// Lines.
+    pub lines: usize,
+    /// Units ordered.
+    pub units: u64,
+    /// Units allocated now.
+    pub allocated: u64,
+    /// Units waiting for supply.
+    pub backordered: u64,
+    /// Units shipped.
+    pub shipped: u64,
+    /// When its last unit shipped.
+    pub shipped_at: Option<DateTime<Utc>>,
+}
+
+/// Which orders a listing shows.
+#[derive(Debug, Clone, Default)]
+pub struct OrderQuery {
+    /// Period (placed), channel, SKU and location, as for the metrics.
+    pub filter: OrderFilter,
+    /// Only orders in this status (`open` takes backordered and late ones too).
+    pub status: Option<OrderStatus>,
+    /// Only this customer's orders.
+    pub customer: Option<String>,
+    /// The page after this cursor (the `next` of the page before).
+    pub after: Option<String>,
+    /// At most this many orders (1 to [`OrderQuery::MAX_LIMIT`]).
+    pub limit: usize,
+}
+
+impl OrderQuery {
+    /// The most orders one page holds.
+    pub const MAX_LIMIT: usize = 1000;
+    /// A page's size when none is asked.
+    pub const DEFAULT_LIMIT: usize = 50;
+}
+
+/// One page of a listing: the orders, oldest placed first, and the cursor
+/// of the next page when there is one.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct OrderPage {
+    /// The orders.
+    pub orders: Vec<OrderSummary>,
+    /// Pass as `after` for the next page.
+    pub next: Option<String>,
+}
+
 /// How the log folds into the order records.
 #[derive(Debug, Clone, Copy, Default)]
 pub struct OrdersProjection;
@@ -292,11 +438,34 @@ impl Projection for OrdersProjection {
         NAME
     }
 
+    /// Layout 2 keeps the customer and the listing indexes (`placed/`,
+    /// `open/`, `customer/`).
+    fn layout(&self) -> u32 {
+        2
+    }
+
     fn fold(&self, working: &mut Working<'_>, events: &[RecordedEvent]) -> Folded {
         for (id, event, e) in events_of::<OrderEvent>(NAME, StreamKind::Order, events) {
-            working
-                .get::<OrderRecord>(&format!("order/{id}"))?
-                .evolve(&event, e.at);
+            let record = working.get::<OrderRecord>(&format!("order/{id}"))?;
+            let was_open = record.is_open();
+            record.evolve(&event, e.at);
+            let (open, placed, customer) = (
+                record.is_open(),
+                record.placed_at,
+                record.customer_id.clone(),
+            );
+            let Some(placed) = placed else { continue };
+            let at = index_time(placed);
+            if matches!(event, OrderEvent::OrderPlaced { .. }) {
+                working.put(format!("placed/{at}/{id}"), true);
+                working.put(format!("customer/{customer}/{at}/{id}"), true);
+                if open {
+                    working.put(format!("open/{at}/{id}"), true);
+                }
+            } else if was_open && !open {
+                // Shipped complete or cancelled: never open again.
+                working.remove(format!("open/{at}/{id}"));
+            }
         }
         Ok(())
     }
@@ -518,6 +687,81 @@ impl OrdersModel {
     /// One order's record, if the order exists.
     pub fn order(&self, order_id: &str) -> Result<Option<OrderRecord>, ProjectionError> {
         load(NAME, &self.values(), &format!("order/{order_id}"))
+    }
+
+    /// A page of the orders `query` asks for, oldest placed first, with
+    /// statuses on `today`. It walks the smallest index that holds them:
+    /// open orders, one customer's, or all by placement, from the period's
+    /// first day, so a page costs the orders it passes over, not the model.
+    pub fn list(&self, query: &OrderQuery, today: NaiveDate) -> Result<OrderPage, ProjectionError> {
+        let limit = query.limit.clamp(1, OrderQuery::MAX_LIMIT);
+        let prefix = match (&query.status, &query.customer) {
+            (Some(s), _) if s.is_open() => "open/".to_owned(),
+            (_, Some(c)) => format!("customer/{c}/"),
+            _ => "placed/".to_owned(),
+        };
+        let mut start = match query.filter.from {
+            Some(from) => format!("{prefix}{from}"),
+            None => prefix.clone(),
+        };
+        if let Some(after) = &query.after {
+            // A cursor from another index (or none at all) starts the walk over.
+            if after.starts_with(&prefix) && *after >= start {
+                start = format!("{after}\0");
+            }
+        }
+        let end = match query.filter.to {
+            Some(to) => format!("{prefix}{}", to + chrono::Duration::days(1)),
+            None => format!("{prefix}\u{10FFFF}"),
+        };
+        let values = self.values();
+        let mut page = OrderPage {
+            orders: Vec::new(),
+            next: None,
+        };
+        let mut last_key = None;
+        for entry in values.range(start.as_bytes(), end.as_bytes()) {
+            let (key, _) = entry?;
+            let key = String::from_utf8_lossy(&key).into_owned();
+            let Some(order) = key
+                .rsplit('/')
+                .next()
+                .map(|id| self.order(id))
+                .transpose()?
+                .flatten()
+            else {
+                continue;
+            };
+            let summary = order.summary(today);
+            let status_fits = match query.status {
+                None => true,
+                Some(OrderStatus::Open) => summary.status.is_open(),
+                Some(OrderStatus::Shipped) => {
+                    matches!(
+                        summary.status,
+                        OrderStatus::Shipped | OrderStatus::Delivered
+                    )
+                }
+                Some(s) => summary.status == s,
+            };
+            if !status_fits
+                || !query.filter.admits(&order)
+                || query
+                    .customer
+                    .as_ref()
+                    .is_some_and(|c| *c != order.customer_id)
+            {
+                continue;
+            }
+            // One more order than the page holds: there is a next page.
+            if page.orders.len() == limit {
+                page.next = last_key;
+                break;
+            }
+            page.orders.push(summary);
+            last_key = Some(key);
+        }
+        Ok(page)
     }
 
     /// The metrics over the orders `filter` admits, backorder ages at `as_of`.

@@ -72,6 +72,8 @@ enum Entry {
     Value(Box<dyn Any + Send>, Encoder),
     /// Bytes kept as they are (counters).
     Raw(Vec<u8>),
+    /// Removed from the model.
+    Removed,
 }
 
 /// What one fold sees of its model: values read once from the model,
@@ -99,6 +101,7 @@ impl<'a> Working<'a> {
         let fresh = match self.entries.get(key) {
             Some(Entry::Value(..)) => None,
             Some(Entry::Raw(bytes)) => Some(self.decode(key, bytes)?),
+            Some(Entry::Removed) => Some(T::default()),
             None => match self.tree.get(key.as_bytes())? {
                 Some(bytes) => Some(self.decode(key, &bytes)?),
                 None => Some(T::default()),
@@ -136,6 +139,7 @@ impl<'a> Working<'a> {
     pub fn raw(&self, key: &str) -> Result<Option<Vec<u8>>, ProjectionError> {
         Ok(match self.entries.get(key) {
             Some(Entry::Raw(bytes)) => Some(bytes.clone()),
+            Some(Entry::Removed) => None,
             Some(Entry::Value(value, encode)) => Some(encode(self.model, key, value.as_ref())?),
             None => self.tree.get(key.as_bytes())?,
         })
@@ -144,6 +148,11 @@ impl<'a> Working<'a> {
     /// Sets the bytes at `key`.
     pub fn put_raw(&mut self, key: String, bytes: Vec<u8>) {
         self.entries.insert(key, Entry::Raw(bytes));
+    }
+
+    /// Removes the value at `key` (an index entry no longer true).
+    pub fn remove(&mut self, key: String) {
+        self.entries.insert(key, Entry::Removed);
     }
 
     fn decode<T: DeserializeOwned>(&self, key: &str, bytes: &[u8]) -> Result<T, ProjectionError> {
@@ -161,6 +170,7 @@ impl<'a> Working<'a> {
             let bytes = match entry {
                 Entry::Value(value, encode) => Some(encode(self.model, &key, value.as_ref())?),
                 Entry::Raw(bytes) => Some(bytes),
+                Entry::Removed => None,
             };
             changes.insert(key.into_bytes(), bytes);
         }

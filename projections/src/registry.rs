@@ -8,6 +8,7 @@ use crate::atp::AtpModel;
 use crate::demand::DemandModel;
 use crate::orders::OrdersModel;
 use crate::projection::{self, CheckReport, Projection, ReadModel, Rebuilt};
+use crate::purchases::PurchasesModel;
 use crate::stock::StockModel;
 use crate::ProjectionError;
 
@@ -60,6 +61,7 @@ read_models! {
     orders: OrdersModel,
     stock: StockModel,
     demand: DemandModel,
+    purchases: PurchasesModel,
 }
 
 impl ReadModels {

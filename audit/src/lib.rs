@@ -9,7 +9,9 @@
 //!   memory follows the work in flight, not the history's length;
 //! - `report`: [`Finding`], [`LateOrder`] and their summaries;
 //! - `promises`: one order's promises as the system held them then and as
-//!   the facts known now say ([`promises`]).
+//!   the facts known now say ([`promises`]);
+//! - `story`: one order's story: where it stands, its lines, every fact
+//!   with who caused it, and the process's refused commands ([`story`]).
 //!
 //! What it guarantees: [`audit`] reads a consistent cut of the log (every
 //! event up to the head when it started, or up to the last event recorded
@@ -22,6 +24,7 @@ mod cause;
 mod promises;
 mod replay;
 mod report;
+mod story;
 
 use chrono::{DateTime, Utc};
 use event_store::{Store, StoreError};
@@ -31,6 +34,7 @@ pub use cause::{Cause, Evidence};
 pub use promises::{promises, PromiseView};
 pub use replay::Replay;
 pub use report::{Break, Finding, LateOrder, LateSummary, Outcome, Owner, Step, Summary, Tally};
+pub use story::{caused_by, story, Story, StoryEvent, StoryLine};
 
 /// Events read from the store at a time.
 const BATCH: usize = 4096;

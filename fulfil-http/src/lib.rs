@@ -28,12 +28,14 @@ use replenishment::report::{forecast_report, ForecastQuery, ForecastReport, Repo
 use replenishment::{suggestions, Suggestion};
 use tokio::sync::watch;
 
+mod listings;
+
 use command_handler::CommandHandler;
 use projections::ReadModels;
 use schemas::{CommandResult, Outcome};
 
 /// Every route, with its method, as the router and the `OpenAPI` document name it.
-pub const ROUTES: [(&str, &str); 17] = [
+pub const ROUTES: [(&str, &str); 24] = [
     ("get", "/healthz"),
     ("get", "/readyz"),
     ("get", "/metrics"),
@@ -48,15 +50,37 @@ pub const ROUTES: [(&str, &str); 17] = [
     ("get", "/audit/oversells"),
     ("get", "/audit/promises/{order_id}"),
     ("get", "/diagnose/late-orders"),
+    ("get", "/orders"),
+    ("get", "/orders/{order_id}"),
+    ("get", "/skus"),
+    ("get", "/locations"),
+    ("get", "/purchase-orders"),
+    ("get", "/stock"),
+    ("get", "/events"),
     ("post", "/commands"),
     ("post", "/read-models/{name}/rebuild"),
     ("get", "/read-models/{name}/check"),
 ];
 
 /// The query parameters each route accepts; any other is refused.
-pub const QUERY_PARAMETERS: [(&str, &[&str]); 11] = [
+pub const QUERY_PARAMETERS: [(&str, &[&str]); 15] = [
     ("/readyz", &["position", "timeout_ms"]),
     ("/commands", &["dry_run"]),
+    (
+        "/orders",
+        &[
+            "status", "customer", "sku", "location", "channel", "from", "to", "after", "limit",
+        ],
+    ),
+    (
+        "/purchase-orders",
+        &["status", "supplier", "sku", "location"],
+    ),
+    ("/stock", &["sku", "location", "at_reorder_point"]),
+    (
+        "/events",
+        &["stream", "type", "correlation_id", "from", "to", "limit"],
+    ),
     (
         "/atp/{sku}",
         &["location", "plan_from", "as_of", "known_at"],
@@ -234,6 +258,13 @@ pub fn router(state: AppState) -> Router {
         .route("/audit/oversells", get(oversells))
         .route("/audit/promises/{order_id}", get(promises))
         .route("/diagnose/late-orders", get(late_orders))
+        .route("/orders", get(listings::orders))
+        .route("/orders/{order_id}", get(listings::order))
+        .route("/skus", get(listings::skus))
+        .route("/locations", get(listings::locations))
+        .route("/purchase-orders", get(listings::purchase_orders))
+        .route("/stock", get(listings::stock))
+        .route("/events", get(listings::events))
         .route("/commands", post(command))
         .route("/read-models/{name}/rebuild", post(rebuild))
         .route("/read-models/{name}/check", get(check))

@@ -565,3 +565,139 @@ async fn every_route_refuses_unknown_parameters_and_a_dry_run_writes_nothing() {
     assert!(r["error"].as_str().unwrap().contains("location WH9"), "{r}");
     svc.service.stop().await.unwrap();
 }
+
+#[tokio::test]
+async fn orders_pos_stock_the_item_master_and_events_can_be_listed_and_an_order_told() {
+    let svc = start();
+    svc.submit("fulfilment.jsonl").await;
+    svc.settled(svc.state.store.head_position()).await;
+    let ids = |page: &Value| -> Vec<String> {
+        page["orders"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|o| o["order_id"].as_str().unwrap().to_owned())
+            .collect()
+    };
+    let (status, all) = svc.json("GET", "/orders", "").await;
+    assert_eq!(status, StatusCode::OK, "{all}");
+    assert_eq!(ids(&all), ["SO-1", "SO-2", "SO-3"]);
+    assert_eq!(all["next"], Value::Null);
+    for (query, expected) in [
+        ("status=cancelled", vec!["SO-3"]),
+        ("status=open", vec!["SO-1", "SO-2"]),
+        ("customer=CUST-2", vec!["SO-2"]),
+        ("sku=BEANS", vec!["SO-2"]),
+        ("channel=store", vec!["SO-2"]),
+        ("from=2026-03-04", vec![]),
+    ] {
+        let (status, page) = svc.json("GET", &format!("/orders?{query}"), "").await;
+        assert_eq!(status, StatusCode::OK, "{query}: {page}");
+        assert_eq!(ids(&page), expected, "{query}");
+    }
+    // Pages: one order each, following the cursor to the end.
+    let (mut seen, mut after) = (Vec::new(), String::new());
+    loop {
+        let (_, page) = svc
+            .json("GET", &format!("/orders?limit=1{after}"), "")
+            .await;
+        seen.extend(ids(&page));
+        match page["next"].as_str() {
+            Some(next) => after = format!("&after={next}"),
+            None => break,
+        }
+    }
+    assert_eq!(seen, ["SO-1", "SO-2", "SO-3"]);
+    let (status, r) = svc.json("GET", "/orders?status=lost", "").await;
+    assert_eq!(
+        (status, &r["parameter"]),
+        (StatusCode::BAD_REQUEST, &Value::from("status"))
+    );
+    let (status, r) = svc.json("GET", "/orders?limit=0", "").await;
+    assert_eq!(
+        (status, &r["parameter"]),
+        (StatusCode::BAD_REQUEST, &Value::from("limit"))
+    );
+
+    // One order's story: the customer's facts and the process's, in log order.
+    let (status, story) = svc.json("GET", "/orders/SO-1", "").await;
+    assert_eq!(status, StatusCode::OK, "{story}");
+    assert_eq!(story["order"]["order_id"], "SO-1");
+    let events = story["events"].as_array().unwrap();
+    assert_eq!(events[0]["event_type"], "OrderPlaced");
+    assert_eq!(events[0]["by"], "outside");
+    let allocated = events
+        .iter()
+        .find(|e| e["event_type"] == "LineAllocated")
+        .unwrap();
+    assert_eq!(allocated["by"], "fulfilment");
+    assert_eq!(allocated["reacting_to"], events[0]["position"]);
+    assert!(events
+        .windows(2)
+        .all(|w| w[0]["position"].as_u64() < w[1]["position"].as_u64()));
+    assert_eq!(story["lines"].as_array().unwrap().len(), 2);
+    let (status, _) = svc.json("GET", "/orders/NOPE", "").await;
+    assert_eq!(status, StatusCode::NOT_FOUND);
+
+    // The item master, POs and stock.
+    let (_, skus) = svc.json("GET", "/skus", "").await;
+    let skus: Vec<&str> = skus
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|s| s["sku"].as_str().unwrap())
+        .collect();
+    assert_eq!(skus, ["BEANS", "MUG", "TOWEL"]);
+    let (_, locations) = svc.json("GET", "/locations", "").await;
+    assert_eq!(locations.as_array().unwrap().len(), 2, "{locations}");
+    let (_, pos) = svc.json("GET", "/purchase-orders", "").await;
+    assert_eq!(pos[0]["po_id"], "PO-1", "{pos}");
+    let (_, open) = svc.json("GET", "/purchase-orders?status=open", "").await;
+    let (_, done) = svc
+        .json("GET", "/purchase-orders?status=done&supplier=SUP-1", "")
+        .await;
+    assert_eq!(
+        open.as_array().unwrap().len() + done.as_array().unwrap().len(),
+        pos.as_array().unwrap().len()
+    );
+    let (status, stock) = svc.json("GET", "/stock?sku=MUG", "").await;
+    assert_eq!(status, StatusCode::OK, "{stock}");
+    let free: u64 = stock
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|r| r["free"].as_u64().unwrap())
+        .sum();
+    let (_, atp) = svc.json("GET", "/atp/MUG", "").await;
+    assert_eq!(
+        Some(free),
+        atp["atp_now"].as_u64(),
+        "free stock is ATP now: {stock}"
+    );
+    let (status, _) = svc.json("GET", "/stock?sku=NOPE", "").await;
+    assert_eq!(status, StatusCode::NOT_FOUND);
+
+    // Events by type across the log, and one stream a page at a time.
+    let (_, page) = svc.json("GET", "/events?type=OrderPlaced", "").await;
+    let placed: Vec<&str> = page["events"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|e| e["stream"].as_str().unwrap())
+        .collect();
+    assert_eq!(placed, ["order-SO-1", "order-SO-2", "order-SO-3"]);
+    let (_, page) = svc
+        .json("GET", "/events?stream=order-SO-1&limit=2", "")
+        .await;
+    assert_eq!(page["events"].as_array().unwrap().len(), 2);
+    let next = page["next"].as_u64().unwrap();
+    let (_, rest) = svc
+        .json("GET", &format!("/events?stream=order-SO-1&from={next}"), "")
+        .await;
+    assert_eq!(
+        2 + rest["events"].as_array().unwrap().len(),
+        events.len(),
+        "the pages hold the order's events"
+    );
+    svc.service.stop().await.unwrap();
+}

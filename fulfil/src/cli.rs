@@ -164,12 +164,12 @@ pub enum Cmd {
         #[command(subcommand)]
         which: MetricsCmd,
     },
-    /// Rebuilds a read model (atp, orders, stock, demand or all) from the log, beside the live copy, then swaps it in.
+    /// Rebuilds a read model (atp, orders, stock, demand, purchases or all) from the log, beside the live copy, then swaps it in.
     Replay {
         #[arg(long)]
         projection: String,
     },
-    /// Compares a live read model (atp, orders, stock, demand or all) with a fresh rebuild; exits 1 if they differ.
+    /// Compares a live read model (atp, orders, stock, demand, purchases or all) with a fresh rebuild; exits 1 if they differ.
     Check {
         #[arg(long)]
         projection: String,
@@ -191,17 +191,97 @@ pub enum Cmd {
         #[command(flatten)]
         past: Past,
     },
-    /// Prints the event log as JSON lines.
+    /// Prints the event log as JSON lines: all of it, one stream, or the events of a type or business flow between two positions.
     Events {
         /// Only this stream (for example inventory-SKU-1@WH1).
         #[arg(long)]
         stream: Option<String>,
+        /// Only events of this type (for example `LineBackordered`).
+        #[arg(long = "type")]
+        event_type: Option<String>,
+        /// Only events of this business flow.
+        #[arg(long)]
+        correlation_id: Option<String>,
         /// The first global position (or, with --stream, the first version).
         #[arg(long, default_value_t = 1)]
         from: u64,
+        /// The last global position.
+        #[arg(long)]
+        to: Option<u64>,
         /// At most this many events.
         #[arg(long)]
         limit: Option<usize>,
+    },
+    /// Lists orders, oldest placed first, a page at a time: by status, customer, SKU, location, channel and the days they were placed.
+    Orders {
+        /// open (backordered and late ones too), backordered, late (open past the due date), shipped, delivered or cancelled.
+        #[arg(long, value_enum)]
+        status: Option<OrderStatusArg>,
+        #[arg(long)]
+        customer: Option<String>,
+        /// Orders with a line of this SKU.
+        #[arg(long)]
+        sku: Option<String>,
+        /// Orders with units allocated or shipped from this location.
+        #[arg(long)]
+        location: Option<String>,
+        #[arg(long)]
+        channel: Option<String>,
+        /// Placed on or after this day.
+        #[arg(long)]
+        from: Option<chrono::NaiveDate>,
+        /// Placed on or before this day.
+        #[arg(long)]
+        to: Option<chrono::NaiveDate>,
+        /// The next page: the cursor the last page ended with.
+        #[arg(long)]
+        after: Option<String>,
+        /// Orders per page (1 to 1000).
+        #[arg(long, default_value_t = 50, value_parser = clap::value_parser!(u16).range(1..=1000))]
+        limit: u16,
+        #[arg(long, value_enum, default_value_t = Format::Table)]
+        format: Format,
+    },
+    /// One order's story: where it stands, each line, every fact with who caused it, and the commands the fulfilment process was refused for it.
+    Order {
+        order_id: String,
+        #[arg(long, value_enum, default_value_t = Format::Table)]
+        format: Format,
+    },
+    /// The SKUs the item master defines.
+    Skus {
+        #[arg(long, value_enum, default_value_t = Format::Table)]
+        format: Format,
+    },
+    /// The locations the item master defines.
+    Locations {
+        #[arg(long, value_enum, default_value_t = Format::Table)]
+        format: Format,
+    },
+    /// Purchase orders: open (overdue ones too), overdue or done; by supplier, SKU and location.
+    Pos {
+        #[arg(long, value_enum)]
+        status: Option<PoStatusArg>,
+        #[arg(long)]
+        supplier: Option<String>,
+        #[arg(long)]
+        sku: Option<String>,
+        #[arg(long)]
+        location: Option<String>,
+        #[arg(long, value_enum, default_value_t = Format::Table)]
+        format: Format,
+    },
+    /// Stock by item (SKU at a location): on hand, reserved, free, inbound, position and reorder point.
+    Stock {
+        #[arg(long)]
+        sku: Option<String>,
+        #[arg(long)]
+        location: Option<String>,
+        /// Only items whose position is at or below their reorder point.
+        #[arg(long)]
+        at_reorder_point: bool,
+        #[arg(long, value_enum, default_value_t = Format::Table)]
+        format: Format,
     },
 }
 
@@ -367,6 +447,48 @@ fn parse_start(text: &str) -> Result<chrono::DateTime<chrono::Utc>, String> {
 
 fn parse_end(text: &str) -> Result<chrono::DateTime<chrono::Utc>, String> {
     parse_time(text, true)
+}
+
+/// An order status to list by.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum OrderStatusArg {
+    Open,
+    Backordered,
+    Late,
+    Shipped,
+    Delivered,
+    Cancelled,
+}
+
+impl From<OrderStatusArg> for projections::orders::OrderStatus {
+    fn from(s: OrderStatusArg) -> Self {
+        match s {
+            OrderStatusArg::Open => Self::Open,
+            OrderStatusArg::Backordered => Self::Backordered,
+            OrderStatusArg::Late => Self::Late,
+            OrderStatusArg::Shipped => Self::Shipped,
+            OrderStatusArg::Delivered => Self::Delivered,
+            OrderStatusArg::Cancelled => Self::Cancelled,
+        }
+    }
+}
+
+/// A purchase-order status to list by.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum PoStatusArg {
+    Open,
+    Overdue,
+    Done,
+}
+
+impl From<PoStatusArg> for projections::purchases::PurchaseStatus {
+    fn from(s: PoStatusArg) -> Self {
+        match s {
+            PoStatusArg::Open => Self::Open,
+            PoStatusArg::Overdue => Self::Overdue,
+            PoStatusArg::Done => Self::Done,
+        }
+    }
 }
 
 /// How a demand history is summed.

@@ -340,16 +340,15 @@ pub fn state(store: &Store, stream: &str, cut: Option<&event_store::Cut>) -> any
     Ok(())
 }
 
-/// Prints the log, or one stream from a version, as JSON lines.
+/// Prints the log as JSON lines: one stream from a version (`query.from`),
+/// or the events `query` asks for, a page at a time.
 pub fn events(
     store: &Store,
     stream: Option<String>,
-    from: u64,
-    limit: Option<usize>,
+    mut query: event_store::EventQuery,
 ) -> anyhow::Result<()> {
     const PAGE: usize = 1024;
     let mut out = std::io::stdout().lock();
-    let mut left = limit.unwrap_or(usize::MAX);
     let mut print = |events: Vec<event_store::RecordedEvent>| -> anyhow::Result<()> {
         for e in events {
             serde_json::to_writer(&mut out, &e)?;
@@ -358,18 +357,26 @@ pub fn events(
         Ok(())
     };
     if let Some(s) = stream {
-        let mut events = store.read_stream(&StreamId::new(s)?, from)?;
-        events.truncate(left);
-        print(events)?;
+        let events = store
+            .read_stream(&StreamId::new(s)?, query.from)?
+            .into_iter()
+            .filter(|e| query.to.is_none_or(|to| e.position <= to))
+            .filter(|e| query.event_type.as_ref().is_none_or(|t| *t == e.event_type))
+            .filter(|e| query.correlation_id.is_none() || e.correlation_id == query.correlation_id)
+            .take(query.limit);
+        print(events.collect())?;
     } else {
         // The whole log may not fit in memory: page through it.
-        let mut next = from;
+        let mut left = query.limit;
         while left > 0 {
-            let page = store.read_all(next, left.min(PAGE))?;
-            let Some(last) = page.last() else { break };
-            next = last.position + 1;
-            left -= page.len();
-            print(page)?;
+            query.limit = left.min(PAGE);
+            let page = store.find(&query)?;
+            left -= page.events.len();
+            print(page.events)?;
+            match page.next {
+                Some(next) => query.from = next,
+                None => break,
+            }
         }
     }
     out.flush()?;

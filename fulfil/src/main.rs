@@ -12,6 +12,7 @@ mod demo;
 mod exit;
 mod forecast;
 mod inspect;
+mod listing;
 mod output;
 mod past;
 mod report;
@@ -63,6 +64,12 @@ fn run(mut cli: Cli) -> anyhow::Result<()> {
     };
     let today = || clock::SystemClock.now().date_naive();
     match cli.command {
+        command @ (Cmd::Orders { .. }
+        | Cmd::Order { .. }
+        | Cmd::Skus { .. }
+        | Cmd::Locations { .. }
+        | Cmd::Pos { .. }
+        | Cmd::Stock { .. }) => listing::run(&existing(&data_dir, config)?, command, today()),
         Cmd::Demo => demo::run(cli.data_dir_given.then_some(&data_dir), config),
         Cmd::Submit { file, dry_run } => {
             submit(&data_dir, config, cli.server.as_deref(), &file, dry_run)
@@ -74,9 +81,22 @@ fn run(mut cli: Cli) -> anyhow::Result<()> {
         }
         Cmd::Events {
             stream,
+            event_type,
+            correlation_id,
             from,
+            to,
             limit,
-        } => inspect::events(&existing(&data_dir, config)?, stream, from, limit),
+        } => {
+            let query = event_store::EventQuery {
+                stream: None,
+                event_type,
+                correlation_id,
+                from,
+                to,
+                limit: limit.unwrap_or(usize::MAX),
+            };
+            inspect::events(&existing(&data_dir, config)?, stream, query)
+        }
         Cmd::Atp {
             sku,
             location,

@@ -121,3 +121,81 @@ fn flatten(prefix: &str, value: &serde_json::Value, rows: &mut Vec<(String, Stri
         other => rows.push((prefix.to_owned(), other.to_string())),
     }
 }
+
+/// Prints records as a table for people (a header, aligned columns, one
+/// row each), CSV for tools (a header row, one row per record) or JSON
+/// (the records as they are). `columns` names the fields shown, in order.
+pub fn print_rows<T: serde::Serialize>(
+    rows: &[T],
+    columns: &[&str],
+    format: Format,
+) -> anyhow::Result<()> {
+    if format == Format::Json {
+        crate::output::line(format_args!("{}", serde_json::to_string(rows)?))?;
+        return Ok(());
+    }
+    let mut cells: Vec<Vec<String>> = Vec::with_capacity(rows.len());
+    for row in rows {
+        let value = serde_json::to_value(row)?;
+        cells.push(columns.iter().map(|c| cell(&value[*c])).collect());
+    }
+    if format == Format::Csv {
+        crate::output::line(format_args!("{}", columns.join(",")))?;
+        for row in cells {
+            let row: Vec<String> = row.iter().map(|c| csv_field(c)).collect();
+            crate::output::line(format_args!("{}", row.join(",")))?;
+        }
+        return Ok(());
+    }
+    let widths: Vec<usize> = columns
+        .iter()
+        .enumerate()
+        .map(|(i, c)| {
+            cells
+                .iter()
+                .map(|r| r[i].chars().count())
+                .chain([c.chars().count()])
+                .max()
+                .unwrap_or(0)
+        })
+        .collect();
+    let line = |fields: Vec<&str>| {
+        fields
+            .iter()
+            .zip(&widths)
+            .map(|(f, w)| format!("{f:<w$}"))
+            .collect::<Vec<_>>()
+            .join("  ")
+            .trim_end()
+            .to_owned()
+    };
+    crate::output::line(line(columns.to_vec()))?;
+    for row in &cells {
+        crate::output::line(line(row.iter().map(String::as_str).collect()))?;
+    }
+    Ok(())
+}
+
+/// A JSON value as a table cell: text as it is, nothing for null, yes or
+/// no for a flag, numbers with at most two decimals.
+fn cell(value: &serde_json::Value) -> String {
+    match value {
+        serde_json::Value::Null => String::new(),
+        serde_json::Value::String(s) => s.clone(),
+        serde_json::Value::Bool(b) => if *b { "yes" } else { "no" }.to_owned(),
+        serde_json::Value::Number(n) if n.is_f64() => {
+            let text = format!("{:.2}", n.as_f64().unwrap_or_default());
+            text.trim_end_matches('0').trim_end_matches('.').to_owned()
+        }
+        other => other.to_string(),
+    }
+}
+
+/// A CSV field, quoted when it holds a comma, a quote or a line break.
+pub fn csv_field(text: &str) -> String {
+    if text.contains([',', '"', '\n', '\r']) {
+        format!("\"{}\"", text.replace('"', "\"\""))
+    } else {
+        text.to_owned()
+    }
+}

@@ -242,3 +242,86 @@ fn the_demo_runs_in_a_directory_of_its_own_and_the_readme_commands_work_after_it
     assert_eq!(code, 1);
     assert!(err.contains("is not empty"), "{err}");
 }
+
+const FULFILMENT: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/../scenarios/fulfilment.jsonl");
+
+#[test]
+fn orders_and_their_stories_pos_stock_and_events_can_be_found_from_the_cli() {
+    let dir = tempfile::tempdir().unwrap();
+    let (_, err, code) = fulfil(dir.path(), &["submit", FULFILMENT], "");
+    assert_eq!(code, 2, "the scenario's bad lines are refused: {err}");
+
+    // A table for people: a header, then one aligned row per order.
+    let (out, err, code) = fulfil(dir.path(), &["orders"], "");
+    assert_eq!(code, 0, "{err}");
+    let rows: Vec<&str> = out.lines().collect();
+    assert!(rows[0].starts_with("order_id  status"), "{out}");
+    assert_eq!(rows.len(), 4, "{out}");
+    assert_eq!(
+        rows[1].find("CUST-1"),
+        rows[0].find("customer_id"),
+        "aligned: {out}"
+    );
+    // CSV for tools: a header row, one row per order.
+    let (csv, _, _) = fulfil(
+        dir.path(),
+        &["orders", "--status", "cancelled", "--format", "csv"],
+        "",
+    );
+    let csv: Vec<&str> = csv.lines().collect();
+    assert_eq!(csv.len(), 2, "{csv:?}");
+    assert!(csv[0].starts_with("order_id,status,customer_id"), "{csv:?}");
+    assert!(csv[1].starts_with("SO-3,cancelled,CUST-3"), "{csv:?}");
+    // Pages: the cursor is said on standard error and leads to the next page.
+    let (out, err, _) = fulfil(
+        dir.path(),
+        &["orders", "--limit", "2", "--format", "json"],
+        "",
+    );
+    let page: Value = serde_json::from_str(&out).unwrap();
+    let next = page["next"].as_str().unwrap().to_owned();
+    assert!(err.is_empty(), "JSON carries the cursor itself: {err}");
+    let (out, _, _) = fulfil(
+        dir.path(),
+        &["orders", "--after", &next, "--format", "json"],
+        "",
+    );
+    let rest: Value = serde_json::from_str(&out).unwrap();
+    assert_eq!(rest["orders"][0]["order_id"], "SO-3");
+    let (_, err, _) = fulfil(dir.path(), &["orders", "--limit", "2"], "");
+    assert!(err.contains("more orders: add --after"), "{err}");
+
+    // One order's story.
+    let (out, err, code) = fulfil(dir.path(), &["order", "SO-1"], "");
+    assert_eq!(code, 0, "{err}");
+    assert!(
+        out.contains("OrderPlaced") && out.contains("fulfilment"),
+        "{out}"
+    );
+    let (_, err, code) = fulfil(dir.path(), &["order", "SO-99"], "");
+    assert_eq!(code, 3, "{err}");
+
+    let (out, _, _) = fulfil(dir.path(), &["pos", "--format", "json"], "");
+    let pos: Value = serde_json::from_str(&out).unwrap();
+    assert_eq!(pos[0]["po_id"], "PO-1");
+    let (out, _, _) = fulfil(
+        dir.path(),
+        &["stock", "--sku", "MUG", "--format", "csv"],
+        "",
+    );
+    assert_eq!(
+        out.lines().count(),
+        3,
+        "a header and MUG at two locations: {out}"
+    );
+    let (out, _, _) = fulfil(dir.path(), &["skus", "--format", "csv"], "");
+    assert!(
+        out.contains("MUG,\"Enamel mug, blue\""),
+        "a comma is quoted: {out}"
+    );
+    let (out, _, code) = fulfil(dir.path(), &["events", "--type", "OrderCancelled"], "");
+    assert_eq!(code, 0);
+    let events = json_lines(&out);
+    assert_eq!(events.len(), 1);
+    assert_eq!(events[0]["stream"], "order-SO-3");
+}

@@ -9,9 +9,12 @@ use event_store::{Store, StoreConfig};
 
 use crate::cli::{MetricsCmd, TopicsCmd};
 use crate::config::{kafka_config, ConfigFile};
-use crate::report::print_report;
 
-pub fn metrics(store: &Store, which: MetricsCmd) -> anyhow::Result<()> {
+pub fn metrics(
+    store: &Store,
+    which: MetricsCmd,
+    currency: &crate::people::Currency,
+) -> anyhow::Result<()> {
     let models = crate::read_models(store)?;
     match which {
         MetricsCmd::Orders {
@@ -38,7 +41,8 @@ pub fn metrics(store: &Store, which: MetricsCmd) -> anyhow::Result<()> {
                 Some(cut) => models.orders.as_of(&cut)?.metrics(&filter, as_of)?,
                 None => models.orders.metrics(&filter, as_of)?,
             };
-            print_report(&m, format)
+            crate::output::text(&crate::people::order_metrics(&m, format)?)?;
+            Ok(())
         }
         MetricsCmd::Inventory {
             from,
@@ -69,7 +73,8 @@ pub fn metrics(store: &Store, which: MetricsCmd) -> anyhow::Result<()> {
                 Some(cut) => models.stock.as_of(&cut)?.metrics(&filter, as_of)?,
                 None => models.stock.metrics(&filter, as_of)?,
             };
-            print_report(&m, format)
+            crate::output::text(&crate::people::inventory_metrics(&m, currency, format)?)?;
+            Ok(())
         }
     }
 }

@@ -1,5 +1,6 @@
 //! The configuration file (`--config fulfil.toml`): the data directory, the
-//! HTTP address and the `[kafka]` table. Flags and the environment win over it.
+//! HTTP address, the store-wide currency and the `[kafka]` table. Flags and
+//! the environment win over it.
 
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
@@ -16,6 +17,8 @@ use crate::cli::KafkaArgs;
 pub struct ConfigFile {
     pub data_dir: Option<PathBuf>,
     pub http: Option<String>,
+    /// The store-wide currency of every amount (ISO 4217; default USD).
+    pub currency: Option<String>,
     #[serde(default)]
     pub kafka: KafkaFile,
 }
@@ -26,6 +29,14 @@ impl ConfigFile {
         let text = std::fs::read_to_string(path)
             .with_context(|| format!("configuration: reading {}", path.display()))?;
         toml::from_str(&text).with_context(|| format!("configuration: {}", path.display()))
+    }
+
+    /// The currency amounts are shown in: the file's, else USD.
+    pub fn currency(&self) -> anyhow::Result<crate::people::Currency> {
+        self.currency.as_deref().map_or_else(
+            || Ok(crate::people::Currency::default()),
+            crate::people::Currency::new,
+        )
     }
 
     /// Whether Kafka is configured, by flag, environment or file.

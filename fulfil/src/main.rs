@@ -15,6 +15,7 @@ mod inspect;
 mod listing;
 mod output;
 mod past;
+mod people;
 mod report;
 mod serve;
 
@@ -128,7 +129,7 @@ fn run(mut cli: Cli) -> anyhow::Result<()> {
             let model = atp_model(&existing(&data_dir, config)?)?;
             let day = day.unwrap_or_else(today);
             let promise = model.promise(&sku, qty, by, location.as_deref(), day)?;
-            report::print_report(&promise, format)
+            report::print_promise(&promise, format)
         }
         Cmd::Forecast {
             sku,
@@ -225,7 +226,9 @@ fn run(mut cli: Cli) -> anyhow::Result<()> {
             &scope,
             clock::SystemClock.now(),
         ),
-        Cmd::Metrics { which } => admin::metrics(&existing(&data_dir, config)?, which),
+        Cmd::Metrics { which } => {
+            admin::metrics(&existing(&data_dir, config)?, which, &file.currency()?)
+        }
         Cmd::Replay { projection } => {
             let admin = admin::Admin::Rebuild;
             admin::read_model_admin(&data_dir, config, &projection, cli.server, admin)

@@ -68,58 +68,53 @@ pub fn print_atp(atp: &projections::atp::SkuAtp, format: Format) -> anyhow::Resu
     Ok(())
 }
 
-/// Prints any report: JSON as is; a table or CSV of `metric,value` rows,
-/// the JSON flattened into dotted names.
-pub fn print_report<T: serde::Serialize>(report: &T, format: Format) -> anyhow::Result<()> {
-    let json = serde_json::to_value(report)?;
-    if format == Format::Json {
-        crate::output::line(format_args!("{json}"))?;
-        return Ok(());
-    }
-    let mut rows = Vec::new();
-    flatten("", &json, &mut rows);
-    if format == Format::Csv {
-        crate::output::line(format_args!("metric,value"))?;
-        for (k, v) in rows {
-            let v = if v.contains([',', '"']) {
-                format!("\"{}\"", v.replace('"', "\"\""))
-            } else {
-                v
-            };
-            crate::output::line(format_args!("{k},{v}"))?;
+/// A promise: yes or no, what can be confirmed by the date, from where,
+/// and the earliest day for all of it.
+pub fn print_promise(p: &projections::atp::Promise, format: Format) -> anyhow::Result<()> {
+    let sources = p
+        .sources
+        .iter()
+        .map(|(l, n)| format!("{l}:{n}"))
+        .collect::<Vec<_>>()
+        .join(" ");
+    let earliest = p.earliest.map(|d| d.to_string()).unwrap_or_default();
+    match format {
+        Format::Json => crate::output::line(serde_json::to_string(p)?)?,
+        Format::Csv => {
+            crate::output::line("sku,qty,by,can_promise,confirmable,earliest,sources")?;
+            crate::output::line(format_args!(
+                "{},{},{},{},{},{earliest},{}",
+                csv_field(&p.sku),
+                p.qty,
+                p.by,
+                p.can_promise,
+                p.confirmable,
+                csv_field(&sources)
+            ))?;
         }
-    } else {
-        let width = rows.iter().map(|(k, _)| k.len()).max().unwrap_or(0);
-        for (k, v) in rows {
-            crate::output::line(format_args!("{k:<width$}  {v}"))?;
+        Format::Table => {
+            let answer = if p.can_promise { "yes" } else { "no" };
+            let earliest = p.earliest.map_or_else(
+                || "no day yet has all of it".to_owned(),
+                |d| format!("all of it from {d}"),
+            );
+            crate::output::line(format_args!(
+                "{} × {} by {}: {answer}; {} can be confirmed by then; {earliest}",
+                p.qty, p.sku, p.by, p.confirmable
+            ))?;
+            if !p.sources.is_empty() {
+                print_rows(
+                    &p.sources
+                        .iter()
+                        .map(|(location, units)| serde_json::json!({ "location": location, "units": units }))
+                        .collect::<Vec<_>>(),
+                    &["location", "units"],
+                    format,
+                )?;
+            }
         }
     }
     Ok(())
-}
-
-fn flatten(prefix: &str, value: &serde_json::Value, rows: &mut Vec<(String, String)>) {
-    let name = |k: &str| {
-        if prefix.is_empty() {
-            k.to_owned()
-        } else {
-            format!("{prefix}.{k}")
-        }
-    };
-    match value {
-        serde_json::Value::Object(map) => {
-            for (k, v) in map {
-                flatten(&name(k), v, rows);
-            }
-        }
-        serde_json::Value::Array(items) => {
-            for (i, v) in items.iter().enumerate() {
-                flatten(&name(&i.to_string()), v, rows);
-            }
-        }
-        serde_json::Value::Null => rows.push((prefix.to_owned(), String::new())),
-        serde_json::Value::String(s) => rows.push((prefix.to_owned(), s.clone())),
-        other => rows.push((prefix.to_owned(), other.to_string())),
-    }
 }
 
 /// Prints records as a table for people (a header, aligned columns, one

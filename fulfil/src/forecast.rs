@@ -432,39 +432,12 @@ pub fn print_suggestions(table: &[Suggestion], format: Format) -> anyhow::Result
             ]
         })
         .collect();
-    let mut t = String::new();
     if format == Format::Csv {
-        t.push_str(&header.join(","));
-        t.push('\n');
-        for r in rows {
-            t.push_str(&r.join(","));
-            t.push('\n');
-        }
-        return emit(&t);
+        return emit(&crate::report::csv_table(&header, &rows));
     }
     if table.is_empty() {
         return emit("no item has supplier terms: set them with SetSupply\n");
     }
-    let widths: Vec<usize> = (0..header.len())
-        .map(|i| {
-            rows.iter()
-                .map(|r| r[i].len())
-                .chain([header[i].len()])
-                .max()
-                .unwrap_or(0)
-        })
-        .collect();
-    let line = |cells: Vec<&str>| {
-        let padded: Vec<String> = cells
-            .iter()
-            .zip(&widths)
-            .map(|(c, w)| format!("{c:<w$}"))
-            .collect();
-        format!("{}\n", padded.join("  ").trim_end())
-    };
-    t.push_str(&line(header.to_vec()));
-    for r in &rows {
-        t.push_str(&line(r.iter().map(String::as_str).collect()));
-    }
+    let t = crate::report::aligned(&header, &rows);
     emit(&t)
 }

@@ -5,6 +5,8 @@ use event_store::Store;
 use projections::orders::{OrderFilter, OrderQuery};
 use projections::purchases::PurchaseQuery;
 
+use serde_json::Value;
+
 use crate::cli::{Cmd, Format};
 use crate::report::print_rows;
 
@@ -45,54 +47,19 @@ pub fn run(store: &Store, command: Cmd, today: chrono::NaiveDate) -> anyhow::Res
                 after,
                 limit: usize::from(limit),
             };
-            let page = models.orders.list(&query, today)?;
-            if format == Format::Json {
-                crate::output::line(format_args!("{}", serde_json::to_string(&page)?))?;
-            } else {
-                print_rows(&page.orders, ORDER_COLUMNS, format)?;
-            }
-            if let (Some(next), false) = (&page.next, format == Format::Json) {
-                eprintln!("more orders: add --after {next}");
-            }
-            Ok(())
+            print_page(
+                &serde_json::to_value(models.orders.list(&query, today)?)?,
+                format,
+            )
         }
-        Cmd::Order { order_id, format } => {
-            let story = audit::story(store, &models.orders, &order_id, today)?;
-            if format == Format::Json {
-                crate::output::line(format_args!("{}", serde_json::to_string(&story)?))?;
-                return Ok(());
-            }
-            if format == Format::Csv {
-                return print_rows(&story.events, EVENT_COLUMNS, format);
-            }
-            print_rows(std::slice::from_ref(&story.order), ORDER_COLUMNS, format)?;
-            crate::output::line("\nlines")?;
-            print_rows(&story.lines, LINE_COLUMNS, format)?;
-            crate::output::line(
-                "\nevents (by: outside, or the process reacting to the fact at reacting_to)",
-            )?;
-            print_rows(&story.events, EVENT_COLUMNS, format)?;
-            if !story.refused.is_empty() {
-                crate::output::line("\ncommands the fulfilment process was refused")?;
-                print_rows(&story.refused, REFUSED_COLUMNS, format)?;
-            }
-            Ok(())
-        }
-        Cmd::Skus { format } => print_rows(
-            &models.atp.skus()?,
-            &[
-                "sku",
-                "description",
-                "unit_of_measure",
-                "standard_cost_cents",
-            ],
+        Cmd::Order { order_id, format } => print_story(
+            &serde_json::to_value(audit::story(store, &models.orders, &order_id, today)?)?,
             format,
         ),
-        Cmd::Locations { format } => print_rows(
-            &models.atp.locations()?,
-            &["location", "name", "kind"],
-            format,
-        ),
+        Cmd::Skus { format } => print_skus(&serde_json::to_value(models.atp.skus()?)?, format),
+        Cmd::Locations { format } => {
+            print_locations(&serde_json::to_value(models.atp.locations()?)?, format)
+        }
         Cmd::Pos {
             status,
             supplier,
@@ -106,7 +73,10 @@ pub fn run(store: &Store, command: Cmd, today: chrono::NaiveDate) -> anyhow::Res
                 sku,
                 location,
             };
-            print_rows(&models.purchases.list(&query, today)?, PO_COLUMNS, format)
+            print_pos(
+                &serde_json::to_value(models.purchases.list(&query, today)?)?,
+                format,
+            )
         }
         Cmd::Stock {
             sku,
@@ -119,10 +89,82 @@ pub fn run(store: &Store, command: Cmd, today: chrono::NaiveDate) -> anyhow::Res
                 location,
                 at_reorder_point,
             };
-            print_rows(&models.atp.stock(&query)?, STOCK_COLUMNS, format)
+            print_stock(&serde_json::to_value(models.atp.stock(&query)?)?, format)
         }
         _ => anyhow::bail!("fulfil: this command is not a listing"),
     }
+}
+
+/// The records of a JSON array.
+fn records(value: &Value) -> &[Value] {
+    value.as_array().map_or(&[], Vec::as_slice)
+}
+
+/// A page of orders; the cursor of the next one is said on standard error.
+pub fn print_page(page: &Value, format: Format) -> anyhow::Result<()> {
+    if format == Format::Json {
+        crate::output::line(page)?;
+        return Ok(());
+    }
+    print_rows(records(&page["orders"]), ORDER_COLUMNS, format)?;
+    if let Some(next) = page["next"].as_str() {
+        eprintln!("more orders: add --after {next}");
+    }
+    Ok(())
+}
+
+/// One order's story: the order, its lines, its events, and what the process was refused.
+pub fn print_story(story: &Value, format: Format) -> anyhow::Result<()> {
+    match format {
+        Format::Json => {
+            crate::output::line(story)?;
+        }
+        Format::Csv => print_rows(records(&story["events"]), EVENT_COLUMNS, format)?,
+        Format::Table => {
+            print_rows(std::slice::from_ref(&story["order"]), ORDER_COLUMNS, format)?;
+            crate::output::line("\nlines")?;
+            print_rows(records(&story["lines"]), LINE_COLUMNS, format)?;
+            crate::output::line(
+                "\nevents (by: outside, or the process reacting to the fact at reacting_to)",
+            )?;
+            print_rows(records(&story["events"]), EVENT_COLUMNS, format)?;
+            let refused = records(&story["refused"]);
+            if !refused.is_empty() {
+                crate::output::line("\ncommands the fulfilment process was refused")?;
+                print_rows(refused, REFUSED_COLUMNS, format)?;
+            }
+        }
+    }
+    Ok(())
+}
+
+/// The SKUs of the item master.
+pub fn print_skus(skus: &Value, format: Format) -> anyhow::Result<()> {
+    print_rows(
+        records(skus),
+        &[
+            "sku",
+            "description",
+            "unit_of_measure",
+            "standard_cost_cents",
+        ],
+        format,
+    )
+}
+
+/// The locations of the item master.
+pub fn print_locations(locations: &Value, format: Format) -> anyhow::Result<()> {
+    print_rows(records(locations), &["location", "name", "kind"], format)
+}
+
+/// Purchase orders.
+pub fn print_pos(pos: &Value, format: Format) -> anyhow::Result<()> {
+    print_rows(records(pos), PO_COLUMNS, format)
+}
+
+/// Stock by item.
+pub fn print_stock(stock: &Value, format: Format) -> anyhow::Result<()> {
+    print_rows(records(stock), STOCK_COLUMNS, format)
 }
 
 const ORDER_COLUMNS: &[&str] = &[

@@ -16,6 +16,7 @@ mod listing;
 mod output;
 mod past;
 mod people;
+mod remote;
 mod report;
 mod serve;
 
@@ -44,15 +45,13 @@ fn main() -> std::process::ExitCode {
 }
 
 fn run(mut cli: Cli) -> anyhow::Result<()> {
-    if let (Some(_), false) = (&cli.server, cli.command.goes_through_server()) {
-        anyhow::bail!(
-            "--server: this command reads the store itself; submit, replay and check go through a running service"
-        );
-    }
     let file = match &cli.config {
         Some(path) => ConfigFile::load(path)?,
         None => ConfigFile::default(),
     };
+    if let (Some(url), false) = (&cli.server, cli.command.goes_through_server()) {
+        return remote::run(&client::Server::new(url)?, cli.command, &file.currency()?);
+    }
     cli.data_dir_given = cli.data_dir.is_some();
     let data_dir = cli
         .data_dir
@@ -294,7 +293,7 @@ fn held(error: anyhow::Error, dir: &std::path::Path) -> anyhow::Error {
     });
     if locked {
         error.context(format!(
-            "the store in {} is held by a running process, most likely `fulfil serve`: send commands and checks to it with --server http://HOST:PORT (or FULFIL_SERVER), ask it over its HTTP API, or stop it",
+            "the store in {} is held by a running process, most likely `fulfil serve`: ask it instead with --server http://HOST:PORT (or FULFIL_SERVER), or stop it",
             dir.display()
         ))
     } else {

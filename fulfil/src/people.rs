@@ -3,12 +3,14 @@
 //! metrics as designed reports; their CSV is a header row and one row per
 //! record.
 
+use std::fmt::Write;
+
 use projections::orders::{CycleTimes, OrderMetrics};
 use projections::stats::Percentiles;
 use projections::stock::StockMetrics;
 
 use crate::cli::Format;
-use crate::report::csv_field;
+use crate::report::{aligned as table, csv_table};
 
 /// The store-wide currency amounts are kept in (minor units, cents).
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -73,33 +75,9 @@ fn pairs(rows: &[(&str, String)]) -> String {
         .map(|(l, _)| l.chars().count())
         .max()
         .unwrap_or(0);
-    rows.iter()
-        .map(|(l, v)| format!("{l:<width$}  {v}\n"))
-        .collect()
-}
-
-/// Columns aligned under a header.
-fn table(header: &[&str], rows: &[Vec<String>]) -> String {
-    let widths: Vec<usize> = (0..header.len())
-        .map(|i| {
-            rows.iter()
-                .map(|r| r[i].chars().count())
-                .chain([header[i].chars().count()])
-                .max()
-                .unwrap_or(0)
-        })
-        .collect();
-    let line = |cells: Vec<&str>| {
-        let text: Vec<String> = cells
-            .iter()
-            .zip(&widths)
-            .map(|(c, w)| format!("{c:<w$}"))
-            .collect();
-        text.join("  ").trim_end().to_owned() + "\n"
-    };
-    let mut out = line(header.to_vec());
-    for r in rows {
-        out += &line(r.iter().map(String::as_str).collect());
+    let mut out = String::new();
+    for (l, v) in rows {
+        let _ = writeln!(out, "{l:<width$}  {v}");
     }
     out
 }
@@ -107,8 +85,7 @@ fn table(header: &[&str], rows: &[Vec<String>]) -> String {
 /// A header row and one row of values.
 fn csv(columns: &[(String, String)]) -> String {
     let header: Vec<&str> = columns.iter().map(|(c, _)| c.as_str()).collect();
-    let values: Vec<String> = columns.iter().map(|(_, v)| csv_field(v)).collect();
-    format!("{}\n{}\n", header.join(","), values.join(","))
+    csv_table(&header, &[columns.iter().map(|(_, v)| v.clone()).collect()])
 }
 
 fn opt(n: Option<f64>) -> String {
@@ -258,15 +235,29 @@ pub fn inventory_metrics(
     Ok(match format {
         Format::Json => serde_json::to_string(m)? + "\n",
         Format::Csv => {
-            let mut out =
-                "date,close_units,close_value_cents,shipped_units,cogs_cents\n".to_owned();
-            for d in &m.daily {
-                out += &format!(
-                    "{},{},{:.0},{},{:.0}\n",
-                    d.date, d.close_units, d.close_value_cents, d.shipped_units, d.cogs_cents
-                );
-            }
-            out
+            let days: Vec<Vec<String>> = m
+                .daily
+                .iter()
+                .map(|d| {
+                    vec![
+                        d.date.to_string(),
+                        d.close_units.to_string(),
+                        format!("{:.0}", d.close_value_cents),
+                        d.shipped_units.to_string(),
+                        format!("{:.0}", d.cogs_cents),
+                    ]
+                })
+                .collect();
+            csv_table(
+                &[
+                    "date",
+                    "close_units",
+                    "close_value_cents",
+                    "shipped_units",
+                    "cogs_cents",
+                ],
+                &days,
+            )
         }
         Format::Table => {
             let period = match (m.from, m.to) {

@@ -134,41 +134,49 @@ pub fn print_rows<T: serde::Serialize>(
         let value = serde_json::to_value(row)?;
         cells.push(columns.iter().map(|c| cell(&value[*c])).collect());
     }
-    if format == Format::Csv {
-        crate::output::line(format_args!("{}", columns.join(",")))?;
-        for row in cells {
-            let row: Vec<String> = row.iter().map(|c| csv_field(c)).collect();
-            crate::output::line(format_args!("{}", row.join(",")))?;
-        }
-        return Ok(());
-    }
-    let widths: Vec<usize> = columns
-        .iter()
-        .enumerate()
-        .map(|(i, c)| {
-            cells
-                .iter()
-                .map(|r| r[i].chars().count())
-                .chain([c.chars().count()])
+    let text = if format == Format::Csv {
+        csv_table(columns, &cells)
+    } else {
+        aligned(columns, &cells)
+    };
+    crate::output::text(&text)?;
+    Ok(())
+}
+
+/// Columns aligned under a header, two spaces apart.
+pub fn aligned(header: &[&str], rows: &[Vec<String>]) -> String {
+    let widths: Vec<usize> = (0..header.len())
+        .map(|i| {
+            rows.iter()
+                .map(|r| r.get(i).map_or(0, |c| c.chars().count()))
+                .chain([header[i].chars().count()])
                 .max()
                 .unwrap_or(0)
         })
         .collect();
-    let line = |fields: Vec<&str>| {
-        fields
+    let line = |cells: Vec<&str>| {
+        let text: Vec<String> = cells
             .iter()
             .zip(&widths)
-            .map(|(f, w)| format!("{f:<w$}"))
-            .collect::<Vec<_>>()
-            .join("  ")
-            .trim_end()
-            .to_owned()
+            .map(|(c, w)| format!("{c:<w$}"))
+            .collect();
+        text.join("  ").trim_end().to_owned() + "\n"
     };
-    crate::output::line(line(columns.to_vec()))?;
-    for row in &cells {
-        crate::output::line(line(row.iter().map(String::as_str).collect()))?;
+    let mut out = line(header.to_vec());
+    for r in rows {
+        out += &line(r.iter().map(String::as_str).collect());
     }
-    Ok(())
+    out
+}
+
+/// A CSV table: a header row, then one row per record.
+pub fn csv_table(header: &[&str], rows: &[Vec<String>]) -> String {
+    let mut out = header.join(",") + "\n";
+    for r in rows {
+        out += &r.iter().map(|c| csv_field(c)).collect::<Vec<_>>().join(",");
+        out.push('\n');
+    }
+    out
 }
 
 /// A JSON value as a table cell: text as it is, nothing for null, yes or

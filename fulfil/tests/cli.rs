@@ -468,7 +468,9 @@ fn metrics_replay_and_check_from_the_cli() {
     assert!(table.contains("line fill rate"), "{table}");
     assert!(table.contains(" %"), "{table}");
     assert!(
-        !table.split_whitespace().any(|w| w.split('.').nth(1).is_some_and(|d| d.len() > 2)),
+        !table
+            .split_whitespace()
+            .any(|w| w.split('.').nth(1).is_some_and(|d| d.len() > 2)),
         "no long decimals: {table}"
     );
     // SHP-1 took 11 MUG and 2 TOWEL.
@@ -500,7 +502,9 @@ fn metrics_replay_and_check_from_the_cli() {
         None,
     );
     assert!(
-        table.lines().any(|l| l.starts_with("cost of goods shipped ") && l.contains(" USD")),
+        table
+            .lines()
+            .any(|l| l.starts_with("cost of goods shipped ") && l.contains(" USD")),
         "money in the store's currency: {table}"
     );
     let (_, err, ok) = fulfil(
@@ -574,15 +578,18 @@ fn serve_answers_over_http_and_replay_and_check_can_ask_it() {
         !ok && err.contains("7 of 32 commands were refused"),
         "{err}"
     );
-    let mut child = Command::new(env!("CARGO_BIN_EXE_fulfil"))
-        .arg("--data-dir")
-        .arg(dir.path())
-        .args(["serve", "--http", "127.0.0.1:0"])
-        .stderr(Stdio::piped())
-        .spawn()
-        .unwrap();
+    let mut child = Stopped(
+        Command::new(env!("CARGO_BIN_EXE_fulfil"))
+            .arg("--data-dir")
+            .arg(dir.path())
+            .args(["serve", "--http", "127.0.0.1:0"])
+            .stdout(Stdio::null())
+            .stderr(Stdio::piped())
+            .spawn()
+            .unwrap(),
+    );
     // The first line names the address it bound.
-    let mut stderr = std::io::BufReader::new(child.stderr.take().unwrap());
+    let mut stderr = std::io::BufReader::new(child.0.stderr.take().unwrap());
     let mut first = String::new();
     stderr.read_line(&mut first).unwrap();
     let url = first
@@ -611,13 +618,117 @@ fn serve_answers_over_http_and_replay_and_check_can_ask_it() {
         None,
     );
     assert!(!ok && err.contains("404"), "{err}");
+
+    // Without --server a query is told where to go; with it, every read
+    // command asks the service and prints what it prints from the store.
+    let (_, err, ok) = fulfil(dir.path(), &["orders"], None);
+    assert!(!ok && err.contains("--server http://HOST:PORT"), "{err}");
+    let head = json_lines(&fulfil(dir.path(), &["events", "--server", &url], None).0).len();
+    ready(&url, head);
+    let questions: [&[&str]; 7] = [
+        &["orders", "--format", "csv"],
+        &["order", "SO-1"],
+        &["stock", "--sku", "MUG"],
+        &["pos"],
+        &["atp", "MUG", "--plan-from", "2026-03-16"],
+        &[
+            "promise",
+            "TOWEL",
+            "5",
+            "--by",
+            "2026-03-20",
+            "--plan-from",
+            "2026-03-16",
+        ],
+        &[
+            "metrics",
+            "orders",
+            "--as-of",
+            "2026-03-20",
+            "--format",
+            "csv",
+        ],
+    ];
+    let mut served = Vec::new();
+    for args in questions {
+        let mut with = args.to_vec();
+        with.extend(["--server", url.as_str()]);
+        let (out, err, ok) = fulfil(dir.path(), &with, None);
+        assert!(ok, "{args:?}: {err}");
+        served.push(out);
+    }
+    let (_, err, ok) = fulfil(dir.path(), &["atp", "NOPE", "--server", &url], None);
+    assert!(!ok && err.contains("SKU NOPE is not defined"), "{err}");
+    // Commands go to it too: tried, then applied.
+    let line =
+        r#"{"command_id":"srv-1","type":"ReceiveStock","sku":"MUG","location":"WH1","qty":4}"#;
+    let (out, err, ok) = fulfil(
+        dir.path(),
+        &["submit", "-", "--dry-run", "--server", &url],
+        Some(line),
+    );
+    assert!(ok, "{err}");
+    assert_eq!(json_lines(&out)[0]["status"], "would_accept");
+    let (out, err, ok) = fulfil(dir.path(), &["submit", "-", "--server", &url], Some(line));
+    assert!(ok && err.contains("1 accepted"), "{err}");
+    let applied = json_lines(&out)[0]["last_position"].as_u64().unwrap();
+    let bad = r#"{"command_id":"srv-2","type":"ReceiveStock","sku":"MUG","location":"WH1","qty":4,"qyt":4}"#;
+    let (out, err, ok) = fulfil(dir.path(), &["submit", "-", "--server", &url], Some(bad));
+    assert!(!ok && err.contains("1 of 1 commands were refused"), "{err}");
+    assert!(out.contains("did you mean `qty`?"), "{out}");
+    ready(&url, applied as usize);
+
     // SIGTERM stops it cleanly.
     let killed = Command::new("kill")
-        .args(["-TERM", &child.id().to_string()])
+        .args(["-TERM", &child.0.id().to_string()])
         .status()
         .unwrap();
     assert!(killed.success());
-    assert!(child.wait().unwrap().success());
+    assert!(child.0.wait().unwrap().success());
+
+    // The same questions of the store (less the receipt) answer the same.
+    let line = r#"{"command_id":"srv-3","type":"AdjustStock","sku":"MUG","location":"WH1","delta":-4,"reason":"correction"}"#;
+    let (_, err, ok) = fulfil(dir.path(), &["submit", "-"], Some(line));
+    assert!(ok, "{err}");
+    for (args, served) in questions.iter().zip(served) {
+        let (out, err, ok) = fulfil(dir.path(), args, None);
+        assert!(ok, "{args:?}: {err}");
+        // ATP's header carries the SKU's version, which the two facts moved.
+        if args[0] == "atp" {
+            assert_eq!(
+                out.lines().skip(1).collect::<Vec<_>>(),
+                served.lines().skip(1).collect::<Vec<_>>()
+            );
+        } else {
+            assert_eq!(out, served, "{args:?}");
+        }
+    }
+}
+
+/// A child process killed when the test ends, passed or not.
+struct Stopped(std::process::Child);
+
+impl Drop for Stopped {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
+}
+
+/// Waits, without sleeping, until the service at `url` has folded the log
+/// up to `position` into its read models (`GET /readyz?position=`).
+fn ready(url: &str, position: usize) {
+    use std::io::{Read, Write};
+    let address = url.trim_start_matches("http://").trim_end_matches('/');
+    let mut stream = std::net::TcpStream::connect(address).unwrap();
+    write!(
+        stream,
+        "GET /readyz?position={position}&timeout_ms=60000 HTTP/1.1\r\nHost: {address}\r\nConnection: close\r\n\r\n"
+    )
+    .unwrap();
+    let mut answer = String::new();
+    stream.read_to_string(&mut answer).unwrap();
+    assert!(answer.starts_with("HTTP/1.1 200"), "{answer}");
 }
 
 /// The master-scheduling textbook's pump example (W. J. Stevenson,

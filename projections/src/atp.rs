@@ -32,7 +32,7 @@ use crate::projection::{events_of, Folded, Model, Projection, ProjectionError, W
 const NAME: &str = "atp";
 
 /// One location's position and its time-phased ATP.
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct LocationAtp {
     /// The location.
     pub location: String,
@@ -49,7 +49,7 @@ pub struct LocationAtp {
 }
 
 /// Units due on one purchase order.
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct Inbound {
     /// The purchase order.
     pub po_id: String,
@@ -67,7 +67,7 @@ pub struct Inbound {
 }
 
 /// A SKU's ATP at each location and across them.
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct SkuAtp {
     /// The SKU.
     pub sku: String,
@@ -89,7 +89,7 @@ pub struct SkuAtp {
 }
 
 /// The answer to "can I commit `qty` by `by`?".
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct Promise {
     /// The SKU asked about.
     pub sku: String,

@@ -518,7 +518,7 @@ impl OrderFilter {
 }
 
 /// Cycle times in hours, and their parts.
-#[derive(Debug, Clone, Default, PartialEq, Serialize)]
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
 pub struct CycleTimes {
     /// Hours from placement to the last shipment.
     pub placed_to_shipped: Percentiles,
@@ -533,7 +533,7 @@ pub struct CycleTimes {
 }
 
 /// Order metrics over the orders a filter admits.
-#[derive(Debug, Clone, Default, PartialEq, Serialize)]
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
 pub struct OrderMetrics {
     /// Orders placed in the period.
     pub orders: usize,
@@ -574,7 +574,7 @@ pub struct OrderMetrics {
 }
 
 /// Lines waiting for supply at `as_of`.
-#[derive(Debug, Clone, Default, PartialEq, Serialize)]
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
 pub struct Backorders {
     /// When their ages are counted.
     pub as_of: Option<DateTime<Utc>>,

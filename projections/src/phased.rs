@@ -11,13 +11,13 @@
 use std::collections::BTreeMap;
 
 use chrono::NaiveDate;
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 
 /// Quantities by the day they are there (supply) or needed (requirements).
 pub type Dated = Vec<(NaiveDate, u64)>;
 
 /// One day with supply or requirements.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Bucket {
     /// The day.
     pub day: NaiveDate,
@@ -33,7 +33,7 @@ pub struct Bucket {
 }
 
 /// The netting of supply against requirements over time.
-#[derive(Debug, Clone, PartialEq, Eq, Default, Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Default, Serialize, Deserialize)]
 pub struct Phased {
     /// The days with supply or requirements, in order.
     pub buckets: Vec<Bucket>,

@@ -1,9 +1,9 @@
 //! The few statistics the metrics share.
 
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 
 /// p50, p90 and p99 of a sample (nearest rank), with its size.
-#[derive(Debug, Clone, Default, PartialEq, Serialize)]
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
 pub struct Percentiles {
     /// Values in the sample.
     pub count: usize,

@@ -341,7 +341,7 @@ impl StockFilter {
 }
 
 /// Inventory metrics over a period.
-#[derive(Debug, Clone, Default, PartialEq, Serialize)]
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
 pub struct StockMetrics {
     /// The first day asked for.
     pub from: Option<NaiveDate>,
@@ -386,7 +386,7 @@ pub struct StockMetrics {
 }
 
 /// One day's stock, over the items asked for.
-#[derive(Debug, Clone, Default, PartialEq, Serialize)]
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
 pub struct DailyStock {
     /// The day.
     pub date: NaiveDate,
@@ -401,7 +401,7 @@ pub struct DailyStock {
 }
 
 /// An item holding stock nobody has reserved in a while.
-#[derive(Debug, Clone, PartialEq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct DeadStock {
     /// The item (SKU@LOCATION).
     pub item: String,

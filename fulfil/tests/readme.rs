@@ -1,0 +1,77 @@
+//! The README's commands run in the order written, on a fresh directory,
+//! after the demo (its first command): each ends with the exit code the
+//! README gives it (`# exit N`, else 0) and prints something.
+
+use std::process::Command;
+
+const README: &str = include_str!("../../README.md");
+
+/// The `fulfil` lines of the README's "Using the CLI" block.
+fn commands() -> Vec<(String, i32)> {
+    let section = &README[README.find("## Using the CLI").unwrap()..];
+    let block = &section[section.find("```sh").unwrap() + 5..];
+    let block = &block[..block.find("```").unwrap()];
+    block
+        .lines()
+        .map(str::trim)
+        .filter(|l| l.starts_with("fulfil ") || l.starts_with("echo "))
+        .map(|l| {
+            let (command, comment) = l.split_once(" #").unwrap_or((l, ""));
+            let code = comment
+                .trim()
+                .strip_prefix("exit ")
+                .and_then(|c| c.split_whitespace().next())
+                .map_or(0, |c| c.trim_end_matches(':').parse().unwrap());
+            (command.trim().to_owned(), code)
+        })
+        .collect()
+}
+
+#[test]
+fn the_readme_commands_answer_as_written_in_order_on_a_fresh_directory() {
+    let root = concat!(env!("CARGO_MANIFEST_DIR"), "/..");
+    let cwd = tempfile::tempdir().unwrap();
+    for shared in ["scenarios", "docs"] {
+        std::os::unix::fs::symlink(format!("{root}/{shared}"), cwd.path().join(shared)).unwrap();
+    }
+    // `fulfil` on the PATH, as the README's alias makes it.
+    let bin = cwd.path().join("bin");
+    std::fs::create_dir(&bin).unwrap();
+    std::os::unix::fs::symlink(env!("CARGO_BIN_EXE_fulfil"), bin.join("fulfil")).unwrap();
+    let path = format!(
+        "{}:{}",
+        bin.display(),
+        std::env::var("PATH").unwrap_or_default()
+    );
+    let run = |line: &str| {
+        Command::new("sh")
+            .args(["-c", line])
+            .current_dir(cwd.path())
+            .env("PATH", &path)
+            .env_remove("FULFIL_DATA_DIR")
+            .env_remove("FULFIL_SERVER")
+            .output()
+            .unwrap()
+    };
+    // The README's first command: the demo, which must leave ./data alone.
+    let demo = run("fulfil demo");
+    assert!(
+        demo.status.success(),
+        "{}",
+        String::from_utf8_lossy(&demo.stderr)
+    );
+    let commands = commands();
+    assert!(commands.len() > 25, "{commands:?}");
+    for (line, code) in commands {
+        let out = run(&line);
+        let (stdout, stderr) = (
+            String::from_utf8_lossy(&out.stdout),
+            String::from_utf8_lossy(&out.stderr),
+        );
+        assert_eq!(out.status.code(), Some(code), "{line}\n{stdout}\n{stderr}");
+        assert!(
+            !stdout.trim().is_empty() || !stderr.trim().is_empty(),
+            "{line} printed nothing"
+        );
+    }
+}

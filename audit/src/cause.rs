@@ -3,7 +3,9 @@
 use serde::Serialize;
 
 /// The root cause of a broken promise.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize)]
+#[derive(
+    Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, schemars::JsonSchema,
+)]
 #[serde(rename_all = "snake_case")]
 pub enum Cause {
     /// A cycle count found fewer units than the records said.
@@ -93,7 +95,7 @@ impl Cause {
 }
 
 /// A cause with the facts that prove it.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, schemars::JsonSchema)]
 pub struct Evidence {
     /// The root cause.
     pub cause: Cause,

@@ -117,7 +117,7 @@ impl Scope {
 }
 
 /// The part of the log an audit read.
-#[derive(Debug, Clone, Default, PartialEq, Serialize)]
+#[derive(Debug, Clone, Default, PartialEq, Serialize, schemars::JsonSchema)]
 pub struct Cut {
     /// The last position read.
     pub head: u64,
@@ -128,7 +128,7 @@ pub struct Cut {
 }
 
 /// The broken promises in a scope, with their summary.
-#[derive(Debug, Clone, PartialEq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, schemars::JsonSchema)]
 pub struct AuditReport {
     /// What was read.
     pub cut: Cut,
@@ -139,7 +139,7 @@ pub struct AuditReport {
 }
 
 /// The late orders in a scope, with their summary.
-#[derive(Debug, Clone, PartialEq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, schemars::JsonSchema)]
 pub struct LateReport {
     /// What was read.
     pub cut: Cut,

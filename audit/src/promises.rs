@@ -14,7 +14,7 @@ use serde::Serialize;
 use crate::AuditError;
 
 /// One promise, as held then and as known now.
-#[derive(Debug, Clone, PartialEq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, schemars::JsonSchema)]
 pub struct PromiseView {
     /// The order line.
     pub line: u32,

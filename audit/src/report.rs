@@ -9,7 +9,7 @@ use serde::Serialize;
 use crate::cause::{Cause, Evidence};
 
 /// How a promise broke.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, schemars::JsonSchema)]
 #[serde(rename_all = "snake_case")]
 pub enum Break {
     /// The units were taken back from the line.
@@ -41,7 +41,7 @@ impl Break {
 }
 
 /// What became of a line after its promise broke.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, schemars::JsonSchema)]
 #[serde(tag = "kind", rename_all = "snake_case")]
 pub enum Outcome {
     /// Still not promised again (or waiting on a backorder).
@@ -95,7 +95,7 @@ impl Outcome {
 }
 
 /// One broken promise.
-#[derive(Debug, Clone, PartialEq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, schemars::JsonSchema)]
 pub struct Finding {
     /// The order.
     pub order_id: String,
@@ -129,7 +129,7 @@ pub struct Finding {
 }
 
 /// Which side owns a late order.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Serialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Serialize, schemars::JsonSchema)]
 #[serde(rename_all = "snake_case")]
 pub enum Owner {
     /// Waiting for stock or supply, or a broken promise.
@@ -149,7 +149,7 @@ impl Owner {
 }
 
 /// A step of an order's flow.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, schemars::JsonSchema)]
 #[serde(rename_all = "snake_case")]
 pub enum Step {
     /// Placed → payment authorized.
@@ -178,7 +178,7 @@ impl Step {
 }
 
 /// An order shipped (or still open) past the date first promised.
-#[derive(Debug, Clone, PartialEq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, schemars::JsonSchema)]
 pub struct LateOrder {
     /// The order.
     pub order_id: String,
@@ -202,7 +202,7 @@ pub struct LateOrder {
 }
 
 /// Findings and units by one grouping.
-#[derive(Debug, Clone, Default, PartialEq, Serialize)]
+#[derive(Debug, Clone, Default, PartialEq, Serialize, schemars::JsonSchema)]
 pub struct Tally {
     /// Findings.
     pub findings: usize,
@@ -213,7 +213,7 @@ pub struct Tally {
 }
 
 /// The findings grouped by cause, SKU, location and supplier.
-#[derive(Debug, Clone, Default, PartialEq, Serialize)]
+#[derive(Debug, Clone, Default, PartialEq, Serialize, schemars::JsonSchema)]
 pub struct Summary {
     /// Findings in all.
     pub findings: usize,
@@ -269,7 +269,7 @@ impl Summary {
 }
 
 /// Late orders by owner and by cause or step.
-#[derive(Debug, Clone, Default, PartialEq, Serialize)]
+#[derive(Debug, Clone, Default, PartialEq, Serialize, schemars::JsonSchema)]
 pub struct LateSummary {
     /// Late orders in all.
     pub late_orders: usize,

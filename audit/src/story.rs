@@ -12,7 +12,7 @@ use serde::Serialize;
 use crate::AuditError;
 
 /// One order's story.
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, schemars::JsonSchema)]
 pub struct Story {
     /// Where the order stands.
     pub order: OrderSummary,
@@ -25,7 +25,7 @@ pub struct Story {
 }
 
 /// One line of the order now.
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, schemars::JsonSchema)]
 pub struct StoryLine {
     /// The line number.
     pub line: u32,
@@ -35,7 +35,7 @@ pub struct StoryLine {
 }
 
 /// One fact of the order.
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, schemars::JsonSchema)]
 pub struct StoryEvent {
     /// Its log position.
     pub position: u64,

@@ -28,7 +28,10 @@ use replenishment::report::{forecast_report, ForecastQuery, ForecastReport, Repo
 use replenishment::{suggestions, Suggestion};
 use tokio::sync::watch;
 
+mod answers;
 mod listings;
+
+pub use answers::{answer_schemas, ANSWERS};
 
 use command_handler::CommandHandler;
 use projections::ReadModels;

@@ -26,7 +26,9 @@ pub struct Progress {
 }
 
 /// A command a process issued for a customer order and was refused.
-#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+#[derive(
+    Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize, schemars::JsonSchema,
+)]
 pub struct Refused {
     /// The command's id (`fp-<position>-…`: the fact it reacted to).
     pub command_id: String,

@@ -32,7 +32,7 @@ use crate::projection::{events_of, Folded, Model, Projection, ProjectionError, W
 const NAME: &str = "atp";
 
 /// One location's position and its time-phased ATP.
-#[derive(Debug, Clone, Serialize, Deserialize)]
+#[derive(Debug, Clone, Serialize, Deserialize, schemars::JsonSchema)]
 pub struct LocationAtp {
     /// The location.
     pub location: String,
@@ -49,7 +49,7 @@ pub struct LocationAtp {
 }
 
 /// Units due on one purchase order.
-#[derive(Debug, Clone, Serialize, Deserialize)]
+#[derive(Debug, Clone, Serialize, Deserialize, schemars::JsonSchema)]
 pub struct Inbound {
     /// The purchase order.
     pub po_id: String,
@@ -67,7 +67,7 @@ pub struct Inbound {
 }
 
 /// A SKU's ATP at each location and across them.
-#[derive(Debug, Clone, Serialize, Deserialize)]
+#[derive(Debug, Clone, Serialize, Deserialize, schemars::JsonSchema)]
 pub struct SkuAtp {
     /// The SKU.
     pub sku: String,
@@ -89,7 +89,7 @@ pub struct SkuAtp {
 }
 
 /// The answer to "can I commit `qty` by `by`?".
-#[derive(Debug, Clone, Serialize, Deserialize)]
+#[derive(Debug, Clone, Serialize, Deserialize, schemars::JsonSchema)]
 pub struct Promise {
     /// The SKU asked about.
     pub sku: String,
@@ -172,7 +172,7 @@ pub struct StockQuery {
 }
 
 /// One item (SKU at a location) in a stock listing.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, schemars::JsonSchema)]
 pub struct StockRow {
     /// The SKU.
     pub sku: String,
@@ -200,7 +200,7 @@ pub struct StockRow {
 type Backorders = BTreeMap<String, BackorderedLine>;
 
 /// Units of one order line waiting for supply.
-#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize, schemars::JsonSchema)]
 pub struct BackorderedLine {
     /// When the line is needed (absent in events recorded before it was carried).
     pub need_date: Option<NaiveDate>,

@@ -33,7 +33,7 @@ use crate::stats::{ratio, Percentiles};
 const NAME: &str = "orders";
 
 /// What the model keeps of one order.
-#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize, schemars::JsonSchema)]
 pub struct OrderRecord {
     /// The order.
     pub order_id: String,
@@ -69,7 +69,7 @@ pub struct OrderRecord {
 }
 
 /// What the model keeps of one order line.
-#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize, schemars::JsonSchema)]
 pub struct LineRecord {
     /// The SKU.
     pub sku: String,
@@ -342,7 +342,7 @@ fn index_time(at: DateTime<Utc>) -> String {
 }
 
 /// Where an order stands.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, schemars::JsonSchema)]
 #[serde(rename_all = "snake_case")]
 pub enum OrderStatus {
     /// Placed, not yet shipped complete, on time so far.
@@ -367,7 +367,7 @@ impl OrderStatus {
 }
 
 /// One order in a listing.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, schemars::JsonSchema)]
 pub struct OrderSummary {
     /// The order.
     pub order_id: String,
@@ -421,7 +421,7 @@ impl OrderQuery {
 
 /// One page of a listing: the orders, oldest placed first, and the cursor
 /// of the next page when there is one.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, schemars::JsonSchema)]
 pub struct OrderPage {
     /// The orders.
     pub orders: Vec<OrderSummary>,
@@ -518,7 +518,7 @@ impl OrderFilter {
 }
 
 /// Cycle times in hours, and their parts.
-#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize, schemars::JsonSchema)]
 pub struct CycleTimes {
     /// Hours from placement to the last shipment.
     pub placed_to_shipped: Percentiles,
@@ -533,7 +533,7 @@ pub struct CycleTimes {
 }
 
 /// Order metrics over the orders a filter admits.
-#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize, schemars::JsonSchema)]
 pub struct OrderMetrics {
     /// Orders placed in the period.
     pub orders: usize,
@@ -574,7 +574,7 @@ pub struct OrderMetrics {
 }
 
 /// Lines waiting for supply at `as_of`.
-#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize, schemars::JsonSchema)]
 pub struct Backorders {
     /// When their ages are counted.
     pub as_of: Option<DateTime<Utc>>,

@@ -17,7 +17,7 @@ use serde::{Deserialize, Serialize};
 pub type Dated = Vec<(NaiveDate, u64)>;
 
 /// One day with supply or requirements.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, schemars::JsonSchema)]
 pub struct Bucket {
     /// The day.
     pub day: NaiveDate,
@@ -33,7 +33,7 @@ pub struct Bucket {
 }
 
 /// The netting of supply against requirements over time.
-#[derive(Debug, Clone, PartialEq, Eq, Default, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Default, Serialize, Deserialize, schemars::JsonSchema)]
 pub struct Phased {
     /// The days with supply or requirements, in order.
     pub buckets: Vec<Bucket>,

@@ -402,7 +402,7 @@ fn fold_where(
 }
 
 /// What a rebuild did.
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, schemars::JsonSchema)]
 pub struct Rebuilt {
     /// The model rebuilt.
     pub projection: &'static str,
@@ -451,7 +451,7 @@ pub fn rebuild(
 }
 
 /// One key on which the live model and a fresh rebuild disagree.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, schemars::JsonSchema)]
 pub struct Difference {
     /// The key.
     pub key: String,
@@ -462,7 +462,7 @@ pub struct Difference {
 }
 
 /// The live model compared with a fresh rebuild at the same checkpoint.
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, schemars::JsonSchema)]
 pub struct CheckReport {
     /// The model checked.
     pub projection: &'static str,

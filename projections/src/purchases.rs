@@ -17,7 +17,7 @@ use crate::projection::{events_of, load, Folded, Model, Projection, ProjectionEr
 const NAME: &str = "purchases";
 
 /// What the model keeps of one purchase order.
-#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize, schemars::JsonSchema)]
 pub struct PurchaseRecord {
     /// The PO.
     pub po_id: String,
@@ -36,7 +36,7 @@ pub struct PurchaseRecord {
 }
 
 /// One PO line.
-#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize, schemars::JsonSchema)]
 pub struct PurchaseLine {
     /// The SKU.
     pub sku: String,
@@ -170,7 +170,7 @@ impl PurchaseRecord {
 }
 
 /// Where a PO stands.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, schemars::JsonSchema)]
 #[serde(rename_all = "snake_case")]
 pub enum PurchaseStatus {
     /// Units still to come, none past their date.
@@ -182,7 +182,7 @@ pub enum PurchaseStatus {
 }
 
 /// One PO in a listing.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, schemars::JsonSchema)]
 pub struct PurchaseSummary {
     /// The PO.
     pub po_id: String,

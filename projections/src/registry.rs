@@ -13,7 +13,7 @@ use crate::stock::StockModel;
 use crate::ProjectionError;
 
 /// How far one model is behind the log.
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, schemars::JsonSchema)]
 pub struct Lag {
     /// The model's name.
     pub model: &'static str,

@@ -3,7 +3,7 @@
 use serde::{Deserialize, Serialize};
 
 /// p50, p90 and p99 of a sample (nearest rank), with its size.
-#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize, schemars::JsonSchema)]
 pub struct Percentiles {
     /// Values in the sample.
     pub count: usize,

@@ -32,7 +32,7 @@ use crate::stats::ratio;
 const NAME: &str = "stock";
 
 /// What the model keeps of a SKU's cost.
-#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize, schemars::JsonSchema)]
 pub struct Cost {
     /// The standard cost from the item master, in cents.
     pub standard_cents: Option<u64>,
@@ -54,7 +54,7 @@ impl Cost {
 }
 
 /// Purchase-order receipts of a SKU dated one day.
-#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize, schemars::JsonSchema)]
 pub struct Receipts {
     /// Units received.
     pub units: u64,
@@ -74,7 +74,7 @@ pub struct StockItem {
 }
 
 /// What the facts dated one day changed of an item.
-#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize, schemars::JsonSchema)]
 pub struct StockDay {
     /// Change in on-hand.
     pub on_hand: i64,
@@ -85,7 +85,7 @@ pub struct StockDay {
 }
 
 /// What one fact changed of an item, kept in business-time order.
-#[derive(Debug, Clone, Copy, Default, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, Default, PartialEq, Serialize, Deserialize, schemars::JsonSchema)]
 pub struct Move {
     /// Change in on-hand.
     pub on_hand: i64,
@@ -118,7 +118,7 @@ impl Move {
 }
 
 /// One cycle count.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, schemars::JsonSchema)]
 pub struct Count {
     /// When it was counted.
     pub at: DateTime<Utc>,
@@ -131,7 +131,7 @@ pub struct Count {
 }
 
 /// Units promised to orders found missing.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, schemars::JsonSchema)]
 pub struct Shortage {
     /// When it was recorded.
     pub at: DateTime<Utc>,
@@ -341,7 +341,7 @@ impl StockFilter {
 }
 
 /// Inventory metrics over a period.
-#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize, schemars::JsonSchema)]
 pub struct StockMetrics {
     /// The first day asked for.
     pub from: Option<NaiveDate>,
@@ -386,7 +386,7 @@ pub struct StockMetrics {
 }
 
 /// One day's stock, over the items asked for.
-#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize, schemars::JsonSchema)]
 pub struct DailyStock {
     /// The day.
     pub date: NaiveDate,
@@ -401,7 +401,7 @@ pub struct DailyStock {
 }
 
 /// An item holding stock nobody has reserved in a while.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, schemars::JsonSchema)]
 pub struct DeadStock {
     /// The item (SKU@LOCATION).
     pub item: String,

@@ -62,7 +62,7 @@ pub enum Cmd {
         #[arg(long, value_enum, default_value_t = Format::Table)]
         format: Format,
         /// The first day of the plan: stock as the log holds it (now, or at --as-of), with supply and requirements by day from this day (default: today by the clock, or the day of --as-of).
-        #[arg(long)]
+        #[arg(long, value_parser = parse_day)]
         plan_from: Option<chrono::NaiveDate>,
         #[command(flatten)]
         past: Past,
@@ -70,15 +70,16 @@ pub enum Cmd {
     /// Can QTY of SKU be committed by a date? Yes or no, from which locations, and the earliest date.
     Promise {
         sku: String,
+        #[arg(value_parser = parse_count::<u64>)]
         qty: u64,
         /// The date the customer needs it by (YYYY-MM-DD).
-        #[arg(long)]
+        #[arg(long, value_parser = parse_day)]
         by: chrono::NaiveDate,
         /// Only from this location.
         #[arg(long)]
         location: Option<String>,
         /// The first day of the plan: stock as recorded now, supply and requirements by day from this day (default: today by the clock).
-        #[arg(long)]
+        #[arg(long, value_parser = parse_day)]
         plan_from: Option<chrono::NaiveDate>,
         #[arg(long, value_enum, default_value_t = Format::Table)]
         format: Format,
@@ -113,7 +114,7 @@ pub enum Cmd {
         #[arg(long)]
         input: Option<PathBuf>,
         /// The day to report as of (default: today by the clock).
-        #[arg(long, conflicts_with = "input")]
+        #[arg(long, conflicts_with = "input", value_parser = parse_day)]
         today: Option<chrono::NaiveDate>,
         #[arg(long, value_enum, default_value_t = Format::Table)]
         format: Format,
@@ -124,7 +125,7 @@ pub enum Cmd {
         #[arg(long)]
         sku: Option<String>,
         /// The day to plan as of (default: today by the clock).
-        #[arg(long)]
+        #[arg(long, value_parser = parse_day)]
         today: Option<chrono::NaiveDate>,
         #[arg(long, value_enum, default_value_t = Format::Table)]
         format: Format,
@@ -203,13 +204,13 @@ pub enum Cmd {
         #[arg(long)]
         correlation_id: Option<String>,
         /// The first global position (or, with --stream, the first version).
-        #[arg(long, default_value_t = 1)]
+        #[arg(long, default_value_t = 1, value_parser = parse_count::<u64>)]
         from: u64,
         /// The last global position.
-        #[arg(long)]
+        #[arg(long, value_parser = parse_count::<u64>)]
         to: Option<u64>,
         /// At most this many events.
-        #[arg(long)]
+        #[arg(long, value_parser = parse_count::<usize>)]
         limit: Option<usize>,
     },
     /// Lists orders, oldest placed first, a page at a time: by status, customer, SKU, location, channel and the days they were placed.
@@ -228,10 +229,10 @@ pub enum Cmd {
         #[arg(long)]
         channel: Option<String>,
         /// Placed on or after this day.
-        #[arg(long)]
+        #[arg(long, value_parser = parse_day)]
         from: Option<chrono::NaiveDate>,
         /// Placed on or before this day.
-        #[arg(long)]
+        #[arg(long, value_parser = parse_day)]
         to: Option<chrono::NaiveDate>,
         /// The next page: the cursor the last page ended with.
         #[arg(long)]
@@ -319,10 +320,10 @@ pub enum MetricsCmd {
     /// Cycle time, on-time shipment, perfect orders, fill rate and backorders of orders placed in a period.
     Orders {
         /// Placed on or after this day.
-        #[arg(long)]
+        #[arg(long, value_parser = parse_day)]
         from: Option<chrono::NaiveDate>,
         /// Placed on or before this day.
-        #[arg(long)]
+        #[arg(long, value_parser = parse_day)]
         to: Option<chrono::NaiveDate>,
         #[arg(long)]
         channel: Option<String>,
@@ -343,10 +344,10 @@ pub enum MetricsCmd {
     /// Turnover, days of inventory, stock accuracy, stockouts, shortages and dead stock over a period.
     Inventory {
         /// First day (default: 29 days before --to).
-        #[arg(long)]
+        #[arg(long, value_parser = parse_day)]
         from: Option<chrono::NaiveDate>,
         /// Last day (default: the day of --as-of).
-        #[arg(long)]
+        #[arg(long, value_parser = parse_day)]
         to: Option<chrono::NaiveDate>,
         #[arg(long)]
         sku: Option<String>,
@@ -439,6 +440,19 @@ fn parse_time(text: &str, end_of_day: bool) -> Result<chrono::DateTime<chrono::U
         chrono::NaiveTime::MIN
     };
     Ok(day.and_time(time).and_utc())
+}
+
+/// A day as people and the API write it, refused with what was expected.
+fn parse_day(text: &str) -> Result<chrono::NaiveDate, String> {
+    text.parse().map_err(|_| {
+        format!("expected a day as YYYY-MM-DD, one that exists (such as 2026-03-31), got {text:?}")
+    })
+}
+
+/// A whole number, refused with what was expected.
+fn parse_count<T: std::str::FromStr>(text: &str) -> Result<T, String> {
+    text.parse()
+        .map_err(|_| format!("expected a whole number (0, 1, 2, …), got {text:?}"))
 }
 
 fn parse_start(text: &str) -> Result<chrono::DateTime<chrono::Utc>, String> {

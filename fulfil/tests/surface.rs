@@ -325,3 +325,28 @@ fn orders_and_their_stories_pos_stock_and_events_can_be_found_from_the_cli() {
     assert_eq!(events.len(), 1);
     assert_eq!(events[0]["stream"], "order-SO-3");
 }
+
+#[test]
+fn malformed_arguments_say_what_was_expected_and_exit_2() {
+    let dir = item_master();
+    for (args, said) in [
+        (
+            &["promise", "SKU-1", "x", "--by", "2026-03-01"][..],
+            "expected a whole number",
+        ),
+        (
+            &["promise", "SKU-1", "3", "--by", "2026-03"],
+            "expected a day as YYYY-MM-DD",
+        ),
+        (&["orders", "--from", "2026-02-30"], "one that exists"),
+        (&["events", "--from", "first"], "expected a whole number"),
+        (
+            &["orders", "--status", "lost"],
+            "possible values: open, backordered, late",
+        ),
+    ] {
+        let (_, err, code) = fulfil(dir.path(), args, "");
+        assert_eq!(code, 2, "{args:?}: {err}");
+        assert!(err.contains(said), "{args:?}: {err}");
+    }
+}

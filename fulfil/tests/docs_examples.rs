@@ -55,7 +55,7 @@ fn examples(page: &str) -> Vec<Example> {
         if matches!(lines.get(j), Some(&("```" | "```text"))) {
             let end = (j + 1..lines.len()).find(|k| lines[*k] == "```").unwrap();
             if let Some(last) = out.last_mut() {
-                last.shown = Some(lines[j + 1..end].iter().map(|l| format!("{l}\n")).collect());
+                last.shown = Some(lines[j + 1..end].join("\n") + "\n");
             }
             i = end;
         }

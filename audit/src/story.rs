@@ -4,9 +4,12 @@
 //! were refused for it and why.
 
 use chrono::{DateTime, NaiveDate, Utc};
+use decider::Decider;
 use event_store::{RecordedEvent, Store, StreamId};
 use fulfilment::Refused;
+use order_aggregate::Order;
 use projections::orders::{LineRecord, OrderSummary, OrdersModel};
+use schemas::OrderEvent;
 use serde::Serialize;
 
 use crate::AuditError;
@@ -16,6 +19,8 @@ use crate::AuditError;
 pub struct Story {
     /// Where the order stands.
     pub order: OrderSummary,
+    /// The order aggregate's state, folded from its facts.
+    pub state: serde_json::Value,
     /// Each line: SKU, units, allocated, shipped, backordered, promise date, locations.
     pub lines: Vec<StoryLine>,
     /// Every fact of the order, in log order.
@@ -79,8 +84,14 @@ pub fn story(
     };
     let refused = fulfilment::refusals(store, order_id)?;
     let stream = StreamId::new(format!("order-{order_id}"))?;
-    let events = store
-        .read_stream(&stream, 1)?
+    let recorded = store.read_stream(&stream, 1)?;
+    let state = recorded
+        .iter()
+        .filter_map(|e| e.decode::<OrderEvent>("story"))
+        .fold(Order::default(), |order, event| {
+            Order::evolve(order, &event)
+        });
+    let events = recorded
         .into_iter()
         .map(|e: RecordedEvent| {
             let (by, reacting_to) = caused_by(e.causation_id.as_deref());
@@ -98,6 +109,7 @@ pub fn story(
         .collect();
     Ok(Story {
         order: record.summary(today),
+        state: serde_json::to_value(&state).map_err(event_store::StoreError::Encode)?,
         lines: record
             .lines
             .iter()

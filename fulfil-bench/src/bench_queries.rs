@@ -79,11 +79,15 @@ pub fn run(data_dir: &Path, config: StoreConfig, plan: &QueryPlan) -> anyhow::Re
         }
         let in_process = in_process_queries(&models, plan)?;
         let http = http_queries(&store, plan)?;
+        let listings = listings(&models)?;
         for r in &rebuilds {
             println!("{}", serde_json::to_string(r)?);
         }
         println!("{}", serde_json::to_string(&in_process)?);
         println!("{}", serde_json::to_string(&http)?);
+        for l in &listings {
+            println!("{}", serde_json::to_string(l)?);
+        }
         eprintln!("\n| read model | events | rebuild events/s | read+decode only events/s |");
         eprintln!("|---|---|---|---|");
         for r in &rebuilds {
@@ -98,6 +102,14 @@ pub fn run(data_dir: &Path, config: StoreConfig, plan: &QueryPlan) -> anyhow::Re
             eprintln!(
                 "| {} | {} | {:.0} | {:.3} ms | {:.3} ms |",
                 q.path, q.clients, q.queries_per_s, q.p50_ms, q.p99_ms
+            );
+        }
+        eprintln!("\n| order listing | orders read | p50 | max |");
+        eprintln!("|---|---|---|---|");
+        for l in &listings {
+            eprintln!(
+                "| {} | {} | {:.3} ms | {:.3} ms |",
+                l.query, l.orders, l.p50_ms, l.max_ms
             );
         }
         Ok(())
@@ -156,6 +168,108 @@ pub(crate) fn decode_only(store: &Store) -> anyhow::Result<f64> {
         }
     }
     Ok(decoded as f64 / started.elapsed().as_secs_f64())
+}
+
+#[derive(Debug, Serialize)]
+struct ListingReport {
+    query: &'static str,
+    orders: usize,
+    p50_ms: f64,
+    max_ms: f64,
+}
+
+/// Order listings as `GET /orders` answers them, each asked 21 times
+/// (the cursor walk: 50 pages, 21 times),
+/// beside the listing a model without indexes would have to make: every
+/// order record read, summarised, filtered and sorted, for one page.
+fn listings(models: &ReadModels) -> anyhow::Result<Vec<ListingReport>> {
+    use projections::orders::{OrderFilter, OrderQuery, OrderStatus};
+    let page = |status, customer: Option<&str>, sku: Option<&str>| OrderQuery {
+        filter: OrderFilter {
+            sku: sku.map(str::to_owned),
+            ..OrderFilter::default()
+        },
+        status,
+        customer: customer.map(str::to_owned),
+        after: None,
+        limit: 50,
+    };
+    let measure = |query: &'static str, ask: &dyn Fn() -> anyhow::Result<usize>| {
+        let mut l = Vec::new();
+        let mut orders = 0;
+        for _ in 0..21 {
+            let t = Instant::now();
+            orders = ask()?;
+            l.push(t.elapsed());
+        }
+        l.sort();
+        Ok::<_, anyhow::Error>(ListingReport {
+            query,
+            orders,
+            p50_ms: percentile(&l, 50.0),
+            max_ms: l.last().map_or(0.0, |d| d.as_secs_f64() * 1000.0),
+        })
+    };
+    let day = today();
+    Ok(vec![
+        measure("first page of 50, every order", &|| {
+            Ok(models
+                .orders
+                .list(&page(None, None, None), day)?
+                .orders
+                .len())
+        })?,
+        measure("first page of 50, open orders", &|| {
+            Ok(models
+                .orders
+                .list(&page(Some(OrderStatus::Open), None, None), day)?
+                .orders
+                .len())
+        })?,
+        measure("first page of 50, one customer", &|| {
+            Ok(models
+                .orders
+                .list(&page(None, Some("C-7"), None), day)?
+                .orders
+                .len())
+        })?,
+        measure("50 pages of 50, walked by cursor", &|| {
+            let mut query = page(None, None, None);
+            let mut last = 0;
+            for _ in 0..50 {
+                let p = models.orders.list(&query, day)?;
+                last = p.orders.len();
+                query.after = p.next;
+            }
+            Ok(last)
+        })?,
+        measure("first page of 50, one SKU", &|| {
+            Ok(models
+                .orders
+                .list(&page(None, None, Some("SKU-1")), day)?
+                .orders
+                .len())
+        })?,
+        measure(
+            "no index: every record read, filtered, sorted, first 50",
+            &|| {
+                let mut all: Vec<projections::orders::OrderSummary> = models
+                    .orders
+                    .scan::<projections::orders::OrderRecord>("order/")?
+                    .into_iter()
+                    .map(|(_, o)| o.summary(day))
+                    .filter(|s| s.status.is_open())
+                    .collect();
+                all.sort_by(|a, b| {
+                    a.placed_at
+                        .cmp(&b.placed_at)
+                        .then(a.order_id.cmp(&b.order_id))
+                });
+                all.truncate(50);
+                Ok(all.len())
+            },
+        )?,
+    ])
 }
 
 fn sku_of(client: usize, i: usize, plan: &QueryPlan) -> String {
@@ -226,7 +340,7 @@ fn http_queries(store: &Store, plan: &QueryPlan) -> anyhow::Result<QueryReport> 
                 let client = reqwest::Client::new();
                 let mut l = Vec::with_capacity(per_client);
                 for i in 0..per_client {
-                    let url = format!("{base}/atp/{}?today=2026-03-02", sku_of(c, i, &plan));
+                    let url = format!("{base}/atp/{}?plan_from=2026-03-02", sku_of(c, i, &plan));
                     let t = Instant::now();
                     let response = client.get(&url).send().await?;
                     anyhow::ensure!(

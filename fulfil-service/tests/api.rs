@@ -623,6 +623,9 @@ async fn orders_pos_stock_the_item_master_and_events_can_be_listed_and_an_order_
     let (status, story) = svc.json("GET", "/orders/SO-1", "").await;
     assert_eq!(status, StatusCode::OK, "{story}");
     assert_eq!(story["order"]["order_id"], "SO-1");
+    // The aggregate's own state, as GET /state/order-SO-1 gives it.
+    let (_, state) = svc.json("GET", "/state/order-SO-1", "").await;
+    assert_eq!(story["state"], state["state"]);
     let events = story["events"].as_array().unwrap();
     assert_eq!(events[0]["event_type"], "OrderPlaced");
     assert_eq!(events[0]["by"], "outside");

@@ -28,7 +28,12 @@ impl ConfigFile {
     pub fn load(path: &Path) -> anyhow::Result<Self> {
         let text = std::fs::read_to_string(path)
             .with_context(|| format!("configuration: reading {}", path.display()))?;
-        toml::from_str(&text).with_context(|| format!("configuration: {}", path.display()))
+        let file: Self =
+            toml::from_str(&text).with_context(|| format!("configuration: {}", path.display()))?;
+        // Out-of-range values are refused when the file is read, not when first used.
+        file.currency()
+            .with_context(|| format!("configuration: {}", path.display()))?;
+        Ok(file)
     }
 
     /// The currency amounts are shown in: the file's, else USD.
@@ -86,6 +91,16 @@ mod tests {
         assert_eq!(file.kafka.client["security.protocol"], "SASL_SSL");
         let typo: Result<ConfigFile, _> = toml::from_str("[kafka]\nbrokerz = \"x\"");
         assert!(typo.is_err(), "unknown settings are refused");
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("fulfil.toml");
+        std::fs::write(&path, "currency = \"euro\"\n").unwrap();
+        let err = ConfigFile::load(&path).unwrap_err();
+        assert!(format!("{err:#}").contains("ISO 4217"), "{err:#}");
+        std::fs::write(&path, "currency = \"EUR\"\n").unwrap();
+        assert_eq!(
+            ConfigFile::load(&path).unwrap().currency().unwrap(),
+            crate::people::Currency::new("EUR").unwrap()
+        );
         let address = http_address(None, &file, 8080).unwrap();
         assert_eq!(address, "0.0.0.0:8080".parse().unwrap());
     }

@@ -439,7 +439,7 @@ impl Projection for OrdersProjection {
     }
 
     /// Layout 2 keeps the customer and the listing indexes (`placed/`,
-    /// `open/`, `customer/`).
+    /// `open/`, `customer/`, `sku/`).
     fn layout(&self) -> u32 {
         2
     }
@@ -456,9 +456,12 @@ impl Projection for OrdersProjection {
             );
             let Some(placed) = placed else { continue };
             let at = index_time(placed);
-            if matches!(event, OrderEvent::OrderPlaced { .. }) {
+            if let OrderEvent::OrderPlaced { lines, .. } = &event {
                 working.put(format!("placed/{at}/{id}"), true);
                 working.put(format!("customer/{customer}/{at}/{id}"), true);
+                for sku in lines.iter().map(|l| &l.sku).collect::<BTreeSet<_>>() {
+                    working.put(format!("sku/{sku}/{at}/{id}"), true);
+                }
                 if open {
                     working.put(format!("open/{at}/{id}"), true);
                 }
@@ -691,13 +694,15 @@ impl OrdersModel {
 
     /// A page of the orders `query` asks for, oldest placed first, with
     /// statuses on `today`. It walks the smallest index that holds them:
-    /// open orders, one customer's, or all by placement, from the period's
-    /// first day, so a page costs the orders it passes over, not the model.
+    /// open orders, one customer's, one SKU's, or all by placement, from
+    /// the period's first day, so a page costs the orders it passes over,
+    /// not the model.
     pub fn list(&self, query: &OrderQuery, today: NaiveDate) -> Result<OrderPage, ProjectionError> {
         let limit = query.limit.clamp(1, OrderQuery::MAX_LIMIT);
-        let prefix = match (&query.status, &query.customer) {
-            (Some(s), _) if s.is_open() => "open/".to_owned(),
-            (_, Some(c)) => format!("customer/{c}/"),
+        let prefix = match (&query.status, &query.customer, &query.filter.sku) {
+            (Some(s), _, _) if s.is_open() => "open/".to_owned(),
+            (_, Some(c), _) => format!("customer/{c}/"),
+            (_, _, Some(sku)) => format!("sku/{sku}/"),
             _ => "placed/".to_owned(),
         };
         let mut start = match query.filter.from {

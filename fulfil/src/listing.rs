@@ -8,10 +8,16 @@ use projections::purchases::PurchaseQuery;
 use serde_json::Value;
 
 use crate::cli::{Cmd, Format};
+use crate::people::Currency;
 use crate::report::print_rows;
 
 /// Runs a listing command on `store`: orders, order, skus, locations, pos or stock.
-pub fn run(store: &Store, command: Cmd, today: chrono::NaiveDate) -> anyhow::Result<()> {
+pub fn run(
+    store: &Store,
+    command: Cmd,
+    today: chrono::NaiveDate,
+    currency: &Currency,
+) -> anyhow::Result<()> {
     let models = crate::read_models(store)?;
     match command {
         Cmd::Orders {
@@ -56,7 +62,9 @@ pub fn run(store: &Store, command: Cmd, today: chrono::NaiveDate) -> anyhow::Res
             &serde_json::to_value(audit::story(store, &models.orders, &order_id, today)?)?,
             format,
         ),
-        Cmd::Skus { format } => print_skus(&serde_json::to_value(models.atp.skus()?)?, format),
+        Cmd::Skus { format } => {
+            print_skus(&serde_json::to_value(models.atp.skus()?)?, format, currency)
+        }
         Cmd::Locations { format } => {
             print_locations(&serde_json::to_value(models.atp.locations()?)?, format)
         }
@@ -138,16 +146,33 @@ pub fn print_story(story: &Value, format: Format) -> anyhow::Result<()> {
     Ok(())
 }
 
-/// The SKUs of the item master.
-pub fn print_skus(skus: &Value, format: Format) -> anyhow::Result<()> {
+/// The SKUs of the item master; for people, the standard cost in the
+/// store's currency.
+pub fn print_skus(skus: &Value, format: Format, currency: &Currency) -> anyhow::Result<()> {
+    if format != Format::Table {
+        return print_rows(
+            records(skus),
+            &[
+                "sku",
+                "description",
+                "unit_of_measure",
+                "standard_cost_cents",
+            ],
+            format,
+        );
+    }
+    let rows: Vec<Value> = records(skus)
+        .iter()
+        .map(|s| {
+            let mut s = s.clone();
+            let cents = s["standard_cost_cents"].as_f64().unwrap_or_default();
+            s["standard_cost"] = Value::String(currency.money(cents));
+            s
+        })
+        .collect();
     print_rows(
-        records(skus),
-        &[
-            "sku",
-            "description",
-            "unit_of_measure",
-            "standard_cost_cents",
-        ],
+        &rows,
+        &["sku", "description", "unit_of_measure", "standard_cost"],
         format,
     )
 }

@@ -69,7 +69,10 @@ fn run(mut cli: Cli) -> anyhow::Result<()> {
         | Cmd::Skus { .. }
         | Cmd::Locations { .. }
         | Cmd::Pos { .. }
-        | Cmd::Stock { .. }) => listing::run(&existing(&data_dir, config)?, command, today()),
+        | Cmd::Stock { .. }) => {
+            let store = existing(&data_dir, config)?;
+            listing::run(&store, command, today(), &file.currency()?)
+        }
         Cmd::Demo => demo::run(cli.data_dir_given.then_some(&data_dir), config),
         Cmd::Submit { file, dry_run } => {
             submit(&data_dir, config, cli.server.as_deref(), &file, dry_run)

@@ -208,7 +208,9 @@ pub fn run(
             let story = ask(server, &format!("/orders/{order_id}"), &Query::new())?;
             crate::listing::print_story(&story, format)
         }
-        Cmd::Skus { format } => crate::listing::print_skus(&ask(server, "/skus", &Query::new())?, format),
+        Cmd::Skus { format } => {
+            crate::listing::print_skus(&ask(server, "/skus", &Query::new())?, format, currency)
+        }
         Cmd::Locations { format } => {
             crate::listing::print_locations(&ask(server, "/locations", &Query::new())?, format)
         }

@@ -350,3 +350,42 @@ fn malformed_arguments_say_what_was_expected_and_exit_2() {
         assert!(err.contains(said), "{args:?}: {err}");
     }
 }
+
+#[test]
+fn stock_at_or_below_its_reorder_point_is_listed_and_events_by_flow_and_range() {
+    let dir = item_master();
+    let input = [
+        r#"{"command_id":"p1","type":"SetReorderPolicy","sku":"SKU-1","location":"WH1","reorder_point":10,"safety_stock":2,"order_qty":20,"lead_time_days":7,"service_level_bp":9500}"#,
+        r#"{"command_id":"p2","type":"SetReorderPolicy","sku":"SKU-2","location":"WH1","reorder_point":10,"safety_stock":2,"order_qty":20,"lead_time_days":7,"service_level_bp":9500}"#,
+        r#"{"command_id":"r1","correlation_id":"dock-7","type":"ReceiveStock","sku":"SKU-1","location":"WH1","qty":5}"#,
+        r#"{"command_id":"r2","correlation_id":"dock-7","type":"ReceiveStock","sku":"SKU-2","location":"WH1","qty":50}"#,
+    ]
+    .join("\n");
+    let (_, err, code) = fulfil(dir.path(), &["submit", "-"], &input);
+    assert_eq!(code, 0, "{err}");
+    let (out, err, code) = fulfil(
+        dir.path(),
+        &["stock", "--at-reorder-point", "--format", "json"],
+        "",
+    );
+    assert_eq!(code, 0, "{err}");
+    let rows: Value = serde_json::from_str(&out).unwrap();
+    let items: Vec<(&str, i64)> = rows
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|r| (r["sku"].as_str().unwrap(), r["position"].as_i64().unwrap()))
+        .collect();
+    assert_eq!(items, [("SKU-1", 5)]);
+
+    let (out, _, _) = fulfil(dir.path(), &["events", "--correlation-id", "dock-7"], "");
+    let flow = json_lines(&out);
+    assert_eq!(flow.len(), 2);
+    let first = flow[0]["position"].as_u64().unwrap().to_string();
+    let (out, _, _) = fulfil(
+        dir.path(),
+        &["events", "--correlation-id", "dock-7", "--to", &first],
+        "",
+    );
+    assert_eq!(json_lines(&out).len(), 1, "--to bounds the range");
+}

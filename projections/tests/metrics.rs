@@ -536,3 +536,256 @@ fn a_backorder_falls_only_by_what_an_allocation_says_it_filled() {
     let m = model.metrics(&OrderFilter::default(), t(3, 10)).unwrap();
     assert_eq!((m.backorders.lines, m.backorders.units), (0, 0));
 }
+
+#[test]
+fn the_order_listing_filters_by_status_customer_sku_and_period_and_pages_by_cursor() {
+    use projections::orders::{OrderQuery, OrderStatus};
+    let dir = tempfile::tempdir().unwrap();
+    let log = Log(Store::open(dir.path(), StoreConfig::default()).unwrap());
+    // SO-1 delivered, SO-2 shipped, SO-3 backordered, SO-4 cancelled,
+    // SO-5 open past its promise (late on the 20th), SO-6 open, due later.
+    log.order(
+        "SO-1",
+        t(2, 9),
+        placed("SO-1", "web", d(5), &[(1, "MUG", 1)]),
+    );
+    log.order("SO-1", t(2, 9), allocated("SO-1", 1, 1, d(4)));
+    log.order("SO-1", t(3, 9), shipped("SO-1", "S1", &[(1, 1)]));
+    log.order(
+        "SO-1",
+        t(4, 9),
+        OrderEvent::ShipmentDelivered {
+            order_id: "SO-1".into(),
+            shipment_id: "S1".into(),
+        },
+    );
+    log.order(
+        "SO-2",
+        t(3, 9),
+        placed("SO-2", "store", d(5), &[(1, "MUG", 2)]),
+    );
+    log.order("SO-2", t(3, 9), allocated("SO-2", 1, 2, d(4)));
+    log.order("SO-2", t(4, 9), shipped("SO-2", "S2", &[(1, 2)]));
+    log.order(
+        "SO-3",
+        t(4, 9),
+        placed("SO-3", "web", d(30), &[(1, "BEANS", 5)]),
+    );
+    log.order("SO-3", t(4, 9), backordered("SO-3", 1, 5));
+    log.order(
+        "SO-4",
+        t(5, 9),
+        placed("SO-4", "web", d(30), &[(1, "MUG", 1)]),
+    );
+    log.order(
+        "SO-4",
+        t(5, 10),
+        OrderEvent::OrderCancelled {
+            order_id: "SO-4".into(),
+            reason: "changed mind".into(),
+            released: vec![],
+        },
+    );
+    log.order(
+        "SO-5",
+        t(6, 9),
+        placed("SO-5", "web", d(8), &[(1, "MUG", 1)]),
+    );
+    log.order("SO-5", t(6, 9), allocated("SO-5", 1, 1, d(8)));
+    log.order(
+        "SO-6",
+        t(7, 9),
+        placed("SO-6", "web", d(25), &[(1, "TOWEL", 1)]),
+    );
+
+    let model = OrdersModel::open(&log.0).unwrap();
+    model.catch_up().unwrap();
+    let today = d(20);
+    let ids = |query: OrderQuery| -> Vec<String> {
+        let page = model
+            .list(&OrderQuery { limit: 50, ..query }, today)
+            .unwrap();
+        assert_eq!(page.next, None);
+        page.orders.into_iter().map(|o| o.order_id).collect()
+    };
+    let status = |s| OrderQuery {
+        status: Some(s),
+        ..OrderQuery::default()
+    };
+    assert_eq!(ids(status(OrderStatus::Open)), ["SO-3", "SO-5", "SO-6"]);
+    assert_eq!(ids(status(OrderStatus::Backordered)), ["SO-3"]);
+    assert_eq!(ids(status(OrderStatus::Late)), ["SO-5"]);
+    assert_eq!(ids(status(OrderStatus::Shipped)), ["SO-1", "SO-2"]);
+    assert_eq!(ids(status(OrderStatus::Delivered)), ["SO-1"]);
+    assert_eq!(ids(status(OrderStatus::Cancelled)), ["SO-4"]);
+    let sku = OrderQuery {
+        filter: OrderFilter {
+            sku: Some("MUG".into()),
+            ..OrderFilter::default()
+        },
+        ..OrderQuery::default()
+    };
+    assert_eq!(ids(sku), ["SO-1", "SO-2", "SO-4", "SO-5"]);
+    let period = OrderQuery {
+        filter: OrderFilter {
+            from: Some(d(3)),
+            to: Some(d(5)),
+            channel: Some("web".into()),
+            ..OrderFilter::default()
+        },
+        ..OrderQuery::default()
+    };
+    assert_eq!(ids(period), ["SO-3", "SO-4"]);
+    let customer = OrderQuery {
+        customer: Some("C".into()),
+        status: Some(OrderStatus::Late),
+        ..OrderQuery::default()
+    };
+    assert_eq!(ids(customer), ["SO-5"]);
+    // The index of open orders holds the open ones only.
+    let open: Vec<(String, bool)> = model.scan("open/").unwrap();
+    assert_eq!(open.len(), 3);
+
+    // Pages of two, by cursor: every order once, in placement order.
+    let mut query = OrderQuery {
+        limit: 2,
+        ..OrderQuery::default()
+    };
+    let mut pages = Vec::new();
+    loop {
+        let page = model.list(&query, today).unwrap();
+        pages.push(
+            page.orders
+                .iter()
+                .map(|o| o.order_id.clone())
+                .collect::<Vec<_>>(),
+        );
+        match page.next {
+            Some(next) => query.after = Some(next),
+            None => break,
+        }
+    }
+    assert_eq!(
+        pages,
+        [["SO-1", "SO-2"], ["SO-3", "SO-4"], ["SO-5", "SO-6"]]
+    );
+    assert!(check(&log.0, model.read_model(), &OrdersProjection)
+        .unwrap()
+        .agrees());
+}
+
+#[test]
+fn purchase_orders_list_as_open_overdue_or_done_by_supplier_and_sku() {
+    use projections::purchases::{
+        PurchaseQuery, PurchaseStatus, PurchasesModel, PurchasesProjection,
+    };
+    use schemas::purchasing::{OpenLine, PoLineInput};
+    let dir = tempfile::tempdir().unwrap();
+    let log = Log(Store::open(dir.path(), StoreConfig::default()).unwrap());
+    let place = |po: &str, supplier: &str, lines: &[(u32, &str, u64, NaiveDate)]| {
+        log.record(
+            &format!("po-{po}"),
+            t(1, 9),
+            PurchaseOrderEvent::PurchaseOrderPlaced {
+                po_id: po.into(),
+                supplier_id: supplier.into(),
+                ordered_on: d(1),
+                lines: lines
+                    .iter()
+                    .map(|(line, sku, qty, due)| PoLineInput {
+                        line: *line,
+                        sku: (*sku).into(),
+                        location: "WH1".into(),
+                        qty: *qty,
+                        unit_cost_cents: 100,
+                        expected_date: *due,
+                    })
+                    .collect(),
+                over_receipt_tolerance_pct: 0,
+                basis: None,
+            },
+        );
+    };
+    let received = |po: &str, line: u32, qty: u64| {
+        log.record(
+            &format!("po-{po}"),
+            t(9, 9),
+            PurchaseOrderEvent::PurchaseOrderReceived {
+                po_id: po.into(),
+                line,
+                sku: "MUG".into(),
+                location: "WH1".into(),
+                qty,
+                unit_cost_cents: 100,
+                received_on: d(9),
+                lead_time_days: 8,
+                days_late: 0,
+                over_received: 0,
+            },
+        );
+    };
+    // PO-1 due the 5th, half received: overdue on the 10th. PO-2 due the
+    // 20th: open. PO-3 received in full: done. PO-4 a line cancelled, the
+    // other received: done.
+    place("PO-1", "ACME", &[(1, "MUG", 10, d(5))]);
+    received("PO-1", 1, 5);
+    place("PO-2", "ACME", &[(1, "TOWEL", 4, d(20))]);
+    place("PO-3", "BOLT", &[(1, "MUG", 3, d(5))]);
+    received("PO-3", 1, 3);
+    place(
+        "PO-4",
+        "BOLT",
+        &[(1, "MUG", 2, d(5)), (2, "BEANS", 2, d(5))],
+    );
+    received("PO-4", 1, 2);
+    log.record(
+        "po-PO-4",
+        t(9, 10),
+        PurchaseOrderEvent::PurchaseOrderLineCancelled {
+            po_id: "PO-4".into(),
+            open: OpenLine {
+                line: 2,
+                sku: "BEANS".into(),
+                location: "WH1".into(),
+                open_qty: 2,
+            },
+        },
+    );
+    let model = PurchasesModel::open(&log.0).unwrap();
+    model.catch_up().unwrap();
+    let list = |query: PurchaseQuery| -> Vec<(String, PurchaseStatus, u64)> {
+        model
+            .list(&query, d(10))
+            .unwrap()
+            .into_iter()
+            .map(|p| (p.po_id, p.status, p.open))
+            .collect()
+    };
+    let status = |s| PurchaseQuery {
+        status: Some(s),
+        ..PurchaseQuery::default()
+    };
+    assert_eq!(
+        list(status(PurchaseStatus::Open)),
+        [
+            ("PO-1".to_owned(), PurchaseStatus::Overdue, 5),
+            ("PO-2".to_owned(), PurchaseStatus::Open, 4)
+        ]
+    );
+    assert_eq!(list(status(PurchaseStatus::Overdue)).len(), 1);
+    let done: Vec<String> = list(status(PurchaseStatus::Done))
+        .into_iter()
+        .map(|p| p.0)
+        .collect();
+    assert_eq!(done, ["PO-3", "PO-4"]);
+    let bolt_mugs = PurchaseQuery {
+        supplier: Some("BOLT".into()),
+        sku: Some("BEANS".into()),
+        ..PurchaseQuery::default()
+    };
+    assert_eq!(list(bolt_mugs).len(), 1);
+    assert_eq!(list(PurchaseQuery::default()).len(), 4);
+    assert!(check(&log.0, model.read_model(), &PurchasesProjection)
+        .unwrap()
+        .agrees());
+}

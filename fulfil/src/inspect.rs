@@ -287,10 +287,14 @@ struct Progress {
 impl Progress {
     fn new(total: Option<usize>) -> Self {
         let on = std::io::stderr().is_terminal() && total.is_none_or(|t| t > PROGRESS_OVER);
+        let now = std::time::Instant::now();
         Self {
             total,
             shown: on,
-            last: std::time::Instant::now(),
+            // The first line shows at once; then at most five a second.
+            last: now
+                .checked_sub(std::time::Duration::from_secs(1))
+                .unwrap_or(now),
         }
     }
 

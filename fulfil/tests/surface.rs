@@ -389,3 +389,42 @@ fn stock_at_or_below_its_reorder_point_is_listed_and_events_by_flow_and_range() 
     );
     assert_eq!(json_lines(&out).len(), 1, "--to bounds the range");
 }
+
+#[test]
+fn a_long_file_shows_its_progress_on_a_terminal_and_not_in_a_pipe() {
+    let dir = item_master();
+    let lines: Vec<String> = (0..400)
+        .map(|n| format!(r#"{{"command_id":"bulk-{n}","type":"ReceiveStock","sku":"SKU-1","location":"WH1","qty":1}}"#))
+        .collect();
+    let file = dir.path().join("bulk.jsonl");
+    std::fs::write(&file, lines.join("\n")).unwrap();
+    // `script` (util-linux, on every Debian) gives the command a terminal
+    // for standard error; standard output goes to a file.
+    let results = dir.path().join("results.jsonl");
+    let command = format!(
+        "{} --data-dir {} submit {} > {}",
+        env!("CARGO_BIN_EXE_fulfil"),
+        dir.path().display(),
+        file.display(),
+        results.display()
+    );
+    let out = Command::new("script")
+        .args(["-qec", &command, "/dev/null"])
+        .output()
+        .unwrap();
+    let terminal = String::from_utf8_lossy(&out.stdout);
+    assert!(out.status.success(), "{terminal}");
+    assert!(
+        terminal.contains("/400 lines"),
+        "a progress bar: {terminal}"
+    );
+    assert!(terminal.contains("400 accepted"), "{terminal}");
+    assert_eq!(
+        std::fs::read_to_string(&results).unwrap().lines().count(),
+        400
+    );
+    // In a pipe, the summary alone.
+    let (_, err, code) = fulfil(dir.path(), &["submit", file.to_str().unwrap()], "");
+    assert_eq!(code, 0);
+    assert!(!err.contains("lines"), "{err}");
+}

@@ -28,8 +28,11 @@ use replenishment::report::{forecast_report, ForecastQuery, ForecastReport, Repo
 use replenishment::{suggestions, Suggestion};
 use tokio::sync::watch;
 
+mod access;
 mod answers;
 mod listings;
+
+pub use access::{Access, AccessError, Role, MIN_TOKEN_LEN};
 
 pub use answers::{answer_schemas, ANSWERS};
 
@@ -142,6 +145,8 @@ pub struct AppState {
     /// Set on a read replica (`fulfil project`): its models come from the
     /// event topics, so it takes no commands and has no log of its own.
     pub replica: Option<Arc<dyn Replica>>,
+    /// Who may call the API (open when no token is configured).
+    pub access: Access,
 }
 
 impl AppState {
@@ -272,6 +277,10 @@ pub fn router(state: AppState) -> Router {
         .route("/read-models/{name}/rebuild", post(rebuild))
         .route("/read-models/{name}/check", get(check))
         .layer(middleware::from_fn(strict_query))
+        .layer(middleware::from_fn_with_state(
+            state.clone(),
+            access::authorize,
+        ))
         .layer(middleware::from_fn_with_state(state.clone(), observe))
         .with_state(state)
 }

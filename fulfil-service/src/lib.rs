@@ -111,10 +111,19 @@ fn app_state(store: &Store, clock: SharedClock) -> Result<AppState, ServiceError
         caught_up: Arc::new(watch::channel(None).0),
         telemetry: Arc::new(Telemetry::default()),
         replica: None,
+        access: fulfil_http::Access::default(),
     })
 }
 
 impl Service {
+    /// The same node, its API open only to these tokens' holders (call
+    /// before [`Service::with_http`], which serves the state as it is then).
+    #[must_use]
+    pub fn with_access(mut self, access: fulfil_http::Access) -> Self {
+        self.state.access = access;
+        self
+    }
+
     /// A node over `store` with no tasks yet.
     pub fn new(store: &Store, clock: SharedClock) -> Result<Self, ServiceError> {
         Ok(Self {

@@ -704,3 +704,86 @@ async fn orders_pos_stock_the_item_master_and_events_can_be_listed_and_an_order_
     );
     svc.service.stop().await.unwrap();
 }
+
+#[tokio::test]
+async fn with_tokens_analysts_read_operators_write_and_nobody_else_is_let_in() {
+    let (analyst, operator) = (
+        "analyst-token-for-tests-0001",
+        "operator-token-for-tests-0001",
+    );
+    let dir = tempfile::tempdir().unwrap();
+    let store = Store::open(dir.path(), StoreConfig::default()).unwrap();
+    let clock = clock::ManualClock::new(Utc.with_ymd_and_hms(2026, 3, 20, 12, 0, 0).unwrap());
+    let access = fulfil_http::Access::new(&[analyst.into()], &[operator.into()]).unwrap();
+    let service = fulfil_service::Service::new(&store, Arc::new(clock))
+        .unwrap()
+        .with_access(access)
+        .with_workers();
+    let app = router(service.state.clone());
+    let call = |method: &str, uri: &str, token: Option<&str>, body: &str| {
+        let mut request = Request::builder()
+            .method(method)
+            .uri(uri)
+            .header("content-type", "application/json");
+        if let Some(t) = token {
+            request = request.header("authorization", format!("Bearer {t}"));
+        }
+        let request = request.body(Body::from(body.to_owned())).unwrap();
+        let app = app.clone();
+        async move {
+            let response = app.oneshot(request).await.unwrap();
+            let status = response.status();
+            let challenge = response.headers().get("www-authenticate").cloned();
+            let bytes = axum::body::to_bytes(response.into_body(), usize::MAX)
+                .await
+                .unwrap();
+            (
+                status,
+                challenge,
+                String::from_utf8(bytes.to_vec()).unwrap(),
+            )
+        }
+    };
+    let command = r#"{"command_id":"t1","type":"DefineSku","sku":"MUG","description":"Mug","unit_of_measure":"each","standard_cost_cents":300}"#;
+    // The probes stay open; everything else needs a token.
+    assert_eq!(call("GET", "/healthz", None, "").await.0, StatusCode::OK);
+    let (status, challenge, _) = call("GET", "/skus", None, "").await;
+    assert_eq!(
+        (status, challenge.as_ref().map(|v| v.to_str().unwrap())),
+        (StatusCode::UNAUTHORIZED, Some("Bearer"))
+    );
+    assert_eq!(
+        call("GET", "/skus", Some("operator-token-for-tests-0002"), "")
+            .await
+            .0,
+        StatusCode::UNAUTHORIZED
+    );
+    // An analyst reads, and may not write.
+    assert_eq!(
+        call("GET", "/skus", Some(analyst), "").await.0,
+        StatusCode::OK
+    );
+    let (status, _, body) = call("POST", "/commands", Some(analyst), command).await;
+    assert_eq!(status, StatusCode::FORBIDDEN, "{body}");
+    assert_eq!(
+        call("POST", "/read-models/atp/rebuild", Some(analyst), "")
+            .await
+            .0,
+        StatusCode::FORBIDDEN
+    );
+    assert_eq!(service.state.store.head_position(), 0, "nothing written");
+    // An operator writes.
+    let (status, _, body) = call("POST", "/commands", Some(operator), command).await;
+    assert_eq!(status, StatusCode::OK, "{body}");
+    // No token appears in what the service says about itself.
+    let (_, _, metrics) = call("GET", "/metrics", Some(analyst), "").await;
+    assert!(
+        metrics.contains("status=\"401\""),
+        "refusals are counted: {metrics}"
+    );
+    for token in [analyst, operator] {
+        assert!(!metrics.contains(token));
+        assert!(!format!("{:?}", service.state.access).contains(token));
+    }
+    service.stop().await.unwrap();
+}

@@ -90,7 +90,7 @@ pub fn read_model_admin(
     dir: &Path,
     config: StoreConfig,
     projection: &str,
-    server: Option<String>,
+    server: Option<&crate::client::Server>,
     admin: Admin,
 ) -> anyhow::Result<()> {
     let names: Vec<&str> = if projection == "all" {
@@ -100,7 +100,6 @@ pub fn read_model_admin(
     };
     let mut agree = true;
     if let Some(server) = server {
-        let server = crate::client::Server::new(&server)?;
         for name in names {
             let (status, body) = match admin {
                 Admin::Rebuild => {

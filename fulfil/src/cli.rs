@@ -20,6 +20,9 @@ pub struct Cli {
     /// A running `fulfil serve` (http://HOST:PORT) to send commands to and ask, instead of opening the store it holds.
     #[arg(long, global = true, env = "FULFIL_SERVER")]
     pub server: Option<String>,
+    /// The bearer token sent to --server, when its API needs one (an analyst's reads; an operator's also submits and rebuilds).
+    #[arg(long, global = true, env = "FULFIL_TOKEN", hide_env_values = true)]
+    pub token: Option<String>,
     /// sled page cache size in MiB (1 to 1048576).
     #[arg(long, global = true, default_value_t = 64, env = "FULFIL_CACHE_MB", value_parser = clap::value_parser!(u64).range(1..=1_048_576))]
     pub cache_mb: u64,

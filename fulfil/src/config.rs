@@ -21,6 +21,31 @@ pub struct ConfigFile {
     pub currency: Option<String>,
     #[serde(default)]
     pub kafka: KafkaFile,
+    #[serde(default)]
+    pub access: AccessFile,
+}
+
+/// The `[access]` table: the API's bearer tokens. The environment
+/// (`FULFIL_ANALYST_TOKENS`, `FULFIL_OPERATOR_TOKENS`, comma-separated)
+/// wins over it. No token at all leaves the API open.
+#[derive(Clone, Default, Deserialize, PartialEq)]
+#[serde(deny_unknown_fields)]
+pub struct AccessFile {
+    /// Tokens that read.
+    #[serde(default)]
+    pub analyst_tokens: Vec<String>,
+    /// Tokens that read and write.
+    #[serde(default)]
+    pub operator_tokens: Vec<String>,
+}
+
+impl std::fmt::Debug for AccessFile {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("AccessFile")
+            .field("analyst_tokens", &self.analyst_tokens.len())
+            .field("operator_tokens", &self.operator_tokens.len())
+            .finish()
+    }
 }
 
 impl ConfigFile {
@@ -33,6 +58,8 @@ impl ConfigFile {
         // Out-of-range values are refused when the file is read, not when first used.
         file.currency()
             .with_context(|| format!("configuration: {}", path.display()))?;
+        file.access()
+            .with_context(|| format!("configuration: {}", path.display()))?;
         Ok(file)
     }
 
@@ -42,6 +69,24 @@ impl ConfigFile {
             || Ok(crate::people::Currency::default()),
             crate::people::Currency::new,
         )
+    }
+
+    /// The API's access: the environment's tokens, else the file's.
+    pub fn access(&self) -> anyhow::Result<fulfil_http::Access> {
+        let from_env = |name: &str| {
+            std::env::var(name).ok().map(|v| {
+                v.split(',')
+                    .map(str::trim)
+                    .filter(|t| !t.is_empty())
+                    .map(str::to_owned)
+                    .collect::<Vec<_>>()
+            })
+        };
+        let analysts =
+            from_env("FULFIL_ANALYST_TOKENS").unwrap_or_else(|| self.access.analyst_tokens.clone());
+        let operators = from_env("FULFIL_OPERATOR_TOKENS")
+            .unwrap_or_else(|| self.access.operator_tokens.clone());
+        Ok(fulfil_http::Access::new(&analysts, &operators)?)
     }
 
     /// Whether Kafka is configured, by flag, environment or file.

@@ -49,8 +49,13 @@ fn run(mut cli: Cli) -> anyhow::Result<()> {
         Some(path) => ConfigFile::load(path)?,
         None => ConfigFile::default(),
     };
-    if let (Some(url), false) = (&cli.server, cli.command.goes_through_server()) {
-        return remote::run(&client::Server::new(url)?, cli.command, &file.currency()?);
+    let server = cli
+        .server
+        .as_deref()
+        .map(|url| client::Server::new(url, cli.token.as_deref()))
+        .transpose()?;
+    if let (Some(server), false) = (&server, cli.command.goes_through_server()) {
+        return remote::run(server, cli.command, &file.currency()?);
     }
     cli.data_dir_given = cli.data_dir.is_some();
     let data_dir = cli
@@ -74,9 +79,7 @@ fn run(mut cli: Cli) -> anyhow::Result<()> {
             listing::run(&store, command, today(), &file.currency()?)
         }
         Cmd::Demo => demo::run(cli.data_dir_given.then_some(&data_dir), config),
-        Cmd::Submit { file, dry_run } => {
-            submit(&data_dir, config, cli.server.as_deref(), &file, dry_run)
-        }
+        Cmd::Submit { file, dry_run } => submit(&data_dir, config, server.as_ref(), &file, dry_run),
         Cmd::State { stream, past } => {
             let store = existing(&data_dir, config)?;
             let cut = past::cut(&store, past, clock::SystemClock.now(), past::Later::Refused)?;
@@ -187,7 +190,13 @@ fn run(mut cli: Cli) -> anyhow::Result<()> {
                 !standby || kafka.is_some(),
                 "--standby needs --kafka: the lease is a Kafka consumer group"
             );
-            serve::serve(open_log(&data_dir, config)?, http, kafka, standby)
+            serve::serve(
+                open_log(&data_dir, config)?,
+                http,
+                kafka,
+                standby,
+                file.access()?,
+            )
         }
         Cmd::Project {
             http,
@@ -198,7 +207,7 @@ fn run(mut cli: Cli) -> anyhow::Result<()> {
             let http = http_address(http, &file, 8081)?;
             let kafka = kafka_config(&file, kafka)?;
             let store = open_replica(&data_dir, config)?;
-            serve::project(store, http, kafka, replica, reset)
+            serve::project(store, http, kafka, replica, reset, file.access()?)
         }
         Cmd::Topics { action } => admin::topics(&file, action),
         Cmd::Audit {
@@ -233,11 +242,11 @@ fn run(mut cli: Cli) -> anyhow::Result<()> {
         }
         Cmd::Replay { projection } => {
             let admin = admin::Admin::Rebuild;
-            admin::read_model_admin(&data_dir, config, &projection, cli.server, admin)
+            admin::read_model_admin(&data_dir, config, &projection, server.as_ref(), admin)
         }
         Cmd::Check { projection } => {
             let admin = admin::Admin::Check;
-            admin::read_model_admin(&data_dir, config, &projection, cli.server, admin)
+            admin::read_model_admin(&data_dir, config, &projection, server.as_ref(), admin)
         }
     }
 }
@@ -248,13 +257,12 @@ fn run(mut cli: Cli) -> anyhow::Result<()> {
 fn submit(
     dir: &std::path::Path,
     config: StoreConfig,
-    server: Option<&str>,
+    server: Option<&client::Server>,
     file: &str,
     dry_run: bool,
 ) -> anyhow::Result<()> {
-    if let Some(url) = server {
-        let server = client::Server::new(url)?;
-        return inspect::submit(&inspect::Target::Server(&server, dry_run), file);
+    if let Some(server) = server {
+        return inspect::submit(&inspect::Target::Server(server, dry_run), file);
     }
     let exists = dir.join(event_store::MARKER_FILE).exists();
     if dry_run {

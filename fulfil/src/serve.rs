@@ -6,6 +6,7 @@ use std::sync::Arc;
 
 use anyhow::Context;
 use event_store::Store;
+use fulfil_http::Access;
 use fulfil_kafka::lease::{self, Lease};
 use fulfil_kafka::{Group, KafkaConfig};
 use fulfil_service::Service;
@@ -17,8 +18,9 @@ pub fn serve(
     http: SocketAddr,
     kafka: Option<KafkaConfig>,
     standby: bool,
+    access: Access,
 ) -> anyhow::Result<()> {
-    on_runtime(&store.clone(), |mut service| async move {
+    on_runtime(&store.clone(), http, access, |mut service| async move {
         if let Some(config) = &kafka {
             let allowed = may_write(&mut service, &store, config, standby).await;
             if !matches!(allowed, Ok(true)) {
@@ -90,8 +92,9 @@ pub fn project(
     kafka: KafkaConfig,
     replica: Option<String>,
     reset: bool,
+    access: Access,
 ) -> anyhow::Result<()> {
-    on_runtime(&store.clone(), |service| async move {
+    on_runtime(&store.clone(), http, access, |service| async move {
         if reset {
             service.state.models.clear()?;
         }
@@ -114,14 +117,23 @@ pub fn project(
     })
 }
 
-/// Runs `node` on a runtime of its own, over a new service on `store`.
-fn on_runtime<F, Node>(store: &Store, node: F) -> anyhow::Result<()>
+/// Runs `node` on a runtime of its own, over a new service on `store`
+/// whose API `access` guards.
+fn on_runtime<F, Node>(
+    store: &Store,
+    http: SocketAddr,
+    access: Access,
+    node: F,
+) -> anyhow::Result<()>
 where
     F: FnOnce(Service) -> Node,
     Node: std::future::Future<Output = anyhow::Result<()>>,
 {
+    if access.is_open() && !http.ip().is_loopback() {
+        tracing::warn!(%http, "the HTTP API takes commands from anyone who can reach it: set tokens ([access] in the config file, or FULFIL_OPERATOR_TOKENS and FULFIL_ANALYST_TOKENS)");
+    }
     let runtime = tokio::runtime::Runtime::new()?;
-    let service = Service::new(store, Arc::new(clock::SystemClock))?;
+    let service = Service::new(store, Arc::new(clock::SystemClock))?.with_access(access);
     runtime.block_on(node(service))
 }
 

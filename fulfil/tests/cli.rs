@@ -1,5 +1,7 @@
 //! The `fulfil` binary end to end: submit a JSON-lines scenario, read the results and the log.
 
+mod serving;
+
 use std::io::Write;
 use std::process::{Command, Stdio};
 
@@ -570,7 +572,6 @@ fn metrics_replay_and_check_from_the_cli() {
 
 #[test]
 fn serve_answers_over_http_and_replay_and_check_can_ask_it() {
-    use std::io::BufRead;
     let dir = tempfile::tempdir().unwrap();
     let scenario = concat!(env!("CARGO_MANIFEST_DIR"), "/../scenarios/fulfilment.jsonl");
     let (_, err, ok) = fulfil(dir.path(), &["submit", scenario], None);
@@ -578,25 +579,8 @@ fn serve_answers_over_http_and_replay_and_check_can_ask_it() {
         !ok && err.contains("7 of 32 commands were refused"),
         "{err}"
     );
-    let mut child = Stopped(
-        Command::new(env!("CARGO_BIN_EXE_fulfil"))
-            .arg("--data-dir")
-            .arg(dir.path())
-            .args(["serve", "--http", "127.0.0.1:0"])
-            .stdout(Stdio::null())
-            .stderr(Stdio::piped())
-            .spawn()
-            .unwrap(),
-    );
-    // The first line names the address it bound.
-    let mut stderr = std::io::BufReader::new(child.0.stderr.take().unwrap());
-    let mut first = String::new();
-    stderr.read_line(&mut first).unwrap();
-    let url = first
-        .split_whitespace()
-        .find(|w| w.starts_with("http://"))
-        .unwrap_or_else(|| panic!("{first}"))
-        .to_owned();
+    let mut serving = serving::Serving::start(dir.path(), &[]);
+    let url = serving.url.clone();
     // While it holds the store, the CLI asks it.
     let (out, err, ok) = fulfil(
         dir.path(),
@@ -624,7 +608,7 @@ fn serve_answers_over_http_and_replay_and_check_can_ask_it() {
     let (_, err, ok) = fulfil(dir.path(), &["orders"], None);
     assert!(!ok && err.contains("--server http://HOST:PORT"), "{err}");
     let head = json_lines(&fulfil(dir.path(), &["events", "--server", &url], None).0).len();
-    ready(&url, head);
+    serving.ready(head);
     let questions: [&[&str]; 7] = [
         &["orders", "--format", "csv"],
         &["order", "SO-1"],
@@ -676,15 +660,10 @@ fn serve_answers_over_http_and_replay_and_check_can_ask_it() {
     let (out, err, ok) = fulfil(dir.path(), &["submit", "-", "--server", &url], Some(bad));
     assert!(!ok && err.contains("1 of 1 commands were refused"), "{err}");
     assert!(out.contains("did you mean `qty`?"), "{out}");
-    ready(&url, applied as usize);
+    serving.ready(applied as usize);
 
     // SIGTERM stops it cleanly.
-    let killed = Command::new("kill")
-        .args(["-TERM", &child.0.id().to_string()])
-        .status()
-        .unwrap();
-    assert!(killed.success());
-    assert!(child.0.wait().unwrap().success());
+    assert!(serving.stop());
 
     // The same questions of the store (less the receipt) answer the same.
     let line = r#"{"command_id":"srv-3","type":"AdjustStock","sku":"MUG","location":"WH1","delta":-4,"reason":"correction"}"#;
@@ -703,32 +682,6 @@ fn serve_answers_over_http_and_replay_and_check_can_ask_it() {
             assert_eq!(out, served, "{args:?}");
         }
     }
-}
-
-/// A child process killed when the test ends, passed or not.
-struct Stopped(std::process::Child);
-
-impl Drop for Stopped {
-    fn drop(&mut self) {
-        let _ = self.0.kill();
-        let _ = self.0.wait();
-    }
-}
-
-/// Waits, without sleeping, until the service at `url` has folded the log
-/// up to `position` into its read models (`GET /readyz?position=`).
-fn ready(url: &str, position: usize) {
-    use std::io::{Read, Write};
-    let address = url.trim_start_matches("http://").trim_end_matches('/');
-    let mut stream = std::net::TcpStream::connect(address).unwrap();
-    write!(
-        stream,
-        "GET /readyz?position={position}&timeout_ms=60000 HTTP/1.1\r\nHost: {address}\r\nConnection: close\r\n\r\n"
-    )
-    .unwrap();
-    let mut answer = String::new();
-    stream.read_to_string(&mut answer).unwrap();
-    assert!(answer.starts_with("HTTP/1.1 200"), "{answer}");
 }
 
 /// The master-scheduling textbook's pump example (W. J. Stevenson,

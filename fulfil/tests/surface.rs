@@ -3,6 +3,8 @@
 //! happened, queries that never create a store, the demo in a directory of
 //! its own, and simple questions answered right.
 
+mod serving;
+
 use std::io::Write;
 use std::process::{Command, Stdio};
 
@@ -427,4 +429,58 @@ fn a_long_file_shows_its_progress_on_a_terminal_and_not_in_a_pipe() {
     let (_, err, code) = fulfil(dir.path(), &["submit", file.to_str().unwrap()], "");
     assert_eq!(code, 0);
     assert!(!err.contains("lines"), "{err}");
+}
+
+#[test]
+fn a_service_with_tokens_answers_the_cli_only_with_the_right_one() {
+    let dir = item_master();
+    let (analyst, operator) = ("analyst-token-for-cli-0001", "operator-token-for-cli-0001");
+    let mut serving = serving::Serving::start(
+        dir.path(),
+        &[
+            ("FULFIL_ANALYST_TOKENS", analyst),
+            ("FULFIL_OPERATOR_TOKENS", operator),
+        ],
+    );
+    let url = serving.url.clone();
+    let line =
+        r#"{"command_id":"tok-1","type":"ReceiveStock","sku":"SKU-1","location":"WH1","qty":2}"#;
+    let (_, err, code) = fulfil(dir.path(), &["skus", "--server", &url], "");
+    assert_eq!(code, 1);
+    assert!(err.contains("(401)") && err.contains("--token"), "{err}");
+    let (out, err, code) = fulfil(
+        dir.path(),
+        &["skus", "--server", &url, "--token", analyst],
+        "",
+    );
+    assert_eq!(code, 0, "{err}");
+    assert!(out.contains("SKU-1"), "{out}");
+    let (_, err, code) = fulfil(
+        dir.path(),
+        &["submit", "-", "--server", &url, "--token", analyst],
+        line,
+    );
+    assert!(code != 0 && err.contains("(403)"), "{err}");
+    let (out, err, code) = fulfil(
+        dir.path(),
+        &["submit", "-", "--server", &url, "--token", operator],
+        line,
+    );
+    assert_eq!(code, 0, "{err}");
+    assert!(out.contains("accepted"), "{out}");
+    assert!(serving.stop());
+    // A token too short to be a control is refused when the service starts.
+    let short = Command::new(env!("CARGO_BIN_EXE_fulfil"))
+        .arg("--data-dir")
+        .arg(dir.path())
+        .args(["serve", "--http", "127.0.0.1:0"])
+        .env("FULFIL_OPERATOR_TOKENS", "secret")
+        .output()
+        .unwrap();
+    let err = String::from_utf8_lossy(&short.stderr);
+    assert!(
+        !short.status.success() && err.contains("at least 16"),
+        "{err}"
+    );
+    assert!(!err.contains("secret"), "the token is not shown: {err}");
 }

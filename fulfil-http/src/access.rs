@@ -95,15 +95,13 @@ impl Access {
     /// The role of `token`, if it is one of ours. Every digest is compared.
     pub fn role(&self, token: &str) -> Option<Role> {
         let presented = digest(token);
-        self.tokens
-            .iter()
-            .fold(None, |found, (d, role)| {
-                if same(d, &presented) {
-                    found.max(Some(*role))
-                } else {
-                    found
-                }
-            })
+        self.tokens.iter().fold(None, |found, (d, role)| {
+            if same(d, &presented) {
+                found.max(Some(*role))
+            } else {
+                found
+            }
+        })
     }
 }
 

@@ -10,8 +10,36 @@ use serde::Deserialize;
 
 use crate::KafkaError;
 
+/// Whether a librdkafka setting holds a secret (a password, a private
+/// key, a client secret): its value is never shown.
+pub fn is_secret(key: &str) -> bool {
+    ["password", "secret", "key.pem", "ssl.key", "token", "jaas"]
+        .iter()
+        .any(|s| key.contains(s))
+}
+
+/// Client settings as `Debug` shows them: secrets as `<redacted>`.
+struct Redacted<'a>(&'a BTreeMap<String, String>);
+
+impl std::fmt::Debug for Redacted<'_> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_map()
+            .entries(self.0.iter().map(|(k, v)| {
+                (
+                    k,
+                    if is_secret(k) {
+                        "<redacted>"
+                    } else {
+                        v.as_str()
+                    },
+                )
+            }))
+            .finish()
+    }
+}
+
 /// The `[kafka]` table of the configuration file.
-#[derive(Debug, Clone, Default, Deserialize, PartialEq)]
+#[derive(Clone, Default, Deserialize, PartialEq)]
 #[serde(deny_unknown_fields)]
 pub struct KafkaFile {
     /// The bootstrap servers.
@@ -28,7 +56,7 @@ pub struct KafkaFile {
 }
 
 /// The settings the Kafka side runs with.
-#[derive(Debug, Clone, PartialEq)]
+#[derive(Clone, PartialEq)]
 pub struct KafkaConfig {
     /// The bootstrap servers.
     pub brokers: String,
@@ -40,6 +68,30 @@ pub struct KafkaConfig {
     pub replication_factor: i32,
     /// Client settings passed through to librdkafka.
     pub client: BTreeMap<String, String>,
+}
+
+impl std::fmt::Debug for KafkaFile {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("KafkaFile")
+            .field("brokers", &self.brokers)
+            .field("topic_prefix", &self.topic_prefix)
+            .field("partitions", &self.partitions)
+            .field("replication_factor", &self.replication_factor)
+            .field("client", &Redacted(&self.client))
+            .finish()
+    }
+}
+
+impl std::fmt::Debug for KafkaConfig {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("KafkaConfig")
+            .field("brokers", &self.brokers)
+            .field("topic_prefix", &self.topic_prefix)
+            .field("partitions", &self.partitions)
+            .field("replication_factor", &self.replication_factor)
+            .field("client", &Redacted(&self.client))
+            .finish()
+    }
 }
 
 impl KafkaConfig {
@@ -93,6 +145,37 @@ impl KafkaConfig {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn secrets_in_client_settings_are_never_shown() {
+        let file = KafkaFile {
+            brokers: Some("k:9092".into()),
+            client: [
+                ("security.protocol", "SASL_SSL"),
+                ("sasl.mechanism", "PLAIN"),
+                ("sasl.username", "fulfil"),
+                ("sasl.password", "hunter2-hunter2"),
+                ("ssl.key.password", "pem-pass-0001"),
+                ("sasl.oauthbearer.client.secret", "oauth-secret-0001"),
+            ]
+            .into_iter()
+            .map(|(k, v)| (k.to_owned(), v.to_owned()))
+            .collect(),
+            ..KafkaFile::default()
+        };
+        let config = KafkaConfig::resolve(&file, None, None, &[]).unwrap();
+        for shown in [format!("{file:?}"), format!("{config:?}")] {
+            assert!(
+                shown.contains("SASL_SSL") && shown.contains("fulfil"),
+                "{shown}"
+            );
+            for secret in ["hunter2-hunter2", "pem-pass-0001", "oauth-secret-0001"] {
+                assert!(!shown.contains(secret), "{shown}");
+            }
+        }
+        // They still reach librdkafka.
+        assert_eq!(config.client["sasl.password"], "hunter2-hunter2");
+    }
 
     #[test]
     fn flags_win_over_the_file_and_settings_pass_through() {

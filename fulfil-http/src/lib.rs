@@ -147,6 +147,14 @@ pub struct AppState {
     pub replica: Option<Arc<dyn Replica>>,
     /// Who may call the API (open when no token is configured).
     pub access: Access,
+    /// The largest request body taken, in bytes; a larger one is a 413.
+    pub max_body_bytes: usize,
+}
+
+impl AppState {
+    /// A request body's bound when none is configured: 1 MiB, room for an
+    /// order of thousands of lines.
+    pub const DEFAULT_MAX_BODY_BYTES: usize = 1024 * 1024;
 }
 
 impl AppState {
@@ -276,6 +284,7 @@ pub fn router(state: AppState) -> Router {
         .route("/commands", post(command))
         .route("/read-models/{name}/rebuild", post(rebuild))
         .route("/read-models/{name}/check", get(check))
+        .layer(axum::extract::DefaultBodyLimit::max(state.max_body_bytes))
         .layer(middleware::from_fn(strict_query))
         .layer(middleware::from_fn_with_state(
             state.clone(),
@@ -548,6 +557,11 @@ async fn prometheus(State(state): State<AppState>) -> Result<Response, ApiError>
         "Commands the processes (fulfilment, replenishment) issued that were refused, by reason.",
     );
     metric(
+        "fulfil_http_body_limit_bytes",
+        "gauge",
+        "The largest request body the API takes (a larger one is answered 413).",
+    );
+    metric(
         "fulfil_http_requests_total",
         "counter",
         "HTTP requests by route and status.",
@@ -560,6 +574,11 @@ async fn prometheus(State(state): State<AppState>) -> Result<Response, ApiError>
     let lag = state.models.lag(state.head())?;
     let mut body = String::new();
     let _ = writeln!(body, "fulfil_log_head_position {}", state.head());
+    let _ = writeln!(
+        body,
+        "fulfil_http_body_limit_bytes {}",
+        state.max_body_bytes
+    );
     match &state.replica {
         None => {
             let outbox = state

@@ -112,6 +112,7 @@ fn app_state(store: &Store, clock: SharedClock) -> Result<AppState, ServiceError
         telemetry: Arc::new(Telemetry::default()),
         replica: None,
         access: fulfil_http::Access::default(),
+        max_body_bytes: AppState::DEFAULT_MAX_BODY_BYTES,
     })
 }
 
@@ -121,6 +122,14 @@ impl Service {
     #[must_use]
     pub fn with_access(mut self, access: fulfil_http::Access) -> Self {
         self.state.access = access;
+        self
+    }
+
+    /// The same node, taking request bodies up to `bytes` (call before
+    /// [`Service::with_http`]).
+    #[must_use]
+    pub fn with_body_limit(mut self, bytes: usize) -> Self {
+        self.state.max_body_bytes = bytes;
         self
     }
 

@@ -787,3 +787,47 @@ async fn with_tokens_analysts_read_operators_write_and_nobody_else_is_let_in() {
     }
     service.stop().await.unwrap();
 }
+
+#[tokio::test]
+async fn a_request_body_over_the_bound_is_refused_and_the_bound_is_a_gauge() {
+    let dir = tempfile::tempdir().unwrap();
+    let store = Store::open(dir.path(), StoreConfig::default()).unwrap();
+    let clock = clock::ManualClock::new(Utc.with_ymd_and_hms(2026, 3, 20, 12, 0, 0).unwrap());
+    let service = fulfil_service::Service::new(&store, Arc::new(clock))
+        .unwrap()
+        .with_body_limit(4096);
+    let app = router(service.state.clone());
+    let post = |body: String| {
+        let request = Request::builder()
+            .method("POST")
+            .uri("/commands")
+            .body(Body::from(body))
+            .unwrap();
+        app.clone().oneshot(request)
+    };
+    let padded = |n: usize| {
+        format!(
+            r#"{{"command_id":"big","type":"DefineSku","sku":"MUG","description":"{}","unit_of_measure":"each","standard_cost_cents":300}}"#,
+            "m".repeat(n)
+        )
+    };
+    let response = post(padded(8192)).await.unwrap();
+    assert_eq!(response.status(), StatusCode::PAYLOAD_TOO_LARGE);
+    assert_eq!(store.head_position(), 0, "nothing written");
+    let response = post(padded(100)).await.unwrap();
+    assert_eq!(response.status(), StatusCode::OK);
+    let request = Request::builder()
+        .uri("/metrics")
+        .body(Body::empty())
+        .unwrap();
+    let response = app.clone().oneshot(request).await.unwrap();
+    let text = axum::body::to_bytes(response.into_body(), usize::MAX)
+        .await
+        .unwrap();
+    let text = String::from_utf8(text.to_vec()).unwrap();
+    assert!(text.contains("fulfil_http_body_limit_bytes 4096"), "{text}");
+    assert!(
+        text.contains("route=\"/commands\",status=\"413\""),
+        "{text}"
+    );
+}

@@ -179,6 +179,7 @@ fn run(mut cli: Cli) -> anyhow::Result<()> {
             http,
             kafka,
             standby,
+            max_body_kb,
         } => {
             let http = http_address(http, &file, 8080)?;
             let kafka = if file.has_kafka(&kafka) {
@@ -190,24 +191,29 @@ fn run(mut cli: Cli) -> anyhow::Result<()> {
                 !standby || kafka.is_some(),
                 "--standby needs --kafka: the lease is a Kafka consumer group"
             );
-            serve::serve(
-                open_log(&data_dir, config)?,
-                http,
-                kafka,
-                standby,
-                file.access()?,
-            )
+            let api = serve::Api {
+                address: http,
+                access: file.access()?,
+                max_body_bytes: max_body_kb as usize * 1024,
+            };
+            serve::serve(open_log(&data_dir, config)?, api, kafka, standby)
         }
         Cmd::Project {
             http,
             kafka,
             replica,
             reset,
+            max_body_kb,
         } => {
             let http = http_address(http, &file, 8081)?;
             let kafka = kafka_config(&file, kafka)?;
             let store = open_replica(&data_dir, config)?;
-            serve::project(store, http, kafka, replica, reset, file.access()?)
+            let api = serve::Api {
+                address: http,
+                access: file.access()?,
+                max_body_bytes: max_body_kb as usize * 1024,
+            };
+            serve::project(store, api, kafka, replica, reset)
         }
         Cmd::Topics { action } => admin::topics(&file, action),
         Cmd::Audit {

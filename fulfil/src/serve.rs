@@ -15,12 +15,12 @@ use fulfil_service::Service;
 /// the HTTP API; with `kafka`, commands from and events to its topics.
 pub fn serve(
     store: Store,
-    http: SocketAddr,
+    api: Api,
     kafka: Option<KafkaConfig>,
     standby: bool,
-    access: Access,
 ) -> anyhow::Result<()> {
-    on_runtime(&store.clone(), http, access, |mut service| async move {
+    let http = api.address;
+    on_runtime(&store.clone(), api, |mut service| async move {
         if let Some(config) = &kafka {
             let allowed = may_write(&mut service, &store, config, standby).await;
             if !matches!(allowed, Ok(true)) {
@@ -88,13 +88,13 @@ async fn may_write(
 /// Runs a read replica on `store` until a signal stops it.
 pub fn project(
     store: Store,
-    http: SocketAddr,
+    api: Api,
     kafka: KafkaConfig,
     replica: Option<String>,
     reset: bool,
-    access: Access,
 ) -> anyhow::Result<()> {
-    on_runtime(&store.clone(), http, access, |service| async move {
+    let http = api.address;
+    on_runtime(&store.clone(), api, |service| async move {
         if reset {
             service.state.models.clear()?;
         }
@@ -117,23 +117,28 @@ pub fn project(
     })
 }
 
+/// Where a node's HTTP API listens, who may call it, and how large a
+/// request body it takes.
+pub struct Api {
+    pub address: SocketAddr,
+    pub access: Access,
+    pub max_body_bytes: usize,
+}
+
 /// Runs `node` on a runtime of its own, over a new service on `store`
-/// whose API `access` guards.
-fn on_runtime<F, Node>(
-    store: &Store,
-    http: SocketAddr,
-    access: Access,
-    node: F,
-) -> anyhow::Result<()>
+/// with `api`'s access and bounds.
+fn on_runtime<F, Node>(store: &Store, api: Api, node: F) -> anyhow::Result<()>
 where
     F: FnOnce(Service) -> Node,
     Node: std::future::Future<Output = anyhow::Result<()>>,
 {
-    if access.is_open() && !http.ip().is_loopback() {
-        tracing::warn!(%http, "the HTTP API takes commands from anyone who can reach it: set tokens ([access] in the config file, or FULFIL_OPERATOR_TOKENS and FULFIL_ANALYST_TOKENS)");
+    if api.access.is_open() && !api.address.ip().is_loopback() {
+        tracing::warn!(http = %api.address, "the HTTP API takes commands from anyone who can reach it: set tokens ([access] in the config file, or FULFIL_OPERATOR_TOKENS and FULFIL_ANALYST_TOKENS)");
     }
     let runtime = tokio::runtime::Runtime::new()?;
-    let service = Service::new(store, Arc::new(clock::SystemClock))?.with_access(access);
+    let service = Service::new(store, Arc::new(clock::SystemClock))?
+        .with_access(api.access)
+        .with_body_limit(api.max_body_bytes);
     runtime.block_on(node(service))
 }
 

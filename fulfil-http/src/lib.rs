@@ -233,6 +233,16 @@ impl Telemetry {
         *refusals.entry(reason.to_owned()).or_default() += n;
     }
 
+    /// The refusals of the processes' commands counted so far, by reason.
+    pub fn process_refusals(&self) -> Vec<(String, u64)> {
+        self.process_refusals
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .iter()
+            .map(|(r, n)| (r.clone(), *n))
+            .collect()
+    }
+
     /// Counts a command's outcome.
     pub fn command(&self, result: &CommandResult) {
         let counter = match result.outcome() {

@@ -50,6 +50,9 @@ pub struct KafkaFile {
     pub partitions: Option<i32>,
     /// Replicas of each topic it makes.
     pub replication_factor: Option<i32>,
+    /// On a clean stop, how long the outbox relay may go on publishing
+    /// (0 to 3600 seconds; default 10).
+    pub drain_seconds: Option<u64>,
     /// Passed to every Kafka client as is, e.g. `"security.protocol" = "SASL_SSL"`.
     #[serde(default)]
     pub client: BTreeMap<String, String>,
@@ -66,6 +69,9 @@ pub struct KafkaConfig {
     pub partitions: i32,
     /// Replicas of each topic `fulfil topics create` makes.
     pub replication_factor: i32,
+    /// On a clean stop, how long the outbox relay may go on publishing what
+    /// is recorded; what it could not publish stays for the next start.
+    pub drain: std::time::Duration,
     /// Client settings passed through to librdkafka.
     pub client: BTreeMap<String, String>,
 }
@@ -77,6 +83,7 @@ impl std::fmt::Debug for KafkaFile {
             .field("topic_prefix", &self.topic_prefix)
             .field("partitions", &self.partitions)
             .field("replication_factor", &self.replication_factor)
+            .field("drain_seconds", &self.drain_seconds)
             .field("client", &Redacted(&self.client))
             .finish()
     }
@@ -89,6 +96,7 @@ impl std::fmt::Debug for KafkaConfig {
             .field("topic_prefix", &self.topic_prefix)
             .field("partitions", &self.partitions)
             .field("replication_factor", &self.replication_factor)
+            .field("drain", &self.drain)
             .field("client", &Redacted(&self.client))
             .finish()
     }
@@ -99,6 +107,8 @@ impl KafkaConfig {
     pub const DEFAULT_PREFIX: &'static str = "fulfil.";
     /// Partitions per topic when none are given.
     pub const DEFAULT_PARTITIONS: i32 = 6;
+    /// How long a clean stop drains the outbox when nothing says.
+    pub const DEFAULT_DRAIN: std::time::Duration = std::time::Duration::from_secs(10);
 
     /// Merges the file's settings under the flags' (and environment's):
     /// a value given on the command line wins.
@@ -127,6 +137,15 @@ impl KafkaConfig {
                 .unwrap_or_else(|| Self::DEFAULT_PREFIX.to_owned()),
             partitions: file.partitions.unwrap_or(Self::DEFAULT_PARTITIONS),
             replication_factor: file.replication_factor.unwrap_or(1),
+            drain: match file.drain_seconds {
+                None => Self::DEFAULT_DRAIN,
+                Some(s) if s <= 3600 => std::time::Duration::from_secs(s),
+                Some(s) => {
+                    return Err(KafkaError::Config(format!(
+                        "[kafka] drain_seconds = {s}: expected 0 to 3600"
+                    )))
+                }
+            },
             client,
         })
     }

@@ -54,7 +54,10 @@ pub struct RelayStats {
     pub producers_built: AtomicU64,
 }
 
-/// Publishes the outbox until `shutdown` turns true.
+/// Publishes the outbox until `shutdown` turns true, then drains it: goes
+/// on publishing what is recorded for up to `config.drain` (while the
+/// broker answers), so a clean stop leaves nothing behind that it could
+/// publish; what it could not stays in the outbox for the next start.
 pub async fn run(
     store: Store,
     config: KafkaConfig,
@@ -70,8 +73,8 @@ pub async fn run(
         match round(&store, &producer, &topics).await {
             Ok(0) => {
                 tokio::select! {
-                    changed = head.changed() => if changed.is_err() { return Ok(()) },
-                    _ = shutdown.changed() => return Ok(()),
+                    changed = head.changed() => if changed.is_err() { break },
+                    _ = shutdown.changed() => break,
                 }
             }
             Ok(n) => {
@@ -87,9 +90,47 @@ pub async fn run(
                 }
                 tokio::select! {
                     () = tokio::time::sleep(BACKOFF) => {}
-                    _ = shutdown.changed() => return Ok(()),
+                    _ = shutdown.changed() => break,
                 }
             }
+        }
+    }
+    drain(&store, &producer, &topics, &stats, config.drain).await
+}
+
+/// Publishes what the outbox holds until it is empty or `limit` has passed.
+async fn drain(
+    store: &Store,
+    producer: &FutureProducer,
+    topics: &Topics,
+    stats: &RelayStats,
+    limit: Duration,
+) -> Result<(), KafkaError> {
+    let deadline = tokio::time::Instant::now() + limit;
+    loop {
+        let left = store.outbox_len()?;
+        if left == 0 {
+            return Ok(());
+        }
+        if tokio::time::Instant::now() >= deadline {
+            tracing::warn!(
+                events = left,
+                "stopping with events in the outbox; the next start publishes them"
+            );
+            return Ok(());
+        }
+        let round = tokio::time::timeout_at(deadline, round(store, producer, topics)).await;
+        match round {
+            Ok(Ok(n)) => {
+                stats.published.fetch_add(n as u64, Ordering::Relaxed);
+            }
+            Ok(Err(e)) => {
+                stats.failed_rounds.fetch_add(1, Ordering::Relaxed);
+                tracing::warn!(error = %e, "outbox relay round failed while draining");
+                tokio::time::sleep_until(deadline.min(tokio::time::Instant::now() + BACKOFF)).await;
+            }
+            // Out of time mid-round: the marks moved only past what was delivered.
+            Err(_) => {}
         }
     }
 }

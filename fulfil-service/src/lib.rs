@@ -87,6 +87,10 @@ pub struct Service {
     pub kafka: KafkaStats,
     stop: watch::Sender<bool>,
     tasks: Vec<Task>,
+    /// The outbox relay stops last, once nothing else can append, so a
+    /// clean stop drains what every other task recorded.
+    relay: Option<Task>,
+    relay_stop: watch::Sender<bool>,
 }
 
 /// Logs to standard error at warn level and above (refusals and failures
@@ -140,6 +144,8 @@ impl Service {
             kafka: KafkaStats::default(),
             stop: watch::channel(false).0,
             tasks: Vec::new(),
+            relay: None,
+            relay_stop: watch::channel(false).0,
         })
     }
 
@@ -180,9 +186,9 @@ impl Service {
             self.state.store.clone(),
             config.clone(),
             self.kafka.relay.clone(),
-            self.stopping(),
+            self.relay_stop.subscribe(),
         );
-        self.spawn(async move { Ok(relay.await?) });
+        self.relay = Some(tokio::spawn(async move { Ok(relay.await?) }));
         Ok(self)
     }
 
@@ -203,7 +209,8 @@ impl Service {
         Ok(self)
     }
 
-    /// Tells every task to stop and waits for them; the first error wins.
+    /// Tells every task to stop and waits for them, then the outbox relay
+    /// (which drains what they recorded); the first error wins.
     pub async fn stop(self) -> Result<(), ServiceError> {
         let _ = self.stop.send(true);
         let mut first = Ok(());
@@ -213,38 +220,86 @@ impl Service {
                 first = outcome;
             }
         }
+        let _ = self.relay_stop.send(true);
+        if let Some(relay) = self.relay {
+            let outcome = relay.await.map_err(ServiceError::from).and_then(|r| r);
+            if first.is_ok() {
+                first = outcome;
+            }
+        }
         first
     }
 
     /// Runs until `signal` completes, or until any task ends on its own (an
-    /// error, or its feed closing), then stops the rest and waits for them.
+    /// error, or its feed closing), then stops the rest and waits for them;
+    /// the outbox relay stops last, draining what they recorded.
     pub async fn run_until(
         self,
         signal: impl Future<Output = std::io::Result<()>>,
     ) -> Result<(), ServiceError> {
-        let Self { stop, tasks, .. } = self;
-        if tasks.is_empty() {
+        let Self {
+            stop,
+            tasks,
+            mut relay,
+            relay_stop,
+            ..
+        } = self;
+        if tasks.is_empty() && relay.is_none() {
             return Ok(());
         }
-        let mut any = futures::future::select_all(tasks);
-        let early = tokio::select! {
-            signal = signal => {
-                signal?;
-                None
+        let mut any = (!tasks.is_empty()).then(|| futures::future::select_all(tasks));
+        let mut relay_ended = None;
+        let early = {
+            let tasks_end = async {
+                match any.as_mut() {
+                    Some(a) => a.await,
+                    None => std::future::pending().await,
+                }
+            };
+            let relay_end = async {
+                match relay.as_mut() {
+                    Some(r) => r.await,
+                    None => std::future::pending().await,
+                }
+            };
+            tokio::select! {
+                signal = signal => {
+                    signal?;
+                    None
+                }
+                done = tasks_end => Some(done),
+                ended = relay_end => {
+                    relay_ended = Some(ended);
+                    None
+                }
             }
-            done = &mut any => Some(done),
         };
         tracing::info!("stopping");
         let _ = stop.send(true);
-        let (first, _, rest) = match early {
-            Some(done) => done,
-            None => any.await,
+        let mut first: Result<(), ServiceError> = Ok(());
+        let mut keep = |outcome: Result<(), ServiceError>| {
+            if first.is_ok() {
+                first = outcome;
+            }
         };
-        for task in rest {
-            task.await??;
+        let finished = match (early, any) {
+            (Some(done), _) => Some(done),
+            (None, Some(any)) => Some(any.await),
+            (None, None) => None,
+        };
+        if let Some((done, _, rest)) = finished {
+            keep(done.map_err(ServiceError::from).and_then(|r| r));
+            for task in rest {
+                keep(task.await.map_err(ServiceError::from).and_then(|r| r));
+            }
         }
-        first??;
-        Ok(())
+        let _ = relay_stop.send(true);
+        match (relay_ended, relay) {
+            (Some(ended), _) => keep(ended.map_err(ServiceError::from).and_then(|r| r)),
+            (None, Some(relay)) => keep(relay.await.map_err(ServiceError::from).and_then(|r| r)),
+            (None, None) => {}
+        }
+        first
     }
 }
 

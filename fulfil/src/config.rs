@@ -125,6 +125,23 @@ pub fn http_address(
 mod tests {
     use super::*;
 
+    /// Every configuration example in docs/operating.md is one the file takes.
+    #[test]
+    fn the_documented_configuration_examples_are_read_as_written() {
+        let page = include_str!("../../docs/operating.md");
+        let blocks: Vec<&str> = page
+            .split("```toml")
+            .skip(1)
+            .filter_map(|b| b.split("```").next())
+            .collect();
+        assert!(blocks.len() >= 2, "the full example and the [access] one");
+        for block in blocks {
+            let file: ConfigFile = toml::from_str(block).unwrap_or_else(|e| panic!("{block}\n{e}"));
+            file.currency().unwrap();
+            file.access().unwrap();
+        }
+    }
+
     #[test]
     fn the_file_holds_the_node_and_its_kafka_table_and_refuses_typos() {
         let file: ConfigFile = toml::from_str(

@@ -282,3 +282,59 @@ async fn the_writer_lease_passes_to_the_standby_when_the_writer_stops() {
     stop_second.send(true).unwrap();
     second.await.unwrap().unwrap();
 }
+
+/// A clean stop stops taking commands, lets the workers finish, and then
+/// the outbox relay drains what everything recorded: nothing is left
+/// unpublished while the broker answers.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_clean_stop_drains_the_outbox_after_the_workers_have_finished() {
+    let cluster = MockCluster::new(1).unwrap();
+    let brokers = cluster.bootstrap_servers();
+    let config = KafkaConfig::resolve(
+        &fulfil_kafka::KafkaFile::default(),
+        Some(brokers.clone()),
+        Some("d.".into()),
+        &[],
+    )
+    .unwrap();
+    for (topic, _) in Topics::new("d.").all() {
+        cluster.create_topic(&topic, 3, 1).unwrap();
+    }
+    let dir = tempfile::tempdir().unwrap();
+    let store = Store::open(dir.path(), StoreConfig::default()).unwrap();
+    let service = fulfil_service::Service::new(&store, Arc::new(clock::SystemClock))
+        .unwrap()
+        .with_kafka(&config)
+        .unwrap()
+        .with_workers();
+    let handler = service.state.handler.clone();
+    // Orders up to the moment of the stop: each makes the workers append.
+    tokio::task::spawn_blocking(move || {
+        let mut lines = vec![
+            r#"{"command_id":"s-1","type":"DefineSku","sku":"MUG","description":"Mug","unit_of_measure":"each","standard_cost_cents":300}"#.to_owned(),
+            r#"{"command_id":"s-2","type":"DefineLocation","location":"WH1","name":"One","kind":"warehouse"}"#.to_owned(),
+            r#"{"command_id":"s-3","type":"ReceiveStock","sku":"MUG","location":"WH1","qty":100}"#.to_owned(),
+        ];
+        lines.extend((0..300).map(|n| format!(r#"{{"command_id":"o-{n}","type":"PlaceOrder","order_id":"SO-{n}","customer_id":"C","lines":[{{"line":1,"sku":"MUG","qty":1,"unit_price_cents":900}}],"ship_to":"x","channel":"web","requested_date":"2030-03-05"}}"#)));
+        for line in lines {
+            handler.handle(&schemas::parse_command(&line).unwrap()).unwrap();
+        }
+    })
+    .await
+    .unwrap();
+    service.stop().await.unwrap();
+    assert_eq!(
+        store.outbox_len().unwrap(),
+        0,
+        "everything recorded was published"
+    );
+    let head = store.head_position();
+    let events = Topics::new("d.").all_events();
+    let names: Vec<&str> = events.iter().map(String::as_str).collect();
+    let published = read_until(&brokers, &names, |m| m.len() as u64 >= head).await;
+    assert!(
+        published.len() as u64 >= head,
+        "{} of {head}",
+        published.len()
+    );
+}

@@ -332,16 +332,8 @@ impl CommandHandler {
     /// [`BusinessTimeWindow`]. Rejections are results; only a failing store
     /// is an error.
     pub fn handle(&self, envelope: &CommandEnvelope) -> Result<CommandResult, StoreError> {
-        if let Some(why) = envelope.command.process_only() {
-            let message = format!(
-                "{} is sent only by the fulfilment process: {why}",
-                command_type(&envelope.body)
-            );
-            return Ok(CommandResult::rejected(
-                &envelope.command_id,
-                "process_only",
-                message,
-            ));
+        if let Some(refused) = process_only(envelope) {
+            return Ok(refused);
         }
         self.handle_checked(envelope, true, None)
     }
@@ -356,16 +348,8 @@ impl CommandHandler {
         envelope: &CommandEnvelope,
         trial: &mut Trial,
     ) -> Result<CommandResult, StoreError> {
-        if let Some(why) = envelope.command.process_only() {
-            let message = format!(
-                "{} is sent only by the fulfilment process: {why}",
-                command_type(&envelope.body)
-            );
-            return Ok(CommandResult::rejected(
-                &envelope.command_id,
-                "process_only",
-                message,
-            ));
+        if let Some(refused) = process_only(envelope) {
+            return Ok(refused);
         }
         // A retry within the run is answered as the store would: once.
         if let Some((body, result)) = trial.commands.get(&envelope.command_id) {
@@ -380,10 +364,13 @@ impl CommandHandler {
             });
         }
         let result = self.handle_checked(envelope, true, Some(trial))?;
-        trial.commands.insert(
-            envelope.command_id.clone(),
-            (envelope.body.clone(), result.clone()),
-        );
+        // Only what would be recorded is remembered: a refused command may be tried again.
+        if result.outcome() == schemas::Outcome::Accepted {
+            trial.commands.insert(
+                envelope.command_id.clone(),
+                (envelope.body.clone(), result.clone()),
+            );
+        }
         Ok(result)
     }
 
@@ -606,6 +593,20 @@ impl CommandHandler {
             format!("stream {stream} kept changing; retry the command"),
         ))
     }
+}
+
+/// The refusal of a command only the processes may send, sent from outside.
+fn process_only(envelope: &CommandEnvelope) -> Option<CommandResult> {
+    let why = envelope.command.process_only()?;
+    let message = format!(
+        "{} is sent only by the fulfilment process: {why}",
+        command_type(&envelope.body)
+    );
+    Some(CommandResult::rejected(
+        &envelope.command_id,
+        "process_only",
+        message,
+    ))
 }
 
 /// The command's `type`, as sent.

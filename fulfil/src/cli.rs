@@ -34,12 +34,28 @@ pub struct Cli {
 }
 
 impl Cmd {
-    /// Whether `--server` carries this command to a running service.
-    pub fn goes_through_server(&self) -> bool {
-        matches!(
-            self,
-            Self::Submit { .. } | Self::Replay { .. } | Self::Check { .. }
-        )
+    /// Whether this command only reads, and so is asked of `--server` when one is given.
+    /// The rest ignore it (`serve`, `project`, `topics`, `demo`, `forecast --input`) or
+    /// send their own requests to it (`submit`, `replay`, `check`).
+    pub fn reads(&self) -> bool {
+        match self {
+            Self::Forecast { input, .. } => input.is_none(),
+            Self::State { .. }
+            | Self::Events { .. }
+            | Self::Atp { .. }
+            | Self::Promise { .. }
+            | Self::Metrics { .. }
+            | Self::Orders { .. }
+            | Self::Order { .. }
+            | Self::Skus { .. }
+            | Self::Locations { .. }
+            | Self::Pos { .. }
+            | Self::Stock { .. }
+            | Self::Audit { .. }
+            | Self::Diagnose { .. }
+            | Self::Replenish { .. } => true,
+            _ => false,
+        }
     }
 }
 

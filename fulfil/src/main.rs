@@ -54,7 +54,7 @@ fn run(mut cli: Cli) -> anyhow::Result<()> {
         .as_deref()
         .map(|url| client::Server::new(url, cli.token.as_deref()))
         .transpose()?;
-    if let (Some(server), false) = (&server, cli.command.goes_through_server()) {
+    if let (Some(server), true) = (&server, cli.command.reads()) {
         return remote::run(server, cli.command, &file.currency()?);
     }
     cli.data_dir_given = cli.data_dir.is_some();

@@ -237,6 +237,20 @@ fn the_demo_runs_in_a_directory_of_its_own_and_the_readme_commands_work_after_it
         .join(event_store::MARKER_FILE)
         .exists());
 
+    // A client's FULFIL_SERVER does not send the demo (or serve) elsewhere.
+    let elsewhere = tempfile::tempdir().unwrap();
+    let out = Command::new(env!("CARGO_BIN_EXE_fulfil"))
+        .current_dir(elsewhere.path())
+        .arg("demo")
+        .env("FULFIL_SERVER", "http://127.0.0.1:9")
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+
     // A --data-dir given to the demo must be new or empty.
     let used = tempfile::tempdir().unwrap();
     std::fs::write(used.path().join("notes"), "mine").unwrap();

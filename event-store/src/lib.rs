@@ -7,6 +7,7 @@
 //! - `index`: the stream and command indexes: off the acknowledgement path, in sorted runs;
 //! - `find`: searching the log by stream, type, correlation id and positions, in pages;
 //! - `subscription`: catch-up then live following of the log;
+//! - `backup`: a consistent copy of the log while the store runs;
 //! - `checkpointed`: a consumer's own key-value tree and its checkpoint,
 //!   written in one transaction (read models and process memory sit on it);
 //! - `upcast`: migrations of old event payloads on read;
@@ -15,6 +16,7 @@
 //!
 //! The store knows nothing of orders or stock: payloads are JSON.
 
+mod backup;
 mod checkpointed;
 mod error;
 mod find;
@@ -27,6 +29,7 @@ mod subscription;
 mod upcast;
 mod writer;
 
+pub use backup::Backup;
 pub use checkpointed::{Changes, Checkpointed};
 pub use error::{Result, StoreError};
 pub use find::{EventPage, EventQuery};

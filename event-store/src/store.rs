@@ -435,6 +435,11 @@ impl Store {
         Ok(self.head_position().saturating_sub(self.published()?))
     }
 
+    /// The log's trees, for a copy of them.
+    pub(crate) fn trees(&self) -> &Trees {
+        &self.inner.trees
+    }
+
     /// The position up to which the relay has published.
     pub fn published(&self) -> Result<u64> {
         Ok(self
@@ -666,7 +671,7 @@ fn hash_hex(body: &[u8]) -> String {
 
 /// Makes sure `dir` is ours: a new or empty directory gets the marker; a
 /// directory with other files and no marker is refused.
-fn claim_directory(dir: &Path) -> Result<()> {
+pub(crate) fn claim_directory(dir: &Path) -> Result<()> {
     let io = |source| StoreError::Io {
         path: dir.to_path_buf(),
         source,
@@ -718,7 +723,7 @@ fn open_sled_again(dir: &Path, cache_capacity: u64) -> Result<sled::Db> {
     Ok(db)
 }
 
-fn open_sled(dir: &Path, cache_capacity: u64) -> Result<sled::Db> {
+pub(crate) fn open_sled(dir: &Path, cache_capacity: u64) -> Result<sled::Db> {
     let config = sled::Config::new()
         .path(dir.join("log"))
         .cache_capacity(cache_capacity);

@@ -90,9 +90,10 @@ pub fn answer_schemas() -> Map<String, Value> {
 mod tests {
     use super::*;
 
-    /// Schemas the document keeps by hand: the error body, and the log's
-    /// events (whose payloads are described in `schemas/json/`).
-    const HAND_WRITTEN: [&str; 3] = ["Error", "EventPage", "RecordedEvent"];
+    /// Schemas the document keeps by hand: the error body, a backup's
+    /// figures, and the log's events (whose payloads are described in
+    /// `schemas/json/`).
+    const HAND_WRITTEN: [&str; 4] = ["Backup", "Error", "EventPage", "RecordedEvent"];
 
     /// The `OpenAPI` document `doc` with its components and answers brought
     /// up to date with the types.

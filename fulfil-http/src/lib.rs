@@ -41,7 +41,7 @@ use projections::ReadModels;
 use schemas::{CommandResult, Outcome};
 
 /// Every route, with its method, as the router and the `OpenAPI` document name it.
-pub const ROUTES: [(&str, &str); 24] = [
+pub const ROUTES: [(&str, &str); 25] = [
     ("get", "/healthz"),
     ("get", "/readyz"),
     ("get", "/metrics"),
@@ -64,6 +64,7 @@ pub const ROUTES: [(&str, &str); 24] = [
     ("get", "/stock"),
     ("get", "/events"),
     ("post", "/commands"),
+    ("post", "/backup"),
     ("post", "/read-models/{name}/rebuild"),
     ("get", "/read-models/{name}/check"),
 ];
@@ -292,6 +293,7 @@ pub fn router(state: AppState) -> Router {
         .route("/stock", get(listings::stock))
         .route("/events", get(listings::events))
         .route("/commands", post(command))
+        .route("/backup", post(backup))
         .route("/read-models/{name}/rebuild", post(rebuild))
         .route("/read-models/{name}/check", get(check))
         .layer(axum::extract::DefaultBodyLimit::max(state.max_body_bytes))
@@ -1031,6 +1033,27 @@ async fn command(
         Ok(Err(e)) => ApiError::Internal(e.to_string()).into_response(),
         Err(e) => ApiError::from(e).into_response(),
     }
+}
+
+/// Where `POST /backup` writes its copy.
+#[derive(serde::Deserialize)]
+#[serde(deny_unknown_fields)]
+struct BackupTo {
+    /// A new or empty directory on this node's machine.
+    dir: std::path::PathBuf,
+}
+
+/// A consistent copy of the store while it serves (operators only, when
+/// tokens are set).
+async fn backup(State(state): State<AppState>, body: String) -> Result<Response, ApiError> {
+    state.writer_only("it has no log to copy; back up the writer")?;
+    let to: BackupTo = serde_json::from_str(&body)
+        .map_err(|e| ApiError::bad("(body)", format!("expected {{\"dir\": \"/path\"}}: {e}")))?;
+    let store = state.store.clone();
+    let copied = tokio::task::spawn_blocking(move || store.backup(&to.dir))
+        .await?
+        .map_err(|e| ApiError::bad("dir", e.to_string()))?;
+    Ok(Json(copied).into_response())
 }
 
 fn unknown_model(name: &str) -> ApiError {

@@ -200,6 +200,8 @@ pub enum Cmd {
         #[arg(long)]
         projection: String,
     },
+    /// Copies the store into DIR (new or empty) while it may be in use: the log up to the head when the copy began, with its ids and outbox mark; open the copy with --data-dir DIR (its read models fold again). Through --server, the service writes the copy on its own machine.
+    Backup { dir: PathBuf },
     /// Replays the log to audit it: every broken promise with its root cause and evidence.
     Audit {
         #[command(subcommand)]

@@ -246,6 +246,19 @@ fn run(mut cli: Cli) -> anyhow::Result<()> {
         Cmd::Metrics { which } => {
             admin::metrics(&existing(&data_dir, config)?, which, &file.currency()?)
         }
+        Cmd::Backup { dir } => {
+            let copied = match &server {
+                Some(server) => {
+                    let body = serde_json::json!({ "dir": dir }).to_string();
+                    let (status, answer) = server.post("/backup", &[], body)?;
+                    anyhow::ensure!(status == 200, "the service answered {status}: {answer}");
+                    answer
+                }
+                None => serde_json::to_value(existing(&data_dir, config)?.backup(&dir)?)?,
+            };
+            output::line(&copied)?;
+            Ok(())
+        }
         Cmd::Replay { projection } => {
             let admin = admin::Admin::Rebuild;
             admin::read_model_admin(&data_dir, config, &projection, server.as_ref(), admin)

@@ -498,3 +498,50 @@ fn a_service_with_tokens_answers_the_cli_only_with_the_right_one() {
     );
     assert!(!err.contains("secret"), "the token is not shown: {err}");
 }
+
+#[test]
+fn a_backup_taken_from_the_store_or_through_the_service_opens_with_the_same_answers() {
+    let dir = tempfile::tempdir().unwrap();
+    let (_, err, code) = fulfil(dir.path(), &["submit", FULFILMENT], "");
+    assert_eq!(code, 2, "{err}");
+    let (orders, _, _) = fulfil(dir.path(), &["orders", "--format", "json"], "");
+    let (events, _, _) = fulfil(dir.path(), &["events"], "");
+
+    let copies = tempfile::tempdir().unwrap();
+    let local = copies.path().join("local");
+    let (out, err, code) = fulfil(dir.path(), &["backup", local.to_str().unwrap()], "");
+    assert_eq!(code, 0, "{err}");
+    let copied: Value = serde_json::from_str(&out).unwrap();
+    assert_eq!(
+        copied["through"].as_u64(),
+        Some(events.lines().count() as u64)
+    );
+    // The copy is a store: the same log, and its read models fold to the same answers.
+    assert_eq!(fulfil(&local, &["events"], "").0, events);
+    assert_eq!(
+        fulfil(&local, &["orders", "--format", "json"], "").0,
+        orders
+    );
+
+    // While serve holds the store, the service writes the copy.
+    let mut serving = serving::Serving::start(dir.path(), &[]);
+    let remote = copies.path().join("remote");
+    let (out, err, code) = fulfil(
+        dir.path(),
+        &["backup", remote.to_str().unwrap(), "--server", &serving.url],
+        "",
+    );
+    assert_eq!(code, 0, "{err}");
+    assert!(out.contains("\"through\""), "{out}");
+    let (_, err, code) = fulfil(
+        dir.path(),
+        &["backup", remote.to_str().unwrap(), "--server", &serving.url],
+        "",
+    );
+    assert!(code != 0 && err.contains("not empty"), "{err}");
+    assert!(serving.stop());
+    assert_eq!(
+        fulfil(&remote, &["events"], "").0.lines().count(),
+        events.lines().count()
+    );
+}

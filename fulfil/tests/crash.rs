@@ -1,4 +1,4 @@
-//! `fulfil serve` under concurrent HTTP load, SIGKILLed 20 times at the
+//! `fulfil serve` under concurrent HTTP load, killed (`SIGKILL`) 20 times at the
 //! moment a random number of commands had been acknowledged, and started
 //! again each time: every acknowledged command is in the log exactly once
 //! (retries of acknowledged ones across crashes included), the log's
@@ -35,7 +35,7 @@ fn post(url: &str, body: &str) -> Option<Value> {
 }
 
 fn command(n: usize) -> String {
-    if n % 4 == 0 {
+    if n.is_multiple_of(4) {
         format!(
             r#"{{"command_id":"k-{n}","type":"PlaceOrder","order_id":"SO-{n}","customer_id":"C","ship_to":"X","channel":"web","requested_date":"2030-01-01","lines":[{{"line":1,"sku":"SKU-1","qty":1,"unit_price_cents":900}}]}}"#
         )
@@ -136,7 +136,7 @@ fn acknowledged_commands_survive_twenty_sigkills_of_serve_exactly_once() {
             serving.child.wait().unwrap();
             stop.store(true, Ordering::Relaxed);
             // Acknowledgements that crossed the kill count too.
-            for n in heard.iter() {
+            for n in &heard {
                 acked.lock().unwrap().insert(n);
             }
         });
@@ -165,7 +165,7 @@ fn acknowledged_commands_survive_twenty_sigkills_of_serve_exactly_once() {
     assert!(acked.len() >= KILLS * 10, "{} acknowledged", acked.len());
     for n in &acked {
         let types = &applied[&format!("k-{n}")];
-        let expected: &[&str] = if n % 4 == 0 {
+        let expected: &[&str] = if n.is_multiple_of(4) {
             &["OrderPlaced", "CustomerNotified"]
         } else {
             &["StockReceived"]

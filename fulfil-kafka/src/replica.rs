@@ -98,19 +98,29 @@ impl Replica {
     fn resume(&self) -> Result<(u64, BTreeMap<Partition, i64>), KafkaError> {
         let mut done = u64::MAX;
         let mut at: BTreeMap<Partition, i64> = BTreeMap::new();
+        let mut unmarked = false;
         for name in NAMES {
             let Some((model, _)) = self.models.get(name) else {
                 continue;
             };
             done = done.min(model.checkpoint()?.unwrap_or(0));
+            let mut marked = false;
             for (mark, offset) in model.marks()? {
                 if let Some(p) = Partition::from_mark(&mark) {
+                    marked = true;
                     let offset = i64::try_from(offset).unwrap_or(i64::MAX);
                     at.entry(p)
                         .and_modify(|o| *o = (*o).min(offset))
                         .or_insert(offset);
                 }
             }
+            unmarked |= !marked;
+        }
+        // A model that holds nothing yet (new in this version, or emptied
+        // because its layout changed) needs the topics from their start;
+        // the others pass over the positions they already hold.
+        if unmarked {
+            at.clear();
         }
         Ok((if done == u64::MAX { 0 } else { done }, at))
     }

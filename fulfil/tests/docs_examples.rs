@@ -4,7 +4,7 @@
 //! (a plain or `text` block right after the commands, or a `# {…}` line
 //! after one).
 
-use std::process::Command;
+mod sandbox;
 
 /// One command of a page, with its exit code and the output shown for it.
 struct Example {
@@ -67,29 +67,11 @@ fn examples(page: &str) -> Vec<Example> {
 fn run_page(name: &str) {
     let root = concat!(env!("CARGO_MANIFEST_DIR"), "/..");
     let page = std::fs::read_to_string(format!("{root}/docs/{name}")).unwrap();
-    let cwd = tempfile::tempdir().unwrap();
-    for shared in ["scenarios", "docs"] {
-        std::os::unix::fs::symlink(format!("{root}/{shared}"), cwd.path().join(shared)).unwrap();
-    }
-    let bin = cwd.path().join("bin");
-    std::fs::create_dir(&bin).unwrap();
-    std::os::unix::fs::symlink(env!("CARGO_BIN_EXE_fulfil"), bin.join("fulfil")).unwrap();
-    let path = format!(
-        "{}:{}",
-        bin.display(),
-        std::env::var("PATH").unwrap_or_default()
-    );
+    let sandbox = sandbox::Sandbox::new();
     let examples = examples(&page);
     assert!(!examples.is_empty(), "{name} has no examples");
     for e in examples {
-        let out = Command::new("sh")
-            .args(["-c", &e.command])
-            .current_dir(cwd.path())
-            .env("PATH", &path)
-            .env_remove("FULFIL_DATA_DIR")
-            .env_remove("FULFIL_SERVER")
-            .output()
-            .unwrap();
+        let out = sandbox.run(&e.command);
         let stdout = String::from_utf8_lossy(&out.stdout);
         assert_eq!(
             out.status.code(),

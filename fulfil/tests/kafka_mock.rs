@@ -16,21 +16,34 @@ use rdkafka::mocking::MockCluster;
 use serde_json::Value;
 use support::{publish, read_until};
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn commands_from_topics_come_back_as_results_events_and_dead_letters() {
+/// A mock cluster holding every topic under `prefix` (three partitions
+/// each), and the configuration to reach it with `settings`.
+fn cluster_with_topics(
+    prefix: &str,
+    settings: &[String],
+) -> (
+    MockCluster<'static, rdkafka::producer::DefaultProducerContext>,
+    KafkaConfig,
+) {
     let cluster = MockCluster::new(1).unwrap();
-    let brokers = cluster.bootstrap_servers();
     let config = KafkaConfig::resolve(
         &fulfil_kafka::KafkaFile::default(),
-        Some(brokers.clone()),
-        Some("t.".into()),
-        &["message.max.bytes=12000000".into()],
+        Some(cluster.bootstrap_servers()),
+        Some(prefix.into()),
+        settings,
     )
     .unwrap();
-    let topics = Topics::new("t.");
-    for (topic, _) in topics.all() {
+    for (topic, _) in Topics::new(prefix).all() {
         cluster.create_topic(&topic, 3, 1).unwrap();
     }
+    (cluster, config)
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn commands_from_topics_come_back_as_results_events_and_dead_letters() {
+    let (cluster, config) = cluster_with_topics("t.", &["message.max.bytes=12000000".into()]);
+    let brokers = cluster.bootstrap_servers();
+    let topics = Topics::new("t.");
 
     let dir = tempfile::tempdir().unwrap();
     let store = Store::open(dir.path(), StoreConfig::default()).unwrap();
@@ -288,18 +301,8 @@ async fn the_writer_lease_passes_to_the_standby_when_the_writer_stops() {
 /// unpublished while the broker answers.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_clean_stop_drains_the_outbox_after_the_workers_have_finished() {
-    let cluster = MockCluster::new(1).unwrap();
+    let (cluster, config) = cluster_with_topics("d.", &[]);
     let brokers = cluster.bootstrap_servers();
-    let config = KafkaConfig::resolve(
-        &fulfil_kafka::KafkaFile::default(),
-        Some(brokers.clone()),
-        Some("d.".into()),
-        &[],
-    )
-    .unwrap();
-    for (topic, _) in Topics::new("d.").all() {
-        cluster.create_topic(&topic, 3, 1).unwrap();
-    }
     let dir = tempfile::tempdir().unwrap();
     let store = Store::open(dir.path(), StoreConfig::default()).unwrap();
     let service = fulfil_service::Service::new(&store, Arc::new(clock::SystemClock))

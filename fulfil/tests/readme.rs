@@ -2,7 +2,7 @@
 //! after the demo (its first command): each ends with the exit code the
 //! README gives it (`# exit N`, else 0) and prints something.
 
-use std::process::Command;
+mod sandbox;
 
 const README: &str = include_str!("../../README.md");
 
@@ -29,30 +29,8 @@ fn commands() -> Vec<(String, i32)> {
 
 #[test]
 fn the_readme_commands_answer_as_written_in_order_on_a_fresh_directory() {
-    let root = concat!(env!("CARGO_MANIFEST_DIR"), "/..");
-    let cwd = tempfile::tempdir().unwrap();
-    for shared in ["scenarios", "docs"] {
-        std::os::unix::fs::symlink(format!("{root}/{shared}"), cwd.path().join(shared)).unwrap();
-    }
-    // `fulfil` on the PATH, as the README's alias makes it.
-    let bin = cwd.path().join("bin");
-    std::fs::create_dir(&bin).unwrap();
-    std::os::unix::fs::symlink(env!("CARGO_BIN_EXE_fulfil"), bin.join("fulfil")).unwrap();
-    let path = format!(
-        "{}:{}",
-        bin.display(),
-        std::env::var("PATH").unwrap_or_default()
-    );
-    let run = |line: &str| {
-        Command::new("sh")
-            .args(["-c", line])
-            .current_dir(cwd.path())
-            .env("PATH", &path)
-            .env_remove("FULFIL_DATA_DIR")
-            .env_remove("FULFIL_SERVER")
-            .output()
-            .unwrap()
-    };
+    let sandbox = sandbox::Sandbox::new();
+    let run = |line: &str| sandbox.run(line);
     // The README's first command: the demo, which must leave ./data alone.
     let demo = run("fulfil demo");
     assert!(

@@ -146,6 +146,8 @@ pub struct AppState {
     /// Set on a read replica (`fulfil project`): its models come from the
     /// event topics, so it takes no commands and has no log of its own.
     pub replica: Option<Arc<dyn Replica>>,
+    /// Other tasks' series for `/metrics` (the Kafka consumer and relay).
+    pub series: Vec<Arc<dyn Series>>,
     /// Who may call the API (open when no token is configured).
     pub access: Access,
     /// The largest request body taken, in bytes; a larger one is a 413.
@@ -178,13 +180,33 @@ impl AppState {
     }
 }
 
+/// Series a task of the node shows on `/metrics`.
+pub trait Series: Send + Sync {
+    /// Name, help and value of each; a name ending in `_total` is a
+    /// counter, any other a gauge.
+    fn series(&self) -> Vec<(&'static str, &'static str, u64)>;
+}
+
 /// What the API needs of a read replica, handed in by whoever feeds it.
-pub trait Replica: Send + Sync {
+pub trait Replica: Series {
     /// The highest log position the replica has seen.
     fn head(&self) -> u64;
-    /// Its own series for `/metrics`: name, help and value; a name ending
-    /// in `_total` is a counter, any other a gauge.
-    fn series(&self) -> Vec<(&'static str, &'static str, u64)>;
+}
+
+/// Writes `s`'s series in the exposition format.
+fn series<S: Series + ?Sized>(body: &mut String, s: &S) {
+    use std::fmt::Write as _;
+    for (name, help, value) in s.series() {
+        let kind = if name.ends_with("_total") {
+            "counter"
+        } else {
+            "gauge"
+        };
+        let _ = writeln!(
+            body,
+            "# HELP {name} {help}\n# TYPE {name} {kind}\n{name} {value}"
+        );
+    }
 }
 
 /// Counters the service exposes on `/metrics`.
@@ -599,19 +621,10 @@ async fn prometheus(State(state): State<AppState>) -> Result<Response, ApiError>
                 .map_err(|e| ApiError::Internal(e.to_string()))?;
             let _ = writeln!(body, "fulfil_outbox_pending {outbox}");
         }
-        Some(r) => {
-            for (name, help, value) in r.series() {
-                let kind = if name.ends_with("_total") {
-                    "counter"
-                } else {
-                    "gauge"
-                };
-                let _ = writeln!(
-                    body,
-                    "# HELP {name} {help}\n# TYPE {name} {kind}\n{name} {value}"
-                );
-            }
-        }
+        Some(r) => series(&mut body, r.as_ref()),
+    }
+    for s in &state.series {
+        series(&mut body, s.as_ref());
     }
     for l in &lag {
         let _ = writeln!(

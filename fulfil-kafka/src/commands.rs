@@ -10,7 +10,8 @@
 //! - Order per key is kept: messages of one key are applied in order;
 //!   different keys of a batch run concurrently (the store's group commit
 //!   turns that into fewer fsyncs).
-//! - Backpressure: one bounded batch at a time; nothing is read ahead of it.
+//! - Backpressure: one batch of at most `[kafka] command_batch` messages at
+//!   a time; nothing past librdkafka's prefetch is read ahead of it.
 //!
 //! What is not a command goes to the dead-letter topic with its original
 //! bytes (up to [`DEAD_LETTER_BYTES`]) and, in headers, where it came from
@@ -38,8 +39,6 @@ use crate::{KafkaConfig, KafkaError, Topics};
 use command_handler::{stream_of, CommandHandler};
 use schemas::{CommandResult, Outcome};
 
-/// Messages handled together, at most.
-const BATCH: usize = 256;
 /// A command message larger than this is not read as a command.
 pub const MAX_COMMAND_BYTES: usize = 1 << 20;
 /// The original bytes a dead letter carries, at most (the rest is cut,
@@ -219,6 +218,8 @@ pub struct CommandConsumer {
     handler: CommandHandler,
     topics: Topics,
     stats: Arc<ConsumerStats>,
+    /// Messages handled together, at most.
+    batch: usize,
 }
 
 impl CommandConsumer {
@@ -234,6 +235,7 @@ impl CommandConsumer {
             handler,
             topics: Topics::new(&config.topic_prefix),
             stats,
+            batch: config.bounds.command_batch,
         })
     }
 
@@ -253,7 +255,7 @@ impl CommandConsumer {
                 }
             };
             // Whatever else is ready joins the batch.
-            while batch.len() < BATCH {
+            while batch.len() < self.batch {
                 match tokio::time::timeout(Duration::from_millis(1), self.consumer.recv()).await {
                     Ok(Ok(m)) => batch.push(m.detach()),
                     Ok(Err(e)) => {

@@ -53,6 +53,14 @@ pub struct KafkaFile {
     /// On a clean stop, how long the outbox relay may go on publishing
     /// (0 to 3600 seconds; default 10).
     pub drain_seconds: Option<u64>,
+    /// Command messages handled together, at most (1 to 10,000; default 256).
+    pub command_batch: Option<usize>,
+    /// Outbox events published per round before their delivery reports
+    /// are awaited (1 to 100,000; default 512).
+    pub relay_batch: Option<usize>,
+    /// Early events a replica holds before it pauses the partitions that
+    /// are ahead (64 to 10,000,000; default 100,000).
+    pub replica_hold: Option<usize>,
     /// Passed to every Kafka client as is, e.g. `"security.protocol" = "SASL_SSL"`.
     #[serde(default)]
     pub client: BTreeMap<String, String>,
@@ -72,8 +80,53 @@ pub struct KafkaConfig {
     /// On a clean stop, how long the outbox relay may go on publishing what
     /// is recorded; what it could not publish stays for the next start.
     pub drain: std::time::Duration,
+    /// How much each queue on the Kafka side may hold.
+    pub bounds: Bounds,
     /// Client settings passed through to librdkafka.
     pub client: BTreeMap<String, String>,
+}
+
+/// The bounds of the queues on the Kafka side; each is a gauge on
+/// `/metrics`. librdkafka's own buffers are bounded by its settings
+/// (`queued.max.messages.kbytes` for a consumer's prefetch,
+/// `queue.buffering.max.kbytes` for a producer), which pass through.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Bounds {
+    /// Command messages handled (and held) together, at most.
+    pub command_batch: usize,
+    /// Outbox events in flight to the broker, at most.
+    pub relay_batch: usize,
+    /// Early events a replica holds before pausing the partitions ahead;
+    /// it may go over by one read batch.
+    pub replica_hold: usize,
+}
+
+impl Default for Bounds {
+    fn default() -> Self {
+        Self {
+            command_batch: 256,
+            relay_batch: 512,
+            replica_hold: 100_000,
+        }
+    }
+}
+
+/// `value` of `[kafka] name`, if it lies in `range`.
+fn bounded(
+    name: &str,
+    value: Option<usize>,
+    default: usize,
+    range: std::ops::RangeInclusive<usize>,
+) -> Result<usize, KafkaError> {
+    match value {
+        None => Ok(default),
+        Some(v) if range.contains(&v) => Ok(v),
+        Some(v) => Err(KafkaError::Config(format!(
+            "[kafka] {name} = {v}: expected {} to {}",
+            range.start(),
+            range.end()
+        ))),
+    }
 }
 
 impl std::fmt::Debug for KafkaFile {
@@ -84,6 +137,9 @@ impl std::fmt::Debug for KafkaFile {
             .field("partitions", &self.partitions)
             .field("replication_factor", &self.replication_factor)
             .field("drain_seconds", &self.drain_seconds)
+            .field("command_batch", &self.command_batch)
+            .field("relay_batch", &self.relay_batch)
+            .field("replica_hold", &self.replica_hold)
             .field("client", &Redacted(&self.client))
             .finish()
     }
@@ -97,6 +153,7 @@ impl std::fmt::Debug for KafkaConfig {
             .field("partitions", &self.partitions)
             .field("replication_factor", &self.replication_factor)
             .field("drain", &self.drain)
+            .field("bounds", &self.bounds)
             .field("client", &Redacted(&self.client))
             .finish()
     }
@@ -144,6 +201,29 @@ impl KafkaConfig {
                     return Err(KafkaError::Config(format!(
                         "[kafka] drain_seconds = {s}: expected 0 to 3600"
                     )))
+                }
+            },
+            bounds: {
+                let d = Bounds::default();
+                Bounds {
+                    command_batch: bounded(
+                        "command_batch",
+                        file.command_batch,
+                        d.command_batch,
+                        1..=10_000,
+                    )?,
+                    relay_batch: bounded(
+                        "relay_batch",
+                        file.relay_batch,
+                        d.relay_batch,
+                        1..=100_000,
+                    )?,
+                    replica_hold: bounded(
+                        "replica_hold",
+                        file.replica_hold,
+                        d.replica_hold,
+                        64..=10_000_000,
+                    )?,
                 }
             },
             client,
@@ -223,6 +303,14 @@ mod tests {
         assert!(matches!(none, Err(KafkaError::Config(m)) if m.contains("no brokers")));
         let bad = KafkaConfig::resolve(&file, None, None, &["nonsense".into()]);
         assert!(matches!(bad, Err(KafkaError::Config(m)) if m.contains("key=value")));
+        let file: KafkaFile = toml::from_str("brokers = \"k:9092\"\nrelay_batch = 0").unwrap();
+        let zero = KafkaConfig::resolve(&file, None, None, &[]);
+        assert!(
+            matches!(zero, Err(KafkaError::Config(m)) if m.contains("relay_batch = 0: expected 1 to 100000"))
+        );
+        let file: KafkaFile = toml::from_str("brokers = \"k:9092\"\nreplica_hold = 5000").unwrap();
+        let hold = KafkaConfig::resolve(&file, None, None, &[]).unwrap().bounds;
+        assert_eq!((hold.replica_hold, hold.command_batch), (5000, 256));
         let typo: Result<KafkaFile, _> = toml::from_str("brokerz = \"x\"");
         assert!(typo.is_err(), "unknown settings are refused");
     }

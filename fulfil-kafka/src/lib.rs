@@ -28,7 +28,7 @@ pub mod topics;
 pub mod wire;
 
 pub use client::Group;
-pub use config::{KafkaConfig, KafkaFile};
+pub use config::{Bounds, KafkaConfig, KafkaFile};
 pub use topics::Topics;
 
 /// What can go wrong talking to Kafka.

@@ -19,8 +19,6 @@ use crate::client;
 use crate::wire::{event_message, Outgoing};
 use crate::{KafkaConfig, KafkaError, Topics};
 
-/// Events produced per round before waiting for their reports.
-const PAGE: usize = 512;
 /// Pause after a failed round before the next.
 const BACKOFF: Duration = Duration::from_millis(500);
 
@@ -70,7 +68,7 @@ pub async fn run(
     stats.producers_built.fetch_add(1, Ordering::Relaxed);
     loop {
         head.borrow_and_update();
-        match round(&store, &producer, &topics).await {
+        match round(&store, &producer, &topics, config.bounds.relay_batch).await {
             Ok(0) => {
                 tokio::select! {
                     changed = head.changed() => if changed.is_err() { break },
@@ -95,7 +93,7 @@ pub async fn run(
             }
         }
     }
-    drain(&store, &producer, &topics, &stats, config.drain).await
+    drain(&store, &producer, &topics, &stats, &config).await
 }
 
 /// Publishes what the outbox holds until it is empty or `limit` has passed.
@@ -104,9 +102,9 @@ async fn drain(
     producer: &FutureProducer,
     topics: &Topics,
     stats: &RelayStats,
-    limit: Duration,
+    config: &KafkaConfig,
 ) -> Result<(), KafkaError> {
-    let deadline = tokio::time::Instant::now() + limit;
+    let deadline = tokio::time::Instant::now() + config.drain;
     loop {
         let left = store.outbox_len()?;
         if left == 0 {
@@ -119,7 +117,11 @@ async fn drain(
             );
             return Ok(());
         }
-        let round = tokio::time::timeout_at(deadline, round(store, producer, topics)).await;
+        let round = tokio::time::timeout_at(
+            deadline,
+            round(store, producer, topics, config.bounds.relay_batch),
+        )
+        .await;
         match round {
             Ok(Ok(n)) => {
                 stats.published.fetch_add(n as u64, Ordering::Relaxed);
@@ -135,14 +137,15 @@ async fn drain(
     }
 }
 
-/// Publishes one page of the outbox; returns how many events were
-/// delivered and marked published.
+/// Publishes one page of the outbox (at most `page` events in flight);
+/// returns how many events were delivered and marked published.
 async fn round(
     store: &Store,
     producer: &FutureProducer,
     topics: &Topics,
+    page: usize,
 ) -> Result<usize, KafkaError> {
-    let pending = store.outbox_pending(PAGE)?;
+    let pending = store.outbox_pending(page)?;
     let mut inflight = Vec::with_capacity(pending.len());
     for e in &pending {
         match send(producer, &event_message(topics, e)) {

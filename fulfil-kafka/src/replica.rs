@@ -10,18 +10,20 @@
 //! - The offsets are also committed to its consumer group
 //!   (`<prefix>projections.<replica>`), so Kafka tools show how far behind
 //!   it is. They are only a report: the replica resumes from its own.
-//! - Early events are held in memory until the gap before them fills. How
-//!   many depends on how far librdkafka reads one partition ahead of
-//!   another: up to a partition's worth when a replica starts from the
-//!   beginning of large topics (the hold is reported, and logged past
-//!   [`HOLD_WARNING`]).
+//! - Early events are held in memory until the gap before them fills. Past
+//!   `[kafka] replica_hold` held events, the partitions that are ahead are
+//!   paused, and each is read again as soon as it holds nothing (see
+//!   [`Sequencer::pace`] for why that cannot deadlock). The hold can pass
+//!   the bound by one read batch ([`BATCH`]); librdkafka's prefetch is
+//!   bounded by `queued.max.messages.kbytes`, and pausing empties it for
+//!   the partitions paused.
 //!
 //! Replicas share the query load: each is a complete copy. The partitions
 //! are not split between the processes of a replica, because a model reads
 //! across streams (the stock model prices a shipment at earlier receipts)
 //! and each process keeps its models in its own sled database.
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, BTreeSet};
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
 use std::time::Duration;
@@ -38,9 +40,7 @@ use crate::{KafkaConfig, KafkaError, Topics};
 use projections::{ReadModels, NAMES};
 
 /// Messages read before folding, at most.
-const BATCH: usize = 1024;
-/// Early events held past which each new high is logged.
-pub const HOLD_WARNING: usize = 100_000;
+pub const BATCH: usize = 1024;
 /// How long metadata and watermark requests may take.
 const METADATA_TIMEOUT: Duration = Duration::from_secs(10);
 
@@ -59,6 +59,14 @@ pub struct ReplicaStats {
     pub highest: AtomicU64,
     /// The position it waits for (the next one to fold).
     pub waiting_for: AtomicU64,
+    /// The most early events held at once.
+    pub held_most: AtomicU64,
+    /// Partitions paused because they are ahead.
+    pub paused: AtomicU64,
+    /// Times a partition was paused.
+    pub pauses: AtomicU64,
+    /// Early events held before partitions are paused (the bound).
+    pub hold_bound: AtomicU64,
 }
 
 /// A replica's reader of the event topics.
@@ -69,6 +77,8 @@ pub struct Replica {
     /// The position folded into every model, once the first catch-up is done.
     caught_up: Arc<watch::Sender<Option<u64>>>,
     topics: Vec<String>,
+    /// Early events held before the partitions ahead are paused.
+    hold: usize,
 }
 
 impl Replica {
@@ -83,13 +93,19 @@ impl Replica {
         let mut client = client::consumer(config, Group::Projections(replica));
         client
             .set("enable.partition.eof", "false")
+            // Where librdkafka has no position of its own (a partition
+            // paused before it delivered anything), it must not skip.
+            .set("auto.offset.reset", "earliest")
             .set("fetch.message.max.bytes", "16777216");
+        let hold = config.bounds.replica_hold;
+        stats.hold_bound.store(hold as u64, Ordering::Relaxed);
         Ok(Self {
             consumer: client.create()?,
             models,
             stats,
             caught_up,
             topics: Topics::new(&config.topic_prefix).all_events(),
+            hold,
         })
     }
 
@@ -180,7 +196,7 @@ impl Replica {
         if ends.is_empty() {
             self.caught_up.send_replace(Some(done));
         }
-        let mut warned = HOLD_WARNING;
+        let mut paused = BTreeSet::new();
         loop {
             let first = tokio::select! {
                 m = self.consumer.recv() => m,
@@ -199,6 +215,9 @@ impl Replica {
                     Err(e) => tracing::warn!(error = %e, "replica: receive failed; retrying"),
                 }
             }
+            self.stats
+                .held_most
+                .fetch_max(seq.held() as u64, Ordering::Relaxed);
             self.fold(&mut seq).await?;
             // Ready once every partition was read to where it ended at the
             // start; from then on, each fold is reported.
@@ -206,15 +225,45 @@ impl Replica {
             if ends.is_empty() {
                 self.caught_up.send_replace(Some(seq.next() - 1));
             }
-            if seq.held() > warned {
-                warned = seq.held();
-                tracing::warn!(
-                    held = warned,
-                    waiting_for = seq.next(),
-                    "replica holds many early events"
-                );
+            self.pace(&seq, &mut paused)?;
+        }
+    }
+
+    /// Pauses the partitions ahead when the hold is over its bound, and
+    /// reads again every paused partition that holds nothing.
+    fn pace(&self, seq: &Sequencer, paused: &mut BTreeSet<Partition>) -> Result<(), KafkaError> {
+        let pacing = seq.pace(self.hold, paused);
+        let list = |ps: &[Partition]| {
+            let mut list = TopicPartitionList::new();
+            for p in ps {
+                list.add_partition(&p.topic, p.partition);
+            }
+            list
+        };
+        if !pacing.resume.is_empty() {
+            self.consumer.resume(&list(&pacing.resume))?;
+            for p in &pacing.resume {
+                paused.remove(p);
             }
         }
+        if !pacing.pause.is_empty() {
+            self.consumer.pause(&list(&pacing.pause))?;
+            self.stats
+                .pauses
+                .fetch_add(pacing.pause.len() as u64, Ordering::Relaxed);
+            tracing::info!(
+                held = seq.held(),
+                bound = self.hold,
+                waiting_for = seq.next(),
+                partitions = pacing.pause.len(),
+                "replica pauses the partitions ahead"
+            );
+            paused.extend(pacing.pause);
+        }
+        self.stats
+            .paused
+            .store(paused.len() as u64, Ordering::Relaxed);
+        Ok(())
     }
 
     fn offer(&self, seq: &mut Sequencer, m: &BorrowedMessage<'_>) {

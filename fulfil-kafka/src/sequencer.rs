@@ -61,6 +61,15 @@ struct Progress {
     held: BTreeSet<i64>,
 }
 
+/// What the reader should do to keep the hold bounded.
+#[derive(Debug, Default, PartialEq, Eq)]
+pub struct Pacing {
+    /// Partitions to stop reading.
+    pub pause: Vec<Partition>,
+    /// Partitions to read again.
+    pub resume: Vec<Partition>,
+}
+
 /// Early events, held until the positions before them arrive.
 #[derive(Debug)]
 pub struct Sequencer {
@@ -159,6 +168,33 @@ impl Sequencer {
         self.duplicates
     }
 
+    /// Which partitions to pause and which to resume, given those paused
+    /// now, to keep the hold near `bound`.
+    ///
+    /// - Over the bound, every partition holding an early event is paused:
+    ///   it is ahead, and reading it further only grows the hold.
+    /// - A paused partition is resumed as soon as it holds nothing, over the
+    ///   bound or not. This is what keeps the reader live: each partition
+    ///   is in log order, so the one carrying the next position has handed
+    ///   out everything it delivered and holds nothing. Resuming only once
+    ///   the hold fell under the bound deadlocks as soon as the next
+    ///   position lies on a partition paused while it was ahead: the hold
+    ///   cannot fall until that partition is read.
+    pub fn pace(&self, bound: usize, paused: &BTreeSet<Partition>) -> Pacing {
+        let holding = |p: &Partition| self.partitions.get(p).is_some_and(|q| !q.held.is_empty());
+        let resume = paused.iter().filter(|p| !holding(p)).cloned().collect();
+        let pause = if self.held.len() > bound {
+            self.partitions
+                .keys()
+                .filter(|p| holding(p) && !paused.contains(*p))
+                .cloned()
+                .collect()
+        } else {
+            Vec::new()
+        };
+        Pacing { pause, resume }
+    }
+
     /// One past the last offset read from `p`, if any was.
     pub fn read_to(&self, p: &Partition) -> Option<i64> {
         self.partitions.get(p).map(|progress| progress.read_to)
@@ -242,6 +278,81 @@ mod tests {
             prop_assert_eq!(out, (1..=n).collect::<Vec<_>>());
             prop_assert_eq!(seq.held(), 0);
         }
+    }
+
+    proptest! {
+        /// Reading only partitions that are not paused, and pacing after
+        /// every message, the reader never stalls with a position left to
+        /// read, and never holds more than the bound and one message
+        /// read on each partition that was not holding anything.
+        #[test]
+        fn pacing_bounds_the_hold_and_never_stalls(
+            n in 1u64..300,
+            partitions in 1i32..7,
+            repeats in proptest::collection::vec(1u64..300, 0..10),
+            picks in proptest::collection::vec(0usize..7, 1..400),
+            bound in 0usize..8,
+        ) {
+            let logs = partitioned(n, partitions, &repeats);
+            let names: Vec<Partition> = (0..partitions).map(|p| Partition::new("events.order", p)).collect();
+            let mut cursor = vec![0usize; logs.len()];
+            let mut seq = Sequencer::new(0);
+            let mut paused = BTreeSet::new();
+            let mut out = Vec::new();
+            let mut picks = picks.into_iter().cycle();
+            let mut most = 0;
+            loop {
+                let readable: Vec<usize> = (0..logs.len())
+                    .filter(|i| cursor[*i] < logs[*i].len() && !paused.contains(&names[*i]))
+                    .collect();
+                if readable.is_empty() {
+                    break;
+                }
+                let i = readable[picks.next().unwrap_or(0) % readable.len()];
+                seq.offer(&names[i], cursor[i] as i64, event(logs[i][cursor[i]]));
+                cursor[i] += 1;
+                most = most.max(seq.held());
+                out.extend(seq.take(usize::MAX).iter().map(|e| e.position));
+                let pacing = seq.pace(bound, &paused);
+                for p in pacing.resume {
+                    paused.remove(&p);
+                }
+                paused.extend(pacing.pause);
+            }
+            prop_assert_eq!(out, (1..=n).collect::<Vec<_>>(), "stalled with {:?} paused", paused);
+            prop_assert!(most <= bound + partitions as usize, "held {} over the bound {}", most, bound);
+        }
+    }
+
+    #[test]
+    fn a_partition_paused_while_ahead_is_resumed_once_it_holds_nothing() {
+        let (a, b) = (Partition::new("t", 0), Partition::new("t", 1));
+        let mut seq = Sequencer::new(0);
+        seq.offer(&a, 0, event(2));
+        seq.offer(&a, 1, event(3));
+        let pacing = seq.pace(1, &BTreeSet::new());
+        assert_eq!(
+            pacing,
+            Pacing {
+                pause: vec![a.clone()],
+                resume: vec![]
+            }
+        );
+        let paused = BTreeSet::from([a.clone()]);
+        // Position 1 arrives on b; a's events go out, and a (which carries
+        // position 4 next) is read again although b is now ahead.
+        seq.offer(&b, 0, event(1));
+        seq.offer(&b, 1, event(5));
+        seq.offer(&b, 2, event(6));
+        assert_eq!(seq.take(10).len(), 3);
+        let pacing = seq.pace(1, &paused);
+        assert_eq!(
+            pacing,
+            Pacing {
+                pause: vec![b.clone()],
+                resume: vec![a]
+            }
+        );
     }
 
     #[test]

@@ -21,7 +21,7 @@ use std::sync::Arc;
 use clock::SharedClock;
 use command_handler::CommandHandler;
 use event_store::{Store, StoreError};
-use fulfil_http::{AppState, Replica, Telemetry};
+use fulfil_http::{AppState, Replica, Series, Telemetry};
 use fulfil_kafka::commands::{CommandConsumer, ConsumerStats};
 use fulfil_kafka::relay::RelayStats;
 use fulfil_kafka::replica::ReplicaStats;
@@ -115,6 +115,7 @@ fn app_state(store: &Store, clock: SharedClock) -> Result<AppState, ServiceError
         caught_up: Arc::new(watch::channel(None).0),
         telemetry: Arc::new(Telemetry::default()),
         replica: None,
+        series: Vec::new(),
         access: fulfil_http::Access::default(),
         max_body_bytes: AppState::DEFAULT_MAX_BODY_BYTES,
     })
@@ -175,6 +176,10 @@ impl Service {
 
     /// Commands in from the command topics and events out through the outbox relay.
     pub fn with_kafka(mut self, config: &KafkaConfig) -> Result<Self, ServiceError> {
+        self.state.series.push(Arc::new(KafkaGauges {
+            stats: self.kafka.clone(),
+            bounds: config.bounds,
+        }));
         let commands = CommandConsumer::new(
             config,
             self.state.handler.clone(),
@@ -310,7 +315,59 @@ impl Replica for ReplicaGauges {
     fn head(&self) -> u64 {
         self.0.highest.load(Ordering::Relaxed)
     }
+}
 
+/// The command consumer's and the relay's counters and bounds.
+struct KafkaGauges {
+    stats: KafkaStats,
+    bounds: fulfil_kafka::Bounds,
+}
+
+impl Series for KafkaGauges {
+    fn series(&self) -> Vec<(&'static str, &'static str, u64)> {
+        let (c, r) = (&self.stats.consumer, &self.stats.relay);
+        let load = |v: &std::sync::atomic::AtomicU64| v.load(Ordering::Relaxed);
+        vec![
+            (
+                "fulfil_kafka_commands_received_total",
+                "Messages read from the command topics.",
+                load(&c.received),
+            ),
+            (
+                "fulfil_kafka_dead_letters_total",
+                "Messages sent to the dead-letter topic.",
+                load(&c.dead_lettered),
+            ),
+            (
+                "fulfil_kafka_command_batches_total",
+                "Batches of command messages handled.",
+                load(&c.batches),
+            ),
+            (
+                "fulfil_kafka_command_batch_bound_messages",
+                "Command messages handled together, at most ([kafka] command_batch).",
+                self.bounds.command_batch as u64,
+            ),
+            (
+                "fulfil_relay_published_total",
+                "Events the outbox relay published and marked.",
+                load(&r.published),
+            ),
+            (
+                "fulfil_relay_failed_rounds_total",
+                "Relay rounds that failed and were retried.",
+                load(&r.failed_rounds),
+            ),
+            (
+                "fulfil_relay_batch_bound_events",
+                "Outbox events in flight to the broker, at most ([kafka] relay_batch).",
+                self.bounds.relay_batch as u64,
+            ),
+        ]
+    }
+}
+
+impl Series for ReplicaGauges {
     fn series(&self) -> Vec<(&'static str, &'static str, u64)> {
         let r = &self.0;
         let values = [
@@ -319,6 +376,10 @@ impl Replica for ReplicaGauges {
             &r.unreadable,
             &r.held,
             &r.waiting_for,
+            &r.hold_bound,
+            &r.held_most,
+            &r.paused,
+            &r.pauses,
         ];
         REPLICA_SERIES
             .iter()
@@ -329,7 +390,7 @@ impl Replica for ReplicaGauges {
 }
 
 /// The replica's series on `/metrics`, in the order [`ReplicaGauges::series`] reads them.
-const REPLICA_SERIES: [(&str, &str); 5] = [
+const REPLICA_SERIES: [(&str, &str); 9] = [
     ("fulfil_replica_folded_total", "Events the replica folded."),
     (
         "fulfil_replica_duplicates_total",
@@ -346,6 +407,22 @@ const REPLICA_SERIES: [(&str, &str); 5] = [
     (
         "fulfil_replica_waiting_for_position",
         "The next log position to fold.",
+    ),
+    (
+        "fulfil_replica_hold_bound_events",
+        "Early events held before the partitions ahead are paused ([kafka] replica_hold).",
+    ),
+    (
+        "fulfil_replica_held_most_events",
+        "The most early events held at once since the start.",
+    ),
+    (
+        "fulfil_replica_paused_partitions",
+        "Partitions paused because they are ahead of the next position.",
+    ),
+    (
+        "fulfil_replica_pauses_total",
+        "Times a partition was paused to bound the hold.",
     ),
 ];
 

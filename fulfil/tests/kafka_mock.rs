@@ -341,3 +341,99 @@ async fn a_clean_stop_drains_the_outbox_after_the_workers_have_finished() {
         published.len()
     );
 }
+
+/// A replica whose hold is small pauses the partitions that run ahead and
+/// reads each again once it holds nothing: it folds the whole history, each
+/// model equal to a rebuild from the writer's log, while holding no more
+/// than its bound and one read batch.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_replica_with_a_small_hold_pauses_the_partitions_ahead_and_folds_everything() {
+    let (_cluster, config) = cluster_with_topics("h.", &[]);
+    let dir = tempfile::tempdir().unwrap();
+    let store = Store::open(dir.path(), StoreConfig::default()).unwrap();
+    let writer = fulfil_service::Service::new(&store, Arc::new(clock::SystemClock))
+        .unwrap()
+        .with_kafka(&config)
+        .unwrap()
+        .with_workers();
+    let handler = writer.state.handler.clone();
+    tokio::task::spawn_blocking(move || {
+        let mut lines = vec![
+            r#"{"command_id":"l-1","type":"DefineLocation","location":"WH1","name":"One","kind":"warehouse"}"#.to_owned(),
+            r#"{"command_id":"l-2","type":"DefineLocation","location":"WH2","name":"Two","kind":"warehouse"}"#.to_owned(),
+        ];
+        for s in 0..4 {
+            lines.push(format!(r#"{{"command_id":"s-{s}","type":"DefineSku","sku":"SKU-{s}","description":"d","unit_of_measure":"each","standard_cost_cents":300}}"#));
+            for w in 1..=2 {
+                lines.push(format!(r#"{{"command_id":"r-{s}-{w}","type":"ReceiveStock","sku":"SKU-{s}","location":"WH{w}","qty":300}}"#));
+            }
+        }
+        lines.extend((0..800).map(|n| format!(r#"{{"command_id":"o-{n}","type":"PlaceOrder","order_id":"SO-{n}","customer_id":"C-{}","lines":[{{"line":1,"sku":"SKU-{}","qty":1,"unit_price_cents":900}}],"ship_to":"x","channel":"web","requested_date":"2030-03-05"}}"#, n % 50, n % 4)));
+        for line in lines {
+            handler.handle(&schemas::parse_command(&line).unwrap()).unwrap();
+        }
+    })
+    .await
+    .unwrap();
+    // A clean stop publishes everything the writer and its process recorded.
+    writer.stop().await.unwrap();
+    let head = store.head_position();
+    assert_eq!(store.outbox_len().unwrap(), 0);
+
+    let hold = 64;
+    let file = fulfil_kafka::KafkaFile {
+        replica_hold: Some(hold),
+        ..fulfil_kafka::KafkaFile::default()
+    };
+    let small = KafkaConfig {
+        bounds: KafkaConfig::resolve(&file, Some(config.brokers.clone()), None, &[])
+            .unwrap()
+            .bounds,
+        ..config.clone()
+    };
+    let replica_dir = tempfile::tempdir().unwrap();
+    let replica_store =
+        fulfil_service::open_replica(replica_dir.path(), StoreConfig::default()).unwrap();
+    let replica = fulfil_service::Service::new(&replica_store, Arc::new(clock::SystemClock))
+        .unwrap()
+        .with_replica(&small, "small")
+        .unwrap();
+    let mut caught_up = replica.state.caught_up.subscribe();
+    // A safety net, not a synchronisation: the wait ends when the replica folds the head.
+    tokio::time::timeout(
+        std::time::Duration::from_mins(2),
+        caught_up.wait_for(|c| c.is_some_and(|p| p >= head)),
+    )
+    .await
+    .expect("the replica folds the whole history")
+    .unwrap();
+    let series: BTreeMap<&str, u64> = replica
+        .state
+        .replica
+        .as_ref()
+        .unwrap()
+        .series()
+        .into_iter()
+        .map(|(name, _, value)| (name, value))
+        .collect();
+    eprintln!("{head} events; replica: {series:?}");
+    assert_eq!(series["fulfil_replica_hold_bound_events"], hold as u64);
+    assert!(series["fulfil_replica_pauses_total"] > 0, "{series:?}");
+    assert!(
+        series["fulfil_replica_held_most_events"] <= (hold + fulfil_kafka::replica::BATCH) as u64,
+        "{series:?}"
+    );
+    assert_eq!(series["fulfil_replica_folded_total"], head);
+    let models = replica.state.models.clone();
+    for (model, projection) in models.all() {
+        let report = projections::projection::check(&store, model, projection).unwrap();
+        assert_eq!(report.checkpoint, Some(head), "{}", projection.name());
+        assert!(
+            report.agrees(),
+            "{}: {:?}",
+            projection.name(),
+            report.differences
+        );
+    }
+    replica.stop().await.unwrap();
+}

@@ -96,8 +96,8 @@ pub struct Bounds {
     pub command_batch: usize,
     /// Outbox events in flight to the broker, at most.
     pub relay_batch: usize,
-    /// Early events a replica holds before pausing the partitions ahead;
-    /// it may go over by one read batch.
+    /// Early events a replica holds before pausing the partitions ahead
+    /// (it stops reading at the bound, so it holds at most one more).
     pub replica_hold: usize,
 }
 

@@ -13,8 +13,9 @@
 //! - Early events are held in memory until the gap before them fills. Past
 //!   `[kafka] replica_hold` held events, the partitions that are ahead are
 //!   paused, and each is read again as soon as it holds nothing (see
-//!   [`Sequencer::pace`] for why that cannot deadlock). The hold can pass
-//!   the bound by one read batch ([`BATCH`]); librdkafka's prefetch is
+//!   [`Sequencer::pace`] for why that cannot deadlock). Reading stops at
+//!   the bound to fold first, so the hold passes it by at most one event;
+//!   librdkafka's prefetch is
 //!   bounded by `queued.max.messages.kbytes`, and pausing empties it for
 //!   the partitions paused.
 //!
@@ -96,6 +97,9 @@ impl Replica {
             // Where librdkafka has no position of its own (a partition
             // paused before it delivered anything), it must not skip.
             .set("auto.offset.reset", "earliest")
+            // A partition read again waits for the fetch in flight for the
+            // others: keep that wait short.
+            .set("fetch.wait.max.ms", "100")
             .set("fetch.message.max.bytes", "16777216");
         let hold = config.bounds.replica_hold;
         stats.hold_bound.store(hold as u64, Ordering::Relaxed);
@@ -198,22 +202,31 @@ impl Replica {
         }
         let mut paused = BTreeSet::new();
         loop {
+            // A stop comes between folds: at a checkpoint, with the offsets
+            // after it reported to the group before going.
             let first = tokio::select! {
                 m = self.consumer.recv() => m,
-                _ = shutdown.changed() => return Ok(()),
-            };
-            let mut batch = vec![first];
-            while batch.len() < BATCH {
-                match tokio::time::timeout(Duration::from_millis(1), self.consumer.recv()).await {
-                    Ok(m) => batch.push(m),
-                    Err(_) => break,
+                _ = shutdown.changed() => {
+                    self.commit(&seq, CommitMode::Sync);
+                    return Ok(());
                 }
-            }
-            for m in batch {
+            };
+            // Read what is ready, up to a batch, and no further once the
+            // hold passes its bound: then fold, and pause what is ahead.
+            let mut next = Some(first);
+            let mut read = 0;
+            while let Some(m) = next.take() {
                 match m {
                     Ok(m) => self.offer(&mut seq, &m),
                     Err(e) => tracing::warn!(error = %e, "replica: receive failed; retrying"),
                 }
+                read += 1;
+                if read >= BATCH || seq.held() > self.hold {
+                    break;
+                }
+                next = tokio::time::timeout(Duration::from_millis(1), self.consumer.recv())
+                    .await
+                    .ok();
             }
             self.stats
                 .held_most
@@ -307,7 +320,7 @@ impl Replica {
             })
             .await??;
             self.stats.folded.fetch_add(n, Ordering::Relaxed);
-            self.commit(seq);
+            self.commit(seq, CommitMode::Async);
         }
         let s = &self.stats;
         s.duplicates.store(seq.duplicates(), Ordering::Relaxed);
@@ -318,7 +331,7 @@ impl Replica {
     }
 
     /// Reports the resume offsets to the consumer group (for lag tools).
-    fn commit(&self, seq: &Sequencer) {
+    fn commit(&self, seq: &Sequencer, mode: CommitMode) {
         let mut list = TopicPartitionList::new();
         for (p, offset) in seq.resume_at() {
             if let Err(e) = list.add_partition_offset(&p.topic, p.partition, Offset::Offset(offset))
@@ -326,8 +339,17 @@ impl Replica {
                 tracing::debug!(error = %e, "replica: offset not reported");
             }
         }
-        if let Err(e) = self.consumer.commit(&list, CommitMode::Async) {
-            tracing::debug!(error = %e, "replica: offsets not reported to the group");
+        if list.count() == 0 {
+            return;
+        }
+        match (self.consumer.commit(&list, mode), mode) {
+            (Ok(()), _) => {}
+            (Err(e), CommitMode::Sync) => {
+                tracing::warn!(error = %e, "replica: offsets not reported to the group at stop; lag tools show it behind (it resumes from its own marks)");
+            }
+            (Err(e), CommitMode::Async) => {
+                tracing::debug!(error = %e, "replica: offsets not reported to the group");
+            }
         }
     }
 }

@@ -396,6 +396,9 @@ impl CommandHandler {
             Err(e @ StoreError::IdempotencyConflict { .. }) => {
                 return Ok(CommandResult::rejected(id, "idempotency_conflict", e))
             }
+            Err(e @ StoreError::ForgottenCommand { .. }) => {
+                return Ok(CommandResult::rejected(id, "beyond_idempotency_window", e))
+            }
             Err(e) => return Err(e),
         }
         if let (true, Some(at)) = (from_outside, envelope.at) {
@@ -583,6 +586,9 @@ impl CommandHandler {
                 Err(StoreError::WrongExpectedVersion { .. }) => {}
                 Err(e @ StoreError::IdempotencyConflict { .. }) => {
                     return Ok(CommandResult::rejected(id, "idempotency_conflict", e))
+                }
+                Err(e @ StoreError::ForgottenCommand { .. }) => {
+                    return Ok(CommandResult::rejected(id, "beyond_idempotency_window", e))
                 }
                 Err(e) => return Err(e),
             }

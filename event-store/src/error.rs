@@ -3,6 +3,7 @@ use std::path::PathBuf;
 /// Everything that can go wrong in the event store, in the store's own words.
 ///
 /// Rejections of an append (`WrongExpectedVersion`, `IdempotencyConflict`,
+/// `ForgottenCommand`,
 /// the validation variants) write nothing; the store stays usable.
 #[derive(Debug, thiserror::Error)]
 // Each variant's #[error] message says what it and its fields mean.
@@ -18,6 +19,14 @@ pub enum StoreError {
     /// The command id was used before with a different body.
     #[error("command {command_id} was already applied with a different body")]
     IdempotencyConflict { command_id: String },
+    /// The command id was used before the idempotency window: its outcome
+    /// is no longer kept, so it is refused rather than applied again.
+    #[error("command {command_id} was recorded at position {position}{}, before the idempotency window; its outcome is no longer kept, so it is not applied again: if it is a new command, send it under a new command id", recorded_at.map(|t| format!(" on {}", t.format("%Y-%m-%d %H:%M UTC"))).unwrap_or_default())]
+    ForgottenCommand {
+        command_id: String,
+        position: u64,
+        recorded_at: Option<chrono::DateTime<chrono::Utc>>,
+    },
     /// An event's encoded size is above the configured limit.
     #[error("event of {size} bytes is above the limit of {limit} bytes")]
     EventTooLarge { size: usize, limit: usize },
@@ -98,3 +107,16 @@ pub enum StoreError {
 
 /// The store's result type.
 pub type Result<T, E = StoreError> = std::result::Result<T, E>;
+
+impl StoreError {
+    /// The refusal of a retry of `command_id`, forgotten after being recorded at `stamp`.
+    pub(crate) fn forgotten(command_id: &str, stamp: crate::index::Stamp) -> Self {
+        Self::ForgottenCommand {
+            command_id: command_id.to_owned(),
+            position: stamp.position,
+            recorded_at: stamp
+                .recorded_ms
+                .and_then(chrono::DateTime::from_timestamp_millis),
+        }
+    }
+}

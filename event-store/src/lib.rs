@@ -33,10 +33,11 @@ pub use backup::Backup;
 pub use checkpointed::{Changes, Checkpointed};
 pub use error::{Result, StoreError};
 pub use find::{EventPage, EventQuery};
+pub use index::CommandCounts;
 pub use model::{
     AppendOutcome, AppendRequest, Cut, ExpectedVersion, NewEvent, RecordedEvent, StreamId,
 };
-pub use store::{Loaded, Pages, Store, StoreConfig, MARKER_FILE};
+pub use store::{IdempotencyWindow, Loaded, Pages, Store, StoreConfig, MARKER_FILE};
 pub use subscription::Subscription;
 pub use upcast::Upcasters;
 

@@ -17,6 +17,7 @@ use tokio::sync::{oneshot, watch};
 
 use crate::checkpointed::Checkpointed;
 use crate::error::{Result, StoreError};
+use crate::index::CommandCounts;
 use crate::index::Index;
 use crate::keys;
 use crate::model::{validate_command_id, AppendOutcome, AppendRequest, RecordedEvent, StreamId};
@@ -45,10 +46,43 @@ pub struct StoreConfig {
     /// Appends the in-memory index holds before it is written as a sorted
     /// run; also bounds what an open re-reads after a crash.
     pub index_spill_appends: usize,
+    /// How long command ids are remembered.
+    pub idempotency: IdempotencyWindow,
     /// The time source for `recorded_at` and default business time.
     pub clock: SharedClock,
     /// Payload migrations applied on read.
     pub upcasters: Upcasters,
+}
+
+/// How long a command id is remembered: a retry inside the window is
+/// answered as a duplicate with the original outcome.
+///
+/// The window ends at whichever limit comes first, `days` back from now or
+/// `events` back from the head, and is kept at least that long: records
+/// are dropped when runs are rewritten, so some outlive it. Past it, the
+/// id is still known as used for [`Self::FORGOTTEN_WINDOWS`] windows, and a
+/// retry is refused as [`StoreError::ForgottenCommand`] (never applied
+/// again); after that it is unknown, and a command under it is new.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct IdempotencyWindow {
+    /// Days a command id is remembered.
+    pub days: u32,
+    /// Log events a command id is remembered across.
+    pub events: u64,
+}
+
+impl IdempotencyWindow {
+    /// How many windows a forgotten id is still refused for.
+    pub const FORGOTTEN_WINDOWS: u32 = 4;
+}
+
+impl Default for IdempotencyWindow {
+    fn default() -> Self {
+        Self {
+            days: 30,
+            events: 20_000_000,
+        }
+    }
 }
 
 impl Default for StoreConfig {
@@ -59,6 +93,7 @@ impl Default for StoreConfig {
             max_batch_events: 4096,
             queue_depth: 8192,
             index_spill_appends: 65_536,
+            idempotency: IdempotencyWindow::default(),
             clock: Arc::new(SystemClock),
             upcasters: Upcasters::new(),
         }
@@ -151,7 +186,12 @@ impl Store {
         claim_directory(&dir)?;
         let db = open_sled_again(&dir, config.cache_capacity_bytes)?;
         let trees = Trees::open(db)?;
-        let index = Arc::new(Index::open(&trees.db, config.index_spill_appends)?);
+        let index = Arc::new(Index::open(
+            &trees.db,
+            config.index_spill_appends,
+            config.idempotency,
+            config.clock.clone(),
+        )?);
         let reindexed = index.recover(&trees.events)?;
         let (next_position, last_recorded_at) = recover_tail(&dir, &trees)?;
         let (head_tx, head_rx) = watch::channel(next_position - 1);
@@ -270,9 +310,14 @@ impl Store {
     /// What an earlier append with `command_id` produced, if there was one.
     /// `body` is the command as received now: if it differs from the one
     /// recorded, the answer is [`StoreError::IdempotencyConflict`].
+    /// A command id past the idempotency window is
+    /// [`StoreError::ForgottenCommand`].
     pub fn command_outcome(&self, command_id: &str, body: &Value) -> Result<Option<AppendOutcome>> {
         let Some(record) = self.inner.index.command(command_id)? else {
-            return Ok(None);
+            return match self.inner.index.forgotten(command_id)? {
+                Some(stamp) => Err(StoreError::forgotten(command_id, stamp)),
+                None => Ok(None),
+            };
         };
         let now = hash_hex(&serde_json::to_vec(body).map_err(StoreError::Encode)?);
         if record.fingerprint != now {
@@ -308,6 +353,12 @@ impl Store {
     /// The position of the last acknowledged event (0 for an empty log).
     pub fn head_position(&self) -> u64 {
         *self.inner.head.borrow()
+    }
+
+    /// What the index holds of command ids (an operating figure: bounded by
+    /// the idempotency window).
+    pub fn command_counts(&self) -> CommandCounts {
+        self.inner.index.command_counts()
     }
 
     /// How many sorted runs the index holds on disk: about log2 of

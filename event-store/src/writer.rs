@@ -197,6 +197,10 @@ impl Writer {
                     }));
                     continue;
                 }
+                if let Some(stamp) = self.index.forgotten(id)? {
+                    decisions.push(Decision::Reply(Err(StoreError::forgotten(id, stamp))));
+                    continue;
+                }
             }
             let current = match versions.get(&req.stream) {
                 Some(v) => *v,
@@ -298,6 +302,7 @@ impl Writer {
                     end: segment_offset(bytes.len())?,
                 },
                 command: req.command_id.clone().zip(job.fingerprint.clone()),
+                recorded_ms: Some(now.timestamp_millis()),
             });
             // Cut only between appends, so an index entry names one segment.
             if bytes.len() >= SEGMENT_BYTES {

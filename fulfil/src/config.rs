@@ -23,6 +23,37 @@ pub struct ConfigFile {
     pub kafka: KafkaFile,
     #[serde(default)]
     pub access: AccessFile,
+    #[serde(default)]
+    pub store: StoreFile,
+}
+
+/// The `[store]` table.
+#[derive(Debug, Clone, Default, Deserialize, PartialEq)]
+#[serde(deny_unknown_fields)]
+pub struct StoreFile {
+    /// Days a command id is remembered (1 to 3,650; default 30).
+    pub idempotency_days: Option<u32>,
+    /// Log events a command id is remembered across (1,000 to 10^12;
+    /// default 20,000,000).
+    pub idempotency_events: Option<u64>,
+}
+
+impl StoreFile {
+    /// The idempotency window: the file's, else the store's default.
+    pub fn idempotency(&self) -> anyhow::Result<event_store::IdempotencyWindow> {
+        let d = event_store::IdempotencyWindow::default();
+        let days = self.idempotency_days.unwrap_or(d.days);
+        let events = self.idempotency_events.unwrap_or(d.events);
+        anyhow::ensure!(
+            (1..=3650).contains(&days),
+            "[store] idempotency_days = {days}: expected 1 to 3650"
+        );
+        anyhow::ensure!(
+            (1_000..=1_000_000_000_000).contains(&events),
+            "[store] idempotency_events = {events}: expected 1000 to 1000000000000"
+        );
+        Ok(event_store::IdempotencyWindow { days, events })
+    }
 }
 
 /// The `[access]` table: the API's bearer tokens. The environment
@@ -59,6 +90,9 @@ impl ConfigFile {
         file.currency()
             .with_context(|| format!("configuration: {}", path.display()))?;
         file.access()
+            .with_context(|| format!("configuration: {}", path.display()))?;
+        file.store
+            .idempotency()
             .with_context(|| format!("configuration: {}", path.display()))?;
         Ok(file)
     }
@@ -138,6 +172,7 @@ mod tests {
         for block in blocks {
             let file: ConfigFile = toml::from_str(block).unwrap_or_else(|e| panic!("{block}\n{e}"));
             file.currency().unwrap();
+            file.store.idempotency().unwrap();
             file.access().unwrap();
         }
     }

@@ -65,6 +65,7 @@ fn run(mut cli: Cli) -> anyhow::Result<()> {
         .unwrap_or_else(|| PathBuf::from("./data"));
     let config = StoreConfig {
         cache_capacity_bytes: cli.cache_mb * 1024 * 1024,
+        idempotency: file.store.idempotency()?,
         ..StoreConfig::default()
     };
     let today = || clock::SystemClock.now().date_naive();

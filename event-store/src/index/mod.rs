@@ -13,18 +13,31 @@
 //!
 //! A lookup reads the active table, the frozen one, then the runs newest
 //! first, skipping runs whose Bloom filter rules the key out.
+//!
+//! Command records are kept for the idempotency window (days and events,
+//! whichever ends first). When a run is written, merged, or has half its
+//! records past the window, the records past it become *forgotten*
+//! records (the id, its last position and time: enough to refuse a late
+//! retry clearly), kept for [`IdempotencyWindow::FORGOTTEN_WINDOWS`]
+//! windows, then dropped. So what the index holds of commands is bounded by
+//! the window, not by the log.
 
 mod bloom;
 mod run;
 
 use std::collections::{BTreeMap, HashMap};
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{mpsc, Arc, Mutex, PoisonError, RwLock};
 
-use crate::error::Result;
+use clock::SharedClock;
+
+use crate::error::{Result, StoreError};
 use crate::keys::{self, IndexEntry};
 use crate::model::{AppendOutcome, StreamId};
 use crate::segment::Segment;
-use run::{Manifest, Record, Run, COMMANDS, STREAMS};
+use crate::store::IdempotencyWindow;
+pub(crate) use run::Stamp;
+use run::{Horizon, Manifest, Record, Run, COMMANDS, FORGOTTEN, STREAMS};
 use serde::{Deserialize, Serialize};
 
 /// Trees of the index of earlier store versions (one sled key per append);
@@ -38,6 +51,10 @@ pub(crate) struct AppendIndex {
     pub entry: IndexEntry,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub command: Option<(String, String)>,
+    /// When it was recorded, in milliseconds since the epoch (absent in
+    /// segments written before the idempotency window).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub recorded_ms: Option<i64>,
 }
 
 /// The appends whose events are in one segment; the segment's last line.
@@ -46,18 +63,20 @@ pub(crate) struct SegmentIndex {
     pub appends: Vec<AppendIndex>,
 }
 
-/// What the commands tree holds per command id: the body hash (32 hex
-/// digits) and the outcome, as 64 bytes.
+/// What the commands section holds per command id: the body hash (32 hex
+/// digits), the outcome and the time it was recorded, as 72 bytes (64,
+/// without the time, in runs written before the idempotency window).
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub(crate) struct CommandRecord {
     pub fingerprint: String,
     pub outcome: AppendOutcome,
+    pub recorded_ms: Option<i64>,
 }
 
 impl CommandRecord {
     pub(crate) fn encode(&self) -> Vec<u8> {
         let o = &self.outcome;
-        let mut v = Vec::with_capacity(64);
+        let mut v = Vec::with_capacity(72);
         v.extend_from_slice(self.fingerprint.as_bytes());
         for n in [
             o.first_version,
@@ -67,12 +86,20 @@ impl CommandRecord {
         ] {
             v.extend_from_slice(&n.to_be_bytes());
         }
+        if let Some(ms) = self.recorded_ms {
+            v.extend_from_slice(&ms.to_be_bytes());
+        }
         v
     }
 
     pub(crate) fn decode(v: &[u8]) -> Option<Self> {
-        let (fp, rest) = v.split_at_checked(v.len().checked_sub(32)?)?;
-        let n = |i: usize| keys::read_u64(rest.get(i * 8..)?);
+        let (fp, rest) = v.split_at_checked(FINGERPRINT_HEX)?;
+        let n = |i: usize| keys::read_u64(rest.get(i * 8..i * 8 + 8)?);
+        let recorded_ms = match rest.len() {
+            32 => None,
+            40 => Some(i64::from_be_bytes(rest.get(32..40)?.try_into().ok()?)),
+            _ => return None,
+        };
         Some(Self {
             fingerprint: String::from_utf8(fp.to_vec()).ok()?,
             outcome: AppendOutcome {
@@ -82,9 +109,21 @@ impl CommandRecord {
                 last_position: n(3)?,
                 duplicate: false,
             },
+            recorded_ms,
         })
     }
+
+    /// Where and when it was recorded.
+    pub(crate) fn stamp(&self) -> Stamp {
+        Stamp {
+            position: self.outcome.last_position,
+            recorded_ms: self.recorded_ms,
+        }
+    }
 }
+
+/// The body hash's length in hex digits.
+const FINGERPRINT_HEX: usize = 32;
 
 impl AppendIndex {
     fn command_record(&self) -> Option<(&str, CommandRecord)> {
@@ -94,6 +133,7 @@ impl AppendIndex {
             CommandRecord {
                 fingerprint: fingerprint.clone(),
                 outcome: self.entry.outcome(),
+                recorded_ms: self.recorded_ms,
             },
         ))
     }
@@ -172,16 +212,100 @@ struct Durable {
 }
 
 /// The stream and command indexes.
-#[derive(Debug)]
 pub(crate) struct Index {
     tree: sled::Tree,
     spill_appends: usize,
     tables: RwLock<Tables>,
     durable: Mutex<Durable>,
+    window: IdempotencyWindow,
+    clock: SharedClock,
+    /// The last position staged.
+    head: AtomicU64,
+}
+
+impl std::fmt::Debug for Index {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Index")
+            .field("spill_appends", &self.spill_appends)
+            .field("window", &self.window)
+            .field("head", &self.head)
+            .finish_non_exhaustive()
+    }
+}
+
+/// What the index holds of command ids: exactly, and as forgotten.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct CommandCounts {
+    /// Command ids remembered with their body hash and outcome, in runs.
+    pub remembered: u64,
+    /// Command ids past the window, remembered only as used.
+    pub forgotten: u64,
+    /// Command ids in memory, not yet in a run.
+    pub staged: u64,
+}
+
+/// The command records still inside the exact window.
+fn inside<'a>(
+    commands: impl Iterator<Item = Result<Record>> + 'a,
+    exact: Horizon,
+) -> impl Iterator<Item = Result<Record>> + 'a {
+    commands.filter_map(
+        move |r| match r.and_then(|(k, v)| Ok((stamp_of_command(&v)?, k, v))) {
+            Err(e) => Some(Err(e)),
+            Ok((stamp, _, _)) if exact.passed(stamp) => None,
+            Ok((_, k, v)) => Some(Ok((k, v))),
+        },
+    )
+}
+
+/// The forgotten records after a rewrite: the commands that passed the
+/// exact window, and those forgotten before, until they pass `forget`.
+fn forgotten_after<'a>(
+    commands: impl Iterator<Item = Result<Record>> + 'a,
+    forgotten: impl Iterator<Item = Result<Record>> + 'a,
+    exact: Horizon,
+    forget: Horizon,
+) -> impl Iterator<Item = Result<Record>> + 'a {
+    let newly =
+        commands.filter_map(
+            move |r| match r.and_then(|(k, v)| Ok((stamp_of_command(&v)?, k))) {
+                Err(e) => Some(Err(e)),
+                Ok((stamp, k)) => {
+                    (exact.passed(stamp) && !forget.passed(stamp)).then(|| Ok((k, stamp.encode())))
+                }
+            },
+        );
+    let kept = forgotten.filter_map(move |r| {
+        match r.and_then(|(k, v)| {
+            let stamp = Stamp::decode(&v).ok_or_else(|| corrupt("a forgotten command record"))?;
+            Ok((stamp, k, v))
+        }) {
+            Err(e) => Some(Err(e)),
+            Ok((stamp, _, _)) if forget.passed(stamp) => None,
+            Ok((_, k, v)) => Some(Ok((k, v))),
+        }
+    });
+    // An id is never both remembered and forgotten: the order is by key alone.
+    run::merge(newly, kept)
+}
+
+fn stamp_of_command(v: &[u8]) -> Result<Stamp> {
+    CommandRecord::decode(v)
+        .map(|c| c.stamp())
+        .ok_or_else(|| corrupt("a command record"))
+}
+
+fn corrupt(what: &str) -> StoreError {
+    StoreError::Failed(format!("{what} in the index is malformed"))
 }
 
 impl Index {
-    pub fn open(db: &sled::Db, spill_appends: usize) -> Result<Self> {
+    pub fn open(
+        db: &sled::Db,
+        spill_appends: usize,
+        window: IdempotencyWindow,
+        clock: SharedClock,
+    ) -> Result<Self> {
         for name in LEGACY_TREES {
             if db
                 .tree_names()
@@ -217,7 +341,30 @@ impl Index {
                 next_run,
                 retired: Vec::new(),
             }),
+            window,
+            clock,
+            head: AtomicU64::new(0),
         })
+    }
+
+    /// The lines past which command ids are forgotten, and past which
+    /// forgotten ids are dropped: the window's length in events back from
+    /// the head and in days back from now, whichever is nearer.
+    fn horizons(&self) -> (Horizon, Horizon) {
+        let head = self.head.load(Ordering::Relaxed);
+        let now = self.clock.now().timestamp_millis();
+        let line = |windows: u64| Horizon {
+            position: head.saturating_sub(self.window.events.saturating_mul(windows)),
+            recorded_ms: now.saturating_sub(
+                i64::from(self.window.days)
+                    .saturating_mul(86_400_000)
+                    .saturating_mul(i64::try_from(windows).unwrap_or(i64::MAX)),
+            ),
+        };
+        (
+            line(1),
+            line(u64::from(IdempotencyWindow::FORGOTTEN_WINDOWS)),
+        )
     }
 
     /// Makes a committed batch visible to readers. True when the active
@@ -236,6 +383,8 @@ impl Index {
                     active.commands.insert(id.to_owned(), record);
                 }
                 active.appends += 1;
+                self.head
+                    .fetch_max(append.entry.outcome().last_position, Ordering::Relaxed);
             }
             active.through_segment = Some(*key);
         }
@@ -263,13 +412,20 @@ impl Index {
             }
         };
         let (streams, commands) = frozen.sorted();
+        let (exact, forget) = self.horizons();
         let id = durable.next_run;
         durable.next_run += 1;
         let run = Arc::new(Run::write(
             &self.tree,
             id,
             streams.into_iter().map(Ok),
-            commands.into_iter().map(Ok),
+            inside(commands.iter().cloned().map(Ok), exact),
+            forgotten_after(
+                commands.iter().cloned().map(Ok),
+                std::iter::empty(),
+                exact,
+                forget,
+            ),
         )?);
         durable.manifest.runs.push(id);
         durable.manifest.through_segment = frozen.through_segment;
@@ -282,6 +438,7 @@ impl Index {
             tables.frozen = None;
         }
         self.merge_similar(&mut durable)?;
+        self.trim(&mut durable)?;
         durable.retired.retain(|run| {
             if Arc::strong_count(run) > 1 {
                 return true;
@@ -315,17 +472,19 @@ impl Index {
             }
             let id = durable.next_run;
             durable.next_run += 1;
+            let (exact, forget) = self.horizons();
+            let both = |section| {
+                run::merge(
+                    newer.records(&self.tree, section),
+                    older.records(&self.tree, section),
+                )
+            };
             let merged = Arc::new(Run::write(
                 &self.tree,
                 id,
-                run::merge(
-                    newer.records(&self.tree, STREAMS),
-                    older.records(&self.tree, STREAMS),
-                ),
-                run::merge(
-                    newer.records(&self.tree, COMMANDS),
-                    older.records(&self.tree, COMMANDS),
-                ),
+                both(STREAMS),
+                inside(both(COMMANDS), exact),
+                forgotten_after(both(COMMANDS), both(FORGOTTEN), exact, forget),
             )?);
             let kept = runs.len() - 2;
             durable.manifest.runs.truncate(kept);
@@ -340,6 +499,55 @@ impl Index {
             durable.retired.push(older.clone());
             durable.retired.push(newer.clone());
         }
+    }
+
+    /// Rewrites each run with half or more of its command records past the
+    /// window (or of its forgotten records past theirs) without them.
+    fn trim(&self, durable: &mut Durable) -> Result<()> {
+        let (exact, forget) = self.horizons();
+        let runs = self
+            .tables
+            .read()
+            .unwrap_or_else(PoisonError::into_inner)
+            .runs
+            .clone();
+        for (at, old) in runs.iter().enumerate() {
+            let due = old.commands.is_some_and(|s| s.mostly_passed(&exact))
+                || old.forgotten.mostly_passed(&forget);
+            if !due {
+                continue;
+            }
+            let id = durable.next_run;
+            durable.next_run += 1;
+            let commands = || old.records(&self.tree, COMMANDS);
+            let trimmed = Arc::new(Run::write(
+                &self.tree,
+                id,
+                old.records(&self.tree, STREAMS),
+                inside(commands(), exact),
+                forgotten_after(
+                    commands(),
+                    old.records(&self.tree, FORGOTTEN),
+                    exact,
+                    forget,
+                ),
+            )?);
+            tracing::debug!(
+                run = old.id,
+                into = id,
+                commands = trimmed.commands.map_or(0, |s| s.count),
+                forgotten = trimmed.forgotten.count,
+                "index run rewritten without what passed the idempotency window"
+            );
+            durable.manifest.runs[at] = id;
+            durable.manifest.save(&self.tree)?;
+            let mut tables = self.tables.write().unwrap_or_else(PoisonError::into_inner);
+            let mut next = tables.runs.as_ref().clone();
+            next[at] = trimmed;
+            tables.runs = Arc::new(next);
+            durable.retired.push(old.clone());
+        }
+        Ok(())
     }
 
     /// Stages again every segment past the manifest's mark, spilling as it goes.
@@ -425,6 +633,39 @@ impl Index {
             }
         }
         Ok(None)
+    }
+
+    /// Where and when a command id past the window was recorded, if it is
+    /// still remembered as used.
+    pub fn forgotten(&self, id: &str) -> Result<Option<Stamp>> {
+        let runs = self
+            .tables
+            .read()
+            .unwrap_or_else(PoisonError::into_inner)
+            .runs
+            .clone();
+        for run in runs.iter().rev() {
+            if let Some(stamp) = run.forgotten(&self.tree, id)? {
+                return Ok(Some(stamp));
+            }
+        }
+        Ok(None)
+    }
+
+    /// What the index holds of command ids.
+    pub fn command_counts(&self) -> CommandCounts {
+        let tables = self.tables.read().unwrap_or_else(PoisonError::into_inner);
+        let mut counts = CommandCounts {
+            staged: (tables.active.commands.len()
+                + tables.frozen.as_ref().map_or(0, |t| t.commands.len()))
+                as u64,
+            ..CommandCounts::default()
+        };
+        for run in tables.runs.iter() {
+            counts.remembered += run.commands.map_or(0, |s| s.count);
+            counts.forgotten += run.forgotten.count;
+        }
+        counts
     }
 
     /// Runs in the index (for tests and operating notes).

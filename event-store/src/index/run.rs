@@ -21,6 +21,7 @@ use crate::model::StreamId;
 
 pub(crate) const STREAMS: u8 = b's';
 pub(crate) const COMMANDS: u8 = b'c';
+pub(crate) const FORGOTTEN: u8 = b'f';
 /// As for log segments: larger values make sled write blob files, each with its own fsync.
 const BLOCK_BYTES: usize = 4 * 1024;
 const MANIFEST: &[u8] = b"M";
@@ -31,11 +32,119 @@ pub(crate) type Record = (Vec<u8>, Vec<u8>);
 #[derive(Debug)]
 pub(crate) struct Run {
     pub id: u64,
-    /// Records in both sections; merges compare runs by it.
+    /// Records in all sections; merges compare runs by it.
     pub records: u64,
     stream_fences: Vec<Vec<u8>>,
     command_fences: Vec<Vec<u8>>,
+    forgotten_fences: Vec<Vec<u8>>,
     bloom: Bloom,
+    /// What the command records span (unknown for runs written before
+    /// the window existed, until they are merged).
+    pub commands: Option<Span>,
+    /// What the forgotten records span.
+    pub forgotten: Span,
+}
+
+/// Where and when a command was recorded: its append's last position and
+/// the time (unknown for appends written before times were indexed).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) struct Stamp {
+    pub position: u64,
+    pub recorded_ms: Option<i64>,
+}
+
+impl Stamp {
+    /// A forgotten record's value.
+    pub fn encode(self) -> Vec<u8> {
+        let mut v = Vec::with_capacity(16);
+        v.extend_from_slice(&self.position.to_be_bytes());
+        v.extend_from_slice(&self.recorded_ms.unwrap_or(i64::MIN).to_be_bytes());
+        v
+    }
+
+    pub fn decode(v: &[u8]) -> Option<Self> {
+        let position = keys::read_u64(v.get(..8)?)?;
+        let ms = i64::from_be_bytes(v.get(8..16)?.try_into().ok()?);
+        Some(Self {
+            position,
+            recorded_ms: (ms != i64::MIN).then_some(ms),
+        })
+    }
+}
+
+/// A line before which records are past: at or below its position, or
+/// recorded at or before its time.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) struct Horizon {
+    pub position: u64,
+    pub recorded_ms: i64,
+}
+
+impl Horizon {
+    pub fn passed(&self, stamp: Stamp) -> bool {
+        stamp.position <= self.position || stamp.recorded_ms.is_some_and(|t| t <= self.recorded_ms)
+    }
+}
+
+/// What a section's records span: how many, their positions and times.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub(crate) struct Span {
+    pub count: u64,
+    positions: (u64, u64),
+    /// None when any record has no time.
+    times: Option<(i64, i64)>,
+}
+
+impl Span {
+    fn add(&mut self, s: Stamp) {
+        if self.count == 0 {
+            self.positions = (s.position, s.position);
+            self.times = s.recorded_ms.map(|t| (t, t));
+        } else {
+            self.positions = (
+                self.positions.0.min(s.position),
+                self.positions.1.max(s.position),
+            );
+            self.times = self
+                .times
+                .zip(s.recorded_ms)
+                .map(|((a, b), t)| (a.min(t), b.max(t)));
+        }
+        self.count += 1;
+    }
+
+    /// Whether about half its records or more are past `h`: then the run
+    /// is worth rewriting without them (it is rewritten again only once
+    /// more than half of what stays has passed, so each record is
+    /// rewritten a bounded number of times).
+    pub fn mostly_passed(&self, h: &Horizon) -> bool {
+        let half = |(from, through): (u64, u64), line: u64| line >= from + (through - from) / 2;
+        self.count > 0
+            && (half(self.positions, h.position)
+                || self
+                    .times
+                    .is_some_and(|(from, through)| h.recorded_ms >= from + (through - from) / 2))
+    }
+
+    fn encode(&self, v: &mut Vec<u8>) {
+        v.extend_from_slice(&self.count.to_be_bytes());
+        v.extend_from_slice(&self.positions.0.to_be_bytes());
+        v.extend_from_slice(&self.positions.1.to_be_bytes());
+        let (from, through) = self.times.unwrap_or((i64::MIN, i64::MIN));
+        v.extend_from_slice(&from.to_be_bytes());
+        v.extend_from_slice(&through.to_be_bytes());
+    }
+
+    fn decode(r: &mut Reader<'_>) -> Option<Self> {
+        let count = r.u64()?;
+        let positions = (r.u64()?, r.u64()?);
+        let times = (r.i64()?, r.i64()?);
+        Some(Self {
+            count,
+            positions,
+            times: (times.0 != i64::MIN).then_some(times),
+        })
+    }
 }
 
 /// The live runs, oldest first, and the last log segment they cover.
@@ -91,6 +200,7 @@ impl Run {
         id: u64,
         streams: impl Iterator<Item = Result<Record>>,
         commands: impl Iterator<Item = Result<Record>>,
+        forgotten: impl Iterator<Item = Result<Record>>,
     ) -> Result<Self> {
         let mut hashes = Vec::new();
         let mut records = 0;
@@ -103,16 +213,45 @@ impl Run {
                 last_stream = stream.to_vec();
             }
         })?;
+        let mut command_span = Span::default();
+        let mut bad = None;
+        let commands = commands.inspect(|r| {
+            if let Ok((_, v)) = r {
+                match CommandRecord::decode(v) {
+                    Some(c) => command_span.add(c.stamp()),
+                    None => bad = Some("a command record"),
+                }
+            }
+        });
         let command_fences = write_section(tree, id, COMMANDS, commands, |key| {
             records += 1;
             hashes.push(key_hash(COMMANDS, key));
         })?;
+        let mut forgotten_span = Span::default();
+        let forgotten = forgotten.inspect(|r| {
+            if let Ok((_, v)) = r {
+                match Stamp::decode(v) {
+                    Some(s) => forgotten_span.add(s),
+                    None => bad = Some("a forgotten command record"),
+                }
+            }
+        });
+        let forgotten_fences = write_section(tree, id, FORGOTTEN, forgotten, |key| {
+            records += 1;
+            hashes.push(key_hash(FORGOTTEN, key));
+        })?;
+        if let Some(what) = bad {
+            return Err(corrupt(what));
+        }
         let run = Self {
             id,
             records,
             stream_fences,
             command_fences,
+            forgotten_fences,
             bloom: Bloom::new(&hashes),
+            commands: Some(command_span),
+            forgotten: forgotten_span,
         };
         tree.insert(meta_key(id), run.encode_meta()?)?;
         Ok(run)
@@ -129,12 +268,25 @@ impl Run {
             let command_fences = r.fences()?;
             let words = r.u32()?;
             let bits = (0..words).map(|_| r.u64()).collect::<Option<Vec<_>>>()?;
+            // Runs written before the idempotency window end here.
+            let (forgotten_fences, commands, forgotten) = if r.0.is_empty() {
+                (Vec::new(), None, Span::default())
+            } else {
+                (
+                    r.fences()?,
+                    Some(Span::decode(&mut r)?),
+                    Span::decode(&mut r)?,
+                )
+            };
             Some(Self {
                 id,
                 records,
                 stream_fences,
                 command_fences,
+                forgotten_fences,
                 bloom: Bloom::from_words(bits)?,
+                commands,
+                forgotten,
             })
         })();
         decoded.ok_or_else(|| corrupt(&format!("the meta of index run {id}")))
@@ -153,6 +305,12 @@ impl Run {
         for w in self.bloom.words() {
             v.extend_from_slice(&w.to_be_bytes());
         }
+        put_u32(&mut v, self.forgotten_fences.len())?;
+        for f in &self.forgotten_fences {
+            put_bytes(&mut v, f)?;
+        }
+        self.commands.unwrap_or_default().encode(&mut v);
+        self.forgotten.encode(&mut v);
         Ok(v)
     }
 
@@ -256,25 +414,45 @@ impl Run {
     }
 
     pub fn command(&self, tree: &sled::Tree, id: &str) -> Result<Option<CommandRecord>> {
+        self.find(tree, COMMANDS, id)?
+            .map(|v| {
+                CommandRecord::decode(&v)
+                    .ok_or_else(|| corrupt(&format!("the command record of {id}")))
+            })
+            .transpose()
+    }
+
+    /// Where and when a command id past the window was recorded, if this
+    /// run remembers it as forgotten.
+    pub fn forgotten(&self, tree: &sled::Tree, id: &str) -> Result<Option<Stamp>> {
+        self.find(tree, FORGOTTEN, id)?
+            .map(|v| {
+                Stamp::decode(&v).ok_or_else(|| corrupt(&format!("the forgotten record of {id}")))
+            })
+            .transpose()
+    }
+
+    /// The value of `id` in a section keyed by command id.
+    fn find(&self, tree: &sled::Tree, section: u8, id: &str) -> Result<Option<Vec<u8>>> {
         let key = id.as_bytes();
-        if !self.bloom.may_contain(key_hash(COMMANDS, key)) {
+        if !self.bloom.may_contain(key_hash(section, key)) {
             return Ok(None);
         }
-        let Some(block) = self
-            .command_fences
+        let fences = match section {
+            COMMANDS => &self.command_fences,
+            _ => &self.forgotten_fences,
+        };
+        let Some(block) = fences
             .partition_point(|f| f.as_slice() <= key)
             .checked_sub(1)
         else {
             return Ok(None);
         };
-        for (k, v) in self.block(tree, COMMANDS, block)?.iter() {
-            if k == key {
-                return CommandRecord::decode(v)
-                    .map(Some)
-                    .ok_or_else(|| corrupt(&format!("the command record of {id}")));
-            }
-        }
-        Ok(None)
+        Ok(self
+            .block(tree, section, block)?
+            .iter()
+            .find(|(k, _)| *k == key)
+            .map(|(_, v)| v.to_vec()))
     }
 
     /// All records of a section, in order, a block at a time (for merging).
@@ -285,7 +463,8 @@ impl Run {
     ) -> impl Iterator<Item = Result<Record>> + 'a {
         let blocks = match section {
             STREAMS => self.stream_fences.len(),
-            _ => self.command_fences.len(),
+            COMMANDS => self.command_fences.len(),
+            _ => self.forgotten_fences.len(),
         };
         (0..blocks).flat_map(move |b| {
             let decoded: Result<Vec<Record>> = self
@@ -467,6 +646,9 @@ impl Reader<'_> {
     fn u64(&mut self) -> Option<u64> {
         keys::read_u64(self.take(8)?)
     }
+    fn i64(&mut self) -> Option<i64> {
+        Some(i64::from_be_bytes(self.take(8)?.try_into().ok()?))
+    }
     fn fences(&mut self) -> Option<Vec<Vec<u8>>> {
         let n = self.u32()?;
         (0..n)
@@ -518,11 +700,12 @@ mod tests {
                 last_position: 7,
                 duplicate: false,
             },
+            recorded_ms: Some(1_700_000_000_000),
         };
         let commands = ids
             .iter()
             .map(|id| Ok((id.as_bytes().to_vec(), record.encode())));
-        let run = Run::write(&tree, 9, std::iter::empty(), commands).unwrap();
+        let run = Run::write(&tree, 9, std::iter::empty(), commands, std::iter::empty()).unwrap();
         assert!(run.command_fences.len() > 10, "spans many blocks");
         let reloaded = Run::load(&tree, 9).unwrap();
         for id in ids.iter().step_by(97) {
@@ -532,6 +715,35 @@ mod tests {
         assert_eq!(reloaded.command(&tree, "a-before-all").unwrap(), None);
         Run::remove(&tree, 9).unwrap();
         assert!(Run::stored_ids(&tree).unwrap().is_empty());
+    }
+
+    #[test]
+    fn a_run_written_before_the_window_loads_with_no_spans_and_answers_as_before() {
+        let db = sled::Config::new().temporary(true).open().unwrap();
+        let tree = db.open_tree("index").unwrap();
+        let record = CommandRecord {
+            fingerprint: "f".repeat(32),
+            outcome: crate::model::AppendOutcome {
+                first_version: 1,
+                last_version: 1,
+                first_position: 3,
+                last_position: 3,
+                duplicate: false,
+            },
+            recorded_ms: None,
+        };
+        let commands = [Ok((b"c-1".to_vec(), record.encode()))].into_iter();
+        let run = Run::write(&tree, 4, std::iter::empty(), commands, std::iter::empty()).unwrap();
+        assert_eq!(record.encode().len(), 64, "the record of a time not known");
+        assert_eq!(run.commands.map(|s| s.count), Some(1));
+        // The meta as the earlier layout wrote it: without forgotten fences and spans.
+        let meta = tree.get(meta_key(4)).unwrap().unwrap();
+        tree.insert(meta_key(4), &meta[..meta.len() - 4 - 2 * 40])
+            .unwrap();
+        let old = Run::load(&tree, 4).unwrap();
+        assert_eq!((old.commands, old.forgotten.count), (None, 0));
+        assert_eq!(old.command(&tree, "c-1").unwrap(), Some(record));
+        assert_eq!(old.forgotten(&tree, "c-1").unwrap(), None);
     }
 
     #[test]

@@ -62,10 +62,15 @@ pub struct ConsumerStats {
     pub batches: AtomicU64,
 }
 
-/// A consumer of the command topics that commits only when told.
-pub fn consumer(config: &KafkaConfig) -> Result<StreamConsumer, KafkaError> {
+/// A consumer of the command topics that commits only when told, a
+/// static member of its group as `member` (the store's id): a node
+/// restarted after a crash takes its partitions back at once instead of
+/// waiting for the dead member's session to lapse, and a second node of
+/// the same store fences the first.
+pub fn consumer(config: &KafkaConfig, member: &str) -> Result<StreamConsumer, KafkaError> {
     let mut client = client::consumer(config, Group::Commands);
     client
+        .set("group.instance.id", member)
         .set("auto.offset.reset", "earliest")
         .set("enable.partition.eof", "false")
         // Oversized messages must still be read, to be dead-lettered rather
@@ -229,8 +234,9 @@ impl CommandConsumer {
         handler: CommandHandler,
         stats: Arc<ConsumerStats>,
     ) -> Result<Self, KafkaError> {
+        let member = handler.store().id()?.to_string();
         Ok(Self {
-            consumer: consumer(config)?,
+            consumer: consumer(config, &member)?,
             producer: producer(config)?,
             handler,
             topics: Topics::new(&config.topic_prefix),

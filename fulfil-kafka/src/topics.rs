@@ -72,14 +72,20 @@ impl Topics {
 
     /// Every topic with its retention: events, dead letters and the writer's
     /// claim are kept forever, commands and results for a week.
+    ///
+    /// Forever is the largest retention Kafka takes, not `-1`: Kafka reads
+    /// both as no limit, but tansu 0.6's SQL storage compares `-1` as a
+    /// number and deletes every record of such a topic when it next cleans
+    /// up (at its restart, in our broker-restart test).
     pub fn all(&self) -> Vec<(String, &'static str)> {
         const WEEK_MS: &str = "604800000";
+        const FOREVER_MS: &str = "9223372036854775807";
         let mut all: Vec<(String, &str)> = Vec::new();
         all.extend(self.all_commands().into_iter().map(|t| (t, WEEK_MS)));
-        all.extend(self.all_events().into_iter().map(|t| (t, "-1")));
+        all.extend(self.all_events().into_iter().map(|t| (t, FOREVER_MS)));
         all.push((self.results(), WEEK_MS));
-        all.push((self.dead_letter(), "-1"));
-        all.push((self.writer(), "-1"));
+        all.push((self.dead_letter(), FOREVER_MS));
+        all.push((self.writer(), FOREVER_MS));
         all
     }
 }

@@ -78,25 +78,53 @@ pub async fn publish(producer: &FutureProducer, topic: &str, key: Option<&str>, 
         .unwrap_or_else(|(e, _)| panic!("{topic}: {e}"));
 }
 
-/// A tansu broker (Kafka protocol, memory storage) on a free loopback port,
-/// stopped when dropped.
+/// A tansu broker (Kafka protocol) on a free loopback port, stopped when
+/// dropped: in memory, or in a SQLite file that outlives a restart.
 pub struct Broker {
     pub brokers: String,
     child: Child,
+    port: u16,
+    /// The directory of its SQLite file, when it keeps one.
+    keeps: Option<std::path::PathBuf>,
 }
 
 impl Broker {
+    /// A broker keeping everything in memory.
     pub fn start() -> Self {
-        let port = std::net::TcpListener::bind("127.0.0.1:0")
-            .unwrap()
-            .local_addr()
-            .unwrap()
-            .port();
+        Self::on(free_port(), None)
+    }
+
+    /// A broker keeping its topics in `dir/tansu.db`, so a restart keeps them.
+    pub fn start_in(dir: &std::path::Path) -> Self {
+        Self::on(free_port(), Some(dir.to_owned()))
+    }
+
+    /// Kills the broker (SIGKILL) and starts it again on the same port and file.
+    pub fn restart(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+        *self = Self::on(self.port, self.keeps.clone());
+    }
+
+    fn on(port: u16, keeps: Option<std::path::PathBuf>) -> Self {
         let url = format!("tcp://127.0.0.1:{port}");
         let tansu = std::env::var("TANSU").unwrap_or_else(|_| "tansu".into());
-        let mut child = Command::new(&tansu)
-            .args(["broker", "--listener-url", &url, "--advertised-listener-url", &url])
-            .args(["--storage-engine", "memory://tansu/"])
+        let mut command = Command::new(&tansu);
+        command.args([
+            "broker",
+            "--listener-url",
+            &url,
+            "--advertised-listener-url",
+            &url,
+        ]);
+        match &keeps {
+            // A relative path (the libsql feature), from the broker's directory.
+            Some(dir) => command
+                .current_dir(dir)
+                .args(["--storage-engine", "sqlite://tansu.db"]),
+            None => command.args(["--storage-engine", "memory://tansu/"]),
+        };
+        let mut child = command
             .stdout(Stdio::piped())
             .stderr(Stdio::null())
             .spawn()
@@ -116,6 +144,8 @@ impl Broker {
         Self {
             brokers: format!("127.0.0.1:{port}"),
             child,
+            port,
+            keeps,
         }
     }
 
@@ -128,6 +158,14 @@ impl Broker {
             .success();
         assert!(ok, "kill {signal}");
     }
+}
+
+fn free_port() -> u16 {
+    std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port()
 }
 
 impl Drop for Broker {

@@ -958,7 +958,7 @@ async fn serve_killed_twenty_times_under_http_and_kafka_load_loses_nothing() {
     );
 }
 
-/// The broker is killed and started again (its topics kept in SQLite)
+/// The broker is killed and started again (its topics kept in `SQLite`)
 /// while commands arrive over HTTP and Kafka: every command is answered,
 /// the outbox drains, every event reaches the topics, and the replica's
 /// models hold each event once, answering as the writer does.

@@ -79,12 +79,12 @@ pub async fn publish(producer: &FutureProducer, topic: &str, key: Option<&str>, 
 }
 
 /// A tansu broker (Kafka protocol) on a free loopback port, stopped when
-/// dropped: in memory, or in a SQLite file that outlives a restart.
+/// dropped: in memory, or in an `SQLite` file that outlives a restart.
 pub struct Broker {
     pub brokers: String,
     child: Child,
     port: u16,
-    /// The directory of its SQLite file, when it keeps one.
+    /// The directory of its `SQLite` file, when it keeps one.
     keeps: Option<std::path::PathBuf>,
 }
 

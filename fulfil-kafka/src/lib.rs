@@ -14,12 +14,15 @@
 //!   published only after its delivery report);
 //! - `lease`: one store owns the topics (its claim), one node at a time
 //!   writes (the lease);
+//! - `epoch`: each start of a writer is numbered on the writer topic and in
+//!   the store, refusing stale copies and stopping a superseded writer;
 //! - `sequencer` and `replica`: read models built from the event topics on
 //!   a node of their own, in log order, each event folded once.
 
 pub mod client;
 pub mod commands;
 pub mod config;
+pub mod epoch;
 pub mod lease;
 pub mod relay;
 pub mod replica;
@@ -72,4 +75,25 @@ pub enum KafkaError {
         "lost the writer lease ({0}): another node took over; stopping so that one node writes"
     )]
     LostLease(String),
+    #[error("writer epoch {epoch} was started by {node} at {at}, after this store last wrote (as epoch {mine}): another copy of the store is or was the writer since, so this one is stale; run that copy, or take a current copy of it")]
+    Superseded {
+        epoch: u64,
+        node: String,
+        at: chrono::DateTime<chrono::Utc>,
+        mine: u64,
+    },
+    #[error("another node started as the writer (epoch {epoch}, {node}, at {at}) while this one wrote as epoch {mine}: stopping so that one node writes")]
+    Overtaken {
+        epoch: u64,
+        node: String,
+        at: chrono::DateTime<chrono::Utc>,
+        mine: u64,
+    },
+    #[error("the last writer (epoch {epoch}, {node}) recorded log head {recorded}; this store's head is {head}: it is a stale copy, and writing from it would reuse positions")]
+    BehindLastWriter {
+        epoch: u64,
+        node: String,
+        recorded: u64,
+        head: u64,
+    },
 }

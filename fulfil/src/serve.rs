@@ -21,13 +21,24 @@ pub fn serve(
 ) -> anyhow::Result<()> {
     let http = api.address;
     on_runtime(&store.clone(), api, |mut service| async move {
+        let mut epoch = None;
         if let Some(config) = &kafka {
             let allowed = may_write(&mut service, &store, config, standby).await;
-            if !matches!(allowed, Ok(true)) {
-                // Let go of the lease before going, refused or not: see Lease::keep.
-                eprintln!("stopping");
-                service.stop().await?;
-                return allowed.map(|_| ());
+            match allowed {
+                Ok(Some(mine)) => {
+                    let (watched, config, stopped) =
+                        (mine.clone(), config.clone(), service.stopping());
+                    service.spawn(async move {
+                        Ok(fulfil_kafka::epoch::watch(&config, watched, stopped).await?)
+                    });
+                    epoch = Some(mine);
+                }
+                refused_or_signalled => {
+                    // Let go of the lease before going, refused or not: see Lease::keep.
+                    eprintln!("stopping");
+                    service.stop().await?;
+                    return refused_or_signalled.map(|_| ());
+                }
             }
         }
         let listener = tokio::net::TcpListener::bind(http)
@@ -44,19 +55,30 @@ pub fn serve(
             eprintln!("fulfil serving http://{address} on the embedded store");
         }
         let service = service.with_workers().with_http(listener);
-        Ok(service.run_until(stopped_by_signal()).await?)
+        service.run_until(stopped_by_signal()).await?;
+        // Stopped cleanly, the outbox drained: the next writer must hold this head.
+        if let (Some(config), Some(epoch)) = (&kafka, &epoch) {
+            let now = clock::Clock::now(&clock::SystemClock);
+            if let Err(e) =
+                fulfil_kafka::epoch::close(config, epoch, store.head_position(), now).await
+            {
+                tracing::warn!(error = %e, "the writer's stop could not be recorded on the writer topic; the next start checks the topics' watermarks only");
+            }
+        }
+        Ok(())
     })
 }
 
 /// Whether this node may write to the topics: the store owns them (its
-/// claim), with `standby` it holds the lease, and its log holds what the
-/// topics hold. False when a signal came first; an error when refused.
+/// claim), with `standby` it holds the lease, its log holds what the topics
+/// hold, and its store is not behind the last writer's epoch; then its
+/// epoch. None when a signal came first; an error when refused.
 async fn may_write(
     service: &mut Service,
     store: &Store,
     config: &KafkaConfig,
     standby: bool,
-) -> anyhow::Result<bool> {
+) -> anyhow::Result<Option<fulfil_kafka::epoch::Epoch>> {
     let node = format!("{}:{}", host_name(), store.path().display());
     let now = clock::Clock::now(&clock::SystemClock);
     let owner = lease::claim(config, store.id()?, &node, now).await?;
@@ -76,13 +98,18 @@ async fn may_write(
             s = stop_signal() => { s?; true }
         };
         if signalled {
-            return Ok(false);
+            return Ok(None);
         }
     }
-    // The store must hold what the topics hold before it writes.
-    let (check, config) = (store.clone(), config.clone());
-    tokio::task::spawn_blocking(move || lease::verify_history(&config, &check)).await??;
-    Ok(true)
+    // The store must not be behind the last writer, nor hold less than the
+    // topics, before it writes.
+    let checked = fulfil_kafka::epoch::check(config, store).await?;
+    let (check, checking) = (store.clone(), config.clone());
+    tokio::task::spawn_blocking(move || lease::verify_history(&checking, &check)).await??;
+    let now = clock::Clock::now(&clock::SystemClock);
+    Ok(Some(
+        fulfil_kafka::epoch::begin(config, store, checked, &node, now).await?,
+    ))
 }
 
 /// Runs a read replica on `store` until a signal stops it.

@@ -632,13 +632,7 @@ async fn one_store_owns_the_topics_and_one_node_writes_at_a_time() {
     settle(&brokers, &base, &item_master(1)).await;
 
     // Another store is refused: it would write a second history.
-    let refused = fulfil(&["serve", "--http", "127.0.0.1:0", "--kafka", &brokers])
-        .args(["--topic-prefix", PREFIX, "--data-dir"])
-        .arg(&b)
-        .output()
-        .unwrap();
-    assert!(!refused.status.success());
-    let why = String::from_utf8_lossy(&refused.stderr);
+    let why = refused(&b, &brokers);
     assert!(why.contains("the topics belong to store"), "{why}");
 
     // The writer's directory moved to another node (a current copy) takes
@@ -658,7 +652,60 @@ async fn one_store_owns_the_topics_and_one_node_writes_at_a_time() {
     let head = settle(&brokers, &url, &[receive("r-2")]).await;
     let events = events_up_to(&brokers, head).await;
     assert_each_event_published(&events, head);
+
+    // A copy taken while the writer runs, which then writes on and stops
+    // cleanly: the copy lacks the last events, and is refused.
+    let stale = root.path().join("stale");
+    let out = fulfil(&["--server", &url, "backup"])
+        .arg(&stale)
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    settle(&brokers, &url, &[receive("r-3"), receive("r-4")]).await;
     stop(moved);
+    let why = refused(&stale, &brokers);
+    assert!(
+        why.contains("recorded log head") && why.contains("stale copy"),
+        "{why}"
+    );
+
+    // The writer's old directory, after its copy has written as a later
+    // epoch, is refused without looking at the topics' watermarks.
+    let why = refused(&a, &brokers);
+    assert!(why.contains("after this store last wrote"), "{why}");
+
+    // A second node started from a current copy supersedes a running
+    // writer, which stops with the reason.
+    let (mut running, url) = serve(&current, &brokers);
+    let second = root.path().join("second");
+    let out = fulfil(&["--server", &url, "backup"])
+        .arg(&second)
+        .output()
+        .unwrap();
+    assert!(out.status.success());
+    let (taken_over, url) = serve(&second, &brokers);
+    let status = running.wait().unwrap();
+    assert!(
+        !status.success(),
+        "the overtaken writer stops with an error"
+    );
+    settle(&brokers, &url, &[receive("r-5")]).await;
+    stop(taken_over);
+}
+
+/// Starts `serve` on `dir` and expects it to refuse; returns why.
+fn refused(dir: &std::path::Path, brokers: &str) -> String {
+    let out = fulfil(&["serve", "--http", "127.0.0.1:0", "--kafka", brokers])
+        .args(["--topic-prefix", PREFIX, "--data-dir"])
+        .arg(dir)
+        .output()
+        .unwrap();
+    assert!(!out.status.success(), "{} is refused", dir.display());
+    String::from_utf8_lossy(&out.stderr).into_owned()
 }
 
 /// Command `k-n` of the crash test: its topic kind, key and body.

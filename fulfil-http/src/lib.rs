@@ -1009,7 +1009,7 @@ async fn replenish(
 async fn command(
     State(state): State<AppState>,
     Query(raw): Query<HashMap<String, String>>,
-    body: String,
+    body: Result<axum::body::Bytes, axum::extract::rejection::BytesRejection>,
 ) -> Response {
     if let Err(e) =
         state.writer_only("send commands to the writer (its POST /commands or the command topics)")
@@ -1020,8 +1020,22 @@ async fn command(
         Ok(d) => d.unwrap_or(false),
         Err(e) => return e.into_response(),
     };
+    // A body over the limit is answered as any other entry point answers
+    // a command too large to read.
+    let body = match body {
+        Ok(body) => body,
+        Err(e) if e.status() == StatusCode::PAYLOAD_TOO_LARGE => {
+            let e = schemas::InvalidCommand::TooLarge {
+                limit: state.max_body_bytes,
+            };
+            let result = CommandResult::invalid(None, &e);
+            state.telemetry.command(&result);
+            return (StatusCode::PAYLOAD_TOO_LARGE, Json(result)).into_response();
+        }
+        Err(e) => return e.into_response(),
+    };
     let handler = state.handler.clone();
-    let outcome = tokio::task::spawn_blocking(move || match schemas::parse_command(&body) {
+    let outcome = tokio::task::spawn_blocking(move || match schemas::parse_command_bytes(&body) {
         Ok(envelope) if dry_run => {
             handler.try_command(&envelope, &mut command_handler::Trial::default())
         }

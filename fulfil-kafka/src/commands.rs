@@ -39,8 +39,7 @@ use crate::{KafkaConfig, KafkaError, Topics};
 use command_handler::{stream_of, CommandHandler};
 use schemas::{CommandResult, Outcome};
 
-/// A command message larger than this is not read as a command.
-pub const MAX_COMMAND_BYTES: usize = 1 << 20;
+use schemas::MAX_COMMAND_BYTES;
 /// The original bytes a dead letter carries, at most (the rest is cut,
 /// and the header `fulfil.truncated` gives the original length).
 pub const DEAD_LETTER_BYTES: usize = 256 << 10;
@@ -105,13 +104,10 @@ fn classify(m: &OwnedMessage) -> Fate {
         return dead("empty", "the message has no payload".into());
     };
     if payload.len() > MAX_COMMAND_BYTES {
-        return dead(
-            "too_large",
-            format!(
-                "{} bytes; a command is at most {MAX_COMMAND_BYTES}",
-                payload.len()
-            ),
-        );
+        let e = schemas::InvalidCommand::TooLarge {
+            limit: MAX_COMMAND_BYTES,
+        };
+        return dead(e.code(), format!("{} bytes; {e}", payload.len()));
     }
     let Some(key) = m.key().map(|k| String::from_utf8_lossy(k).into_owned()) else {
         return dead(
@@ -119,15 +115,11 @@ fn classify(m: &OwnedMessage) -> Fate {
             "commands are keyed by aggregate id, to keep their order".into(),
         );
     };
-    let text = match std::str::from_utf8(payload) {
-        Ok(t) => t,
-        Err(e) => return dead("malformed_json", format!("not UTF-8: {e}")),
-    };
-    let envelope = match schemas::parse_command(text) {
+    let envelope = match schemas::parse_command_bytes(payload) {
         Ok(envelope) => envelope,
         Err(e) => {
             // With a command id, the sender can be answered on command-results.
-            let id = serde_json::from_str::<Value>(text).ok().and_then(|v| {
+            let id = serde_json::from_slice::<Value>(payload).ok().and_then(|v| {
                 v.get("command_id")
                     .and_then(Value::as_str)
                     .map(str::to_owned)

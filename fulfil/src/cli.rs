@@ -159,8 +159,8 @@ pub enum Cmd {
         /// With --kafka: stand by in the writer group until this node holds the writer lease (a hot spare with a copy of the store).
         #[arg(long)]
         standby: bool,
-        /// The largest HTTP request body taken, in KiB (1 to 65536); a larger one is answered 413.
-        #[arg(long, default_value_t = 1024, env = "FULFIL_MAX_BODY_KB", value_parser = clap::value_parser!(u32).range(1..=65_536))]
+        /// The largest HTTP request body taken, in KiB (1 to 1024, the most a command may have anywhere); a larger one is answered 413.
+        #[arg(long, default_value_t = 1024, env = "FULFIL_MAX_BODY_KB", value_parser = clap::value_parser!(u32).range(1..=1024))]
         max_body_kb: u32,
     },
     /// Runs a read replica: the read models built from the event topics (in log order, each event once) in a data directory of its own, with the HTTP queries on top.
@@ -176,8 +176,8 @@ pub enum Cmd {
         /// Drops the read models first, to build them again from the start of the topics.
         #[arg(long)]
         reset: bool,
-        /// The largest HTTP request body taken, in KiB (1 to 65536).
-        #[arg(long, default_value_t = 1024, env = "FULFIL_MAX_BODY_KB", value_parser = clap::value_parser!(u32).range(1..=65_536))]
+        /// The largest HTTP request body taken, in KiB (1 to 1024).
+        #[arg(long, default_value_t = 1024, env = "FULFIL_MAX_BODY_KB", value_parser = clap::value_parser!(u32).range(1..=1024))]
         max_body_kb: u32,
     },
     /// Kafka topics: `fulfil topics create --kafka BROKERS` makes every topic fulfil uses.

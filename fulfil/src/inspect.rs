@@ -28,7 +28,7 @@ const PROGRESS_OVER: usize = 300;
 /// prints one result per line and a summary. Any line refused, by a rule
 /// or as not a command, makes the exit code 2.
 pub fn submit(target: &Target<'_>, file: &str) -> anyhow::Result<()> {
-    let input: Box<dyn BufRead> = if file == "-" {
+    let mut input: Box<dyn BufRead> = if file == "-" {
         Box::new(std::io::stdin().lock())
     } else {
         Box::new(std::io::BufReader::new(
@@ -37,25 +37,37 @@ pub fn submit(target: &Target<'_>, file: &str) -> anyhow::Result<()> {
     };
     let total = match file {
         "-" => None,
-        path => Some(std::fs::read_to_string(path)?.lines().count()),
+        path => Some(count_lines(path)?),
     };
     let mut progress = Progress::new(total);
     let mut apply = Applier::new(target)?;
     let mut out = std::io::stdout().lock();
     let mut outcomes = Outcomes::default();
-    for (n, line) in input.lines().enumerate() {
-        let line = line.with_context(|| format!("reading line {}", n + 1))?;
-        if line.trim().is_empty() {
+    let mut line = Vec::new();
+    let mut n = 0;
+    while let Some(read) =
+        next_line(&mut input, &mut line).with_context(|| format!("reading line {}", n + 1))?
+    {
+        n += 1;
+        if read == Line::Whole && line.trim_ascii().is_empty() {
             continue;
         }
-        let result = match schemas::parse_command(&line) {
-            Ok(envelope) => apply.apply(&envelope, &line)?,
-            Err(e) => CommandResult::invalid(Some(n + 1), &e),
+        // A line is a command as a Kafka message is: one too long is not
+        // read, bytes that are not UTF-8 are not JSON.
+        let parsed = match read {
+            Line::Whole => schemas::parse_command_bytes(&line),
+            Line::TooLong => Err(schemas::InvalidCommand::TooLarge {
+                limit: schemas::MAX_COMMAND_BYTES,
+            }),
+        };
+        let result = match parsed {
+            Ok(envelope) => apply.apply(&envelope, &String::from_utf8_lossy(&line))?,
+            Err(e) => CommandResult::invalid(Some(n), &e),
         };
         outcomes.count(&result);
         serde_json::to_writer(&mut out, &result)?;
         out.write_all(b"\n")?;
-        progress.step(n + 1);
+        progress.step(n);
     }
     out.flush()?;
     progress.finish();
@@ -78,6 +90,66 @@ pub fn submit(target: &Target<'_>, file: &str) -> anyhow::Result<()> {
         .into());
     }
     Ok(())
+}
+
+/// How a line was read.
+#[derive(Debug, PartialEq, Eq)]
+enum Line {
+    /// All of it, without its end of line.
+    Whole,
+    /// Over [`schemas::MAX_COMMAND_BYTES`]: the rest of it was passed over.
+    TooLong,
+}
+
+/// Reads the next line into `line` as bytes, keeping at most
+/// [`schemas::MAX_COMMAND_BYTES`] + 1 of them; `None` at the end.
+fn next_line(input: &mut dyn BufRead, line: &mut Vec<u8>) -> std::io::Result<Option<Line>> {
+    line.clear();
+    let mut any = false;
+    loop {
+        let chunk = input.fill_buf()?;
+        if chunk.is_empty() {
+            return Ok(any.then(|| fits(line)));
+        }
+        any = true;
+        let (take, ended) = match memchr::memchr(b'\n', chunk) {
+            Some(i) => (i, true),
+            None => (chunk.len(), false),
+        };
+        let room = (schemas::MAX_COMMAND_BYTES + 1).saturating_sub(line.len());
+        line.extend_from_slice(&chunk[..take.min(room)]);
+        input.consume(take + usize::from(ended));
+        if ended {
+            return Ok(Some(fits(line)));
+        }
+    }
+}
+
+/// Whether `line` is whole, dropping a Windows line end.
+fn fits(line: &mut Vec<u8>) -> Line {
+    if line.len() > schemas::MAX_COMMAND_BYTES {
+        return Line::TooLong;
+    }
+    if line.last() == Some(&b'\r') {
+        line.pop();
+    }
+    Line::Whole
+}
+
+/// The lines in the file at `path`, counted without holding it.
+fn count_lines(path: &str) -> anyhow::Result<usize> {
+    let mut input = std::io::BufReader::new(std::fs::File::open(path)?);
+    let (mut lines, mut last) = (0, b'\n');
+    loop {
+        let chunk = input.fill_buf()?;
+        let Some(&end) = chunk.last() else {
+            return Ok(lines + usize::from(last != b'\n'));
+        };
+        lines += memchr::memchr_iter(b'\n', chunk).count();
+        last = end;
+        let used = chunk.len();
+        input.consume(used);
+    }
 }
 
 /// How one command is applied, tried or sent.

@@ -12,6 +12,7 @@
 
 pub mod catalog;
 pub mod inventory;
+mod json;
 pub mod json_schema;
 pub mod order;
 pub mod purchasing;
@@ -216,6 +217,12 @@ pub enum InvalidCommand {
         /// What is wrong with it.
         problem: &'static str,
     },
+    /// Longer than any command may be; not read.
+    #[error("a command is at most {limit} bytes")]
+    TooLarge {
+        /// The most a command may have at this entry point.
+        limit: usize,
+    },
     /// The `type` names no command.
     #[error("unknown command type {0:?}")]
     UnknownType(String),
@@ -244,6 +251,7 @@ impl InvalidCommand {
     pub fn code(&self) -> &'static str {
         match self {
             Self::NotJson(_) => "malformed_json",
+            Self::TooLarge { .. } => "too_large",
             Self::Envelope { .. } => "invalid_envelope",
             Self::UnknownType(_) => "unknown_command_type",
             Self::Fields { .. } => "invalid_fields",
@@ -262,10 +270,28 @@ struct EnvelopeFields {
     command_type: Option<Value>,
 }
 
-/// Parses one JSON command.
+/// The longest command, in bytes, that `fulfil submit` and the command
+/// topics read (`POST /commands` takes its configured body limit).
+pub const MAX_COMMAND_BYTES: usize = 1 << 20;
+
+/// Parses one command as received, as bytes: over [`MAX_COMMAND_BYTES`]
+/// it is not read, and bytes that are not UTF-8 are not JSON. Every entry
+/// point reads commands through here, so all refuse alike.
+pub fn parse_command_bytes(bytes: &[u8]) -> Result<CommandEnvelope, InvalidCommand> {
+    if bytes.len() > MAX_COMMAND_BYTES {
+        return Err(InvalidCommand::TooLarge {
+            limit: MAX_COMMAND_BYTES,
+        });
+    }
+    let text = std::str::from_utf8(bytes)
+        .map_err(|e| InvalidCommand::NotJson(format!("not UTF-8: {e}")))?;
+    parse_command(text)
+}
+
+/// Parses one JSON command. A field given twice is refused, not read as
+/// its last value.
 pub fn parse_command(text: &str) -> Result<CommandEnvelope, InvalidCommand> {
-    let body: Value =
-        serde_json::from_str(text).map_err(|e| InvalidCommand::NotJson(e.to_string()))?;
+    let body = json::parse(text).map_err(|e| InvalidCommand::NotJson(e.to_string()))?;
     if !body.is_object() {
         return Err(InvalidCommand::NotJson("expected an object".into()));
     }

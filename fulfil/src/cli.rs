@@ -156,7 +156,7 @@ pub enum Cmd {
         http: Option<std::net::SocketAddr>,
         #[command(flatten)]
         kafka: KafkaArgs,
-        /// With --kafka: stand by in the writer group until this node holds the writer lease (a hot spare with a copy of the store).
+        /// With --kafka: stand by in the writer group until this node holds the writer lease, then open the store (a hot spare on the writer's own directory, on a shared volume, or on a current copy).
         #[arg(long)]
         standby: bool,
         /// The largest HTTP request body taken, in KiB (1 to 1024, the most a command may have anywhere); a larger one is answered 413.

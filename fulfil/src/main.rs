@@ -197,7 +197,7 @@ fn run(mut cli: Cli) -> anyhow::Result<()> {
                 access: file.access()?,
                 max_body_bytes: max_body_kb as usize * 1024,
             };
-            serve::serve(open_log(&data_dir, config)?, api, kafka, standby)
+            serve::serve(&data_dir, config, api, kafka, standby)
         }
         Cmd::Project {
             http,

@@ -12,7 +12,7 @@
 //!   records its final head). Once the watermark check passed too, it
 //!   records the next epoch in its store (flushed), then on the topic; if
 //!   another node published the same epoch first, it refuses.
-//! - **While it writes** ([`watch`]), it reads the `writer` topic: a newer
+//! - **While it writes** ([`watch()`]), it reads the `writer` topic: a newer
 //!   epoch means another node has started as the writer, and it stops.
 //! - **At a clean stop** ([`close`]), after the outbox drained, it records
 //!   its final head under its epoch.

@@ -6,16 +6,20 @@
 //!   its log would give the same streams other versions and positions,
 //!   and every reader would mix two histories. The first claim wins, so
 //!   two new nodes racing to claim agree on the owner.
-//! - **Lease** (`fulfil serve --standby`). Nodes with the owning store (a
-//!   copy of its directory, or a restart) join the consumer group
-//!   `<prefix>writer` on the one-partition `writer` topic. The member assigned the partition is
-//!   the writer; the others stand by and take over when it leaves (at
-//!   once when it stops, after the session timeout when it dies). A
+//! - **Lease** (`fulfil serve --standby`). Nodes of the owning store (on
+//!   its directory, or a current copy) join the consumer group
+//!   `<prefix>writer` on the one-partition `writer` topic. The member
+//!   assigned the partition is the writer; the others stand by and take
+//!   over when it leaves (at once when it stops, after the session timeout
+//!   when it dies; tansu 0.6 never drops a member whose session lapsed). A
 //!   writer that loses the lease stops.
 //! - **History.** Before it writes, a node checks that its log holds the
 //!   newest event on every event-topic partition, the same event (by id)
 //!   at the same position. A stale copy of the store (the old writer went
-//!   on after the copy was made) is refused: its positions are taken.
+//!   on after the copy was made) is refused: its positions are taken. The
+//!   writer's epoch ([`crate::epoch`]) catches what the topics cannot show:
+//!   a copy behind the last writer's recorded head, or an old directory
+//!   after a copy of it wrote on.
 
 use std::time::Duration;
 

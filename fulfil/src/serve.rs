@@ -29,19 +29,20 @@ pub fn serve(
 ) -> anyhow::Result<()> {
     let runtime = tokio::runtime::Runtime::new()?;
     runtime.block_on(async {
+        let stop = listen_for_stop()?;
         let lease = match (&kafka, standby) {
-            (Some(config), true) => match stand_by(config).await? {
+            (Some(config), true) => match stand_by(config, stop.clone()).await? {
                 Some(lease) => Some(lease),
                 None => return Ok(()),
             },
             _ => None,
         };
         let store = match &lease {
-            Some(_) => open_when_free(dir, config).await,
+            Some(_) => open_when_free(dir, config, stop.clone()).await,
             None => Ok(Some(open_log(dir, config)?)),
         };
         let served = match store {
-            Ok(Some(store)) => write(store, api, kafka, lease.as_ref()).await,
+            Ok(Some(store)) => write(store, api, kafka, lease.as_ref(), stop).await,
             Ok(None) => Ok(()),
             Err(e) => Err(e),
         };
@@ -72,13 +73,16 @@ impl WriterLease {
 
 /// Joins the writer group and waits until this node holds the lease; None
 /// when a signal came first.
-async fn stand_by(config: &KafkaConfig) -> anyhow::Result<Option<WriterLease>> {
+async fn stand_by(
+    config: &KafkaConfig,
+    mut stop: watch::Receiver<bool>,
+) -> anyhow::Result<Option<WriterLease>> {
     let lease = Lease::join(config)?;
     let mut held = lease.held();
-    let (shutdown, stop) = watch::channel(false);
+    let (shutdown, leave) = watch::channel(false);
     let lease = WriterLease {
         held: lease.held(),
-        keeper: tokio::spawn(lease.keep(stop)),
+        keeper: tokio::spawn(lease.keep(leave)),
         shutdown,
         group: Group::Writer.name(config),
     };
@@ -88,7 +92,7 @@ async fn stand_by(config: &KafkaConfig) -> anyhow::Result<Option<WriterLease>> {
     );
     let signalled = tokio::select! {
         r = held.wait_for(|h| *h) => r.is_err(),
-        s = stop_signal() => { s?; true }
+        _ = stop.wait_for(|s| *s) => true,
     };
     if signalled {
         eprintln!("stopping");
@@ -100,7 +104,11 @@ async fn stand_by(config: &KafkaConfig) -> anyhow::Result<Option<WriterLease>> {
 
 /// The store in `dir` once the process that held it has let go (a writer
 /// on the same directory stopping, or dead); None when a signal came first.
-async fn open_when_free(dir: &Path, config: StoreConfig) -> anyhow::Result<Option<Store>> {
+async fn open_when_free(
+    dir: &Path,
+    config: StoreConfig,
+    mut stop: watch::Receiver<bool>,
+) -> anyhow::Result<Option<Store>> {
     let mut said = false;
     loop {
         match open_log(dir, config.clone()) {
@@ -117,7 +125,7 @@ async fn open_when_free(dir: &Path, config: StoreConfig) -> anyhow::Result<Optio
                 }
                 tokio::select! {
                     () = tokio::time::sleep(std::time::Duration::from_millis(100)) => {}
-                    s = stop_signal() => { s?; eprintln!("stopping"); return Ok(None) }
+                    _ = stop.wait_for(|s| *s) => { eprintln!("stopping"); return Ok(None) }
                 }
             }
             opened => return Ok(Some(opened?)),
@@ -132,6 +140,7 @@ async fn write(
     api: Api,
     kafka: Option<KafkaConfig>,
     lease: Option<&WriterLease>,
+    stop: watch::Receiver<bool>,
 ) -> anyhow::Result<()> {
     let http = api.address;
     let mut service = node(&store, api)?;
@@ -176,7 +185,7 @@ async fn write(
         eprintln!("fulfil serving http://{address} on the embedded store");
     }
     let service = service.with_workers().with_http(listener);
-    service.run_until(stopped_by_signal()).await?;
+    service.run_until(stopped(stop)).await?;
     // Stopped cleanly, the outbox drained: the next writer must hold this head.
     if let (Some(config), Some(epoch)) = (&kafka, &epoch) {
         let now = clock::Clock::now(&clock::SystemClock);
@@ -237,7 +246,7 @@ pub fn project(
             Group::Projections(&name).name(&kafka)
         );
         let service = service.with_replica(&kafka, &name)?.with_http(listener);
-        Ok(service.run_until(stopped_by_signal()).await?)
+        Ok(service.run_until(stopped(listen_for_stop()?)).await?)
     })
 }
 
@@ -269,18 +278,25 @@ fn host_name() -> String {
         .unwrap_or_else(|| "unknown-host".to_owned())
 }
 
-/// Ctrl-C or SIGTERM.
-async fn stop_signal() -> std::io::Result<()> {
+/// Turns true at Ctrl-C or SIGTERM. Listened for once, from the start,
+/// so a signal that comes between two waits (while the store opens, or
+/// the epoch is checked) is not lost.
+fn listen_for_stop() -> std::io::Result<watch::Receiver<bool>> {
     let mut term = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate())?;
-    tokio::select! {
-        r = tokio::signal::ctrl_c() => r,
-        _ = term.recv() => Ok(()),
-    }
+    let (signalled, stop) = watch::channel(false);
+    tokio::spawn(async move {
+        tokio::select! {
+            _ = tokio::signal::ctrl_c() => {}
+            _ = term.recv() => {}
+        }
+        let _ = signalled.send(true);
+    });
+    Ok(stop)
 }
 
-/// [`stop_signal`], saying so.
-async fn stopped_by_signal() -> std::io::Result<()> {
-    stop_signal().await?;
+/// When `stop` turns true, saying so.
+async fn stopped(mut stop: watch::Receiver<bool>) -> std::io::Result<()> {
+    let _ = stop.wait_for(|s| *s).await;
     eprintln!("stopping");
     Ok(())
 }

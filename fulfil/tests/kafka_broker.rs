@@ -383,6 +383,34 @@ async fn settled(base: &str) -> u64 {
     }
 }
 
+/// The log of the store in `dir` as `fulfil events` prints it, checked gapless.
+fn gapless_log(dir: &std::path::Path) -> Vec<Value> {
+    let out = fulfil(&["events", "--data-dir"]).arg(dir).output().unwrap();
+    assert!(out.status.success());
+    let log: Vec<Value> = String::from_utf8(out.stdout)
+        .unwrap()
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap())
+        .collect();
+    for (i, e) in log.iter().enumerate() {
+        assert_eq!(e["position"].as_u64(), Some(i as u64 + 1), "gapless");
+    }
+    log
+}
+
+/// Waits until the replica at `replica` has folded up to `head`, then
+/// asserts it answers every analyst question as the writer at `writer` does.
+async fn assert_replica_answers_as_writer(replica: &str, writer: &str, head: u64) {
+    let ready = reqwest::get(format!("{replica}/readyz?position={head}&timeout_ms=60000"))
+        .await
+        .unwrap();
+    assert!(
+        ready.status().is_success(),
+        "the replica folded up to {head}"
+    );
+    assert_eq!(answers(replica, 3).await, answers(writer, 3).await);
+}
+
 /// The queries an analyst asks, with every time fixed, and their answers.
 async fn answers(base: &str, skus: usize) -> Vec<(String, Value)> {
     let period = "from=2026-01-01&to=2029-12-31&as_of=2030-01-01T00:00:00Z";
@@ -932,16 +960,7 @@ async fn serve_killed_twenty_times_under_http_and_kafka_load_loses_nothing() {
     let head = settled(&base).await;
     // A replica fed from the topics answers as the writer does.
     let (replica, replica_base) = project(replica_dir.path(), &brokers);
-    let ready = reqwest::get(format!(
-        "{replica_base}/readyz?position={head}&timeout_ms=60000"
-    ))
-    .await
-    .unwrap();
-    assert!(
-        ready.status().is_success(),
-        "the replica folded up to {head}"
-    );
-    assert_eq!(answers(&replica_base, 3).await, answers(&base, 3).await);
+    assert_replica_answers_as_writer(&replica_base, &base, head).await;
     stop(replica);
     stop(last);
 
@@ -949,19 +968,7 @@ async fn serve_killed_twenty_times_under_http_and_kafka_load_loses_nothing() {
     let events = events_up_to(&brokers, head).await;
     assert_each_event_published(&events, head);
     // Every acknowledged command is in the log once; the log is gapless.
-    let out = fulfil(&["events", "--data-dir"])
-        .arg(dir.path())
-        .output()
-        .unwrap();
-    assert!(out.status.success());
-    let log: Vec<Value> = String::from_utf8(out.stdout)
-        .unwrap()
-        .lines()
-        .map(|l| serde_json::from_str(l).unwrap())
-        .collect();
-    for (i, e) in log.iter().enumerate() {
-        assert_eq!(e["position"].as_u64(), Some(i as u64 + 1), "gapless");
-    }
+    let log = gapless_log(dir.path());
     let mut applied: BTreeMap<String, Vec<String>> = BTreeMap::new();
     for e in &log {
         if let Some(id) = e["causation_id"].as_str().filter(|id| id.starts_with("k-")) {
@@ -1061,16 +1068,7 @@ async fn commands_and_events_survive_a_restart_of_the_broker_under_load() {
     let head = settled(&base).await;
     let events = events_up_to(&brokers, head).await;
     assert_each_event_published(&events, head);
-    let ready = reqwest::get(format!(
-        "{replica_base}/readyz?position={head}&timeout_ms=60000"
-    ))
-    .await
-    .unwrap();
-    assert!(
-        ready.status().is_success(),
-        "the replica folded up to {head}"
-    );
-    assert_eq!(answers(&replica_base, 3).await, answers(&base, 3).await);
+    assert_replica_answers_as_writer(&replica_base, &base, head).await;
     assert_eq!(
         gauge(&replica_base, "fulfil_replica_folded_total").await,
         head,
@@ -1236,20 +1234,8 @@ async fn standby_takes_over_under_load(brokers: &str, first: Handover) -> String
     assert_each_event_published(&events_up_to(brokers, head).await, head);
     stop(again);
 
-    let out = fulfil(&["events", "--data-dir"])
-        .arg(&dir)
-        .output()
-        .unwrap();
-    assert!(out.status.success());
-    let log: Vec<Value> = String::from_utf8(out.stdout)
-        .unwrap()
-        .lines()
-        .map(|l| serde_json::from_str(l).unwrap())
-        .collect();
+    let log = gapless_log(&dir);
     assert_eq!(log.len() as u64, head);
-    for (i, e) in log.iter().enumerate() {
-        assert_eq!(e["position"].as_u64(), Some(i as u64 + 1), "gapless");
-    }
     let mut applied: BTreeMap<&str, usize> = BTreeMap::new();
     for e in &log {
         if let Some(id) = e["causation_id"].as_str().filter(|id| id.starts_with("k-")) {
